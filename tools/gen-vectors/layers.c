@@ -1,0 +1,7 @@
+/* tools/gen-vectors/layers.c - the list of layers, in file-generation order. */
+#include "layers.h"
+
+const vlayer *const VLAYERS[] = {
+  &LAYER_CODECS, &LAYER_ED25519, &LAYER_X25519, &LAYER_HKDF, &LAYER_AEAD,
+};
+const size_t VLAYERS_N = sizeof VLAYERS / sizeof VLAYERS[0];

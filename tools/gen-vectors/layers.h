@@ -1,0 +1,6 @@
+/* tools/gen-vectors/layers.h - the vector layers (one per vectors/<name>.json). */
+#ifndef HARMONY_LAYERS_H
+#define HARMONY_LAYERS_H
+#include "vgen.h"
+extern const vlayer LAYER_CODECS, LAYER_ED25519, LAYER_X25519, LAYER_HKDF, LAYER_AEAD;
+#endif
