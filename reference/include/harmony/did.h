@@ -1,0 +1,102 @@
+/* harmony/did.h - did:key (Ed25519 only), the X25519 multibase, the DID document
+ * and the identity derived from a mnemonic (crypto-facts 1.1-1.4).
+ *
+ *   did            = "did:key:z" + base58btc(ed 01 || ed25519_pk)        ("did:key:z6Mk...")
+ *   X25519 mb      = "z" + base58btc(ec 01 || x25519_pk)                 ("z6LS...")
+ *   VM ids         = <did> "#" <full multibase string>
+ *   DID document   = fixed JSON, key order of upstream's DIDKeyProvider (see hm_did_document).
+ *
+ * Resolution (hm_didkey_decode / hm_did_resolve) follows upstream: only strings
+ * starting "did:key:z"; the rest is multibase-decoded, the multicodec varint must be
+ * 0xed, the key must be 32 bytes and must convert to X25519, else the DID does not
+ * resolve. The conversion rule depends on the mode:
+ *   HM_DID_COMPAT   - upstream's (noble toMontgomery): any canonical curve point with
+ *                     y != 1, small-order keys included (e.g. ecff..ff7f resolves);
+ *   HM_DID_HARDENED - libsodium's: also rejects small-order and non-main-subgroup keys.
+ */
+#ifndef HARMONY_DID_H
+#define HARMONY_DID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harmony/bip39.h"
+#include "harmony/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { HM_DID_COMPAT = 0, HM_DID_HARDENED = 1 } hm_did_mode;
+
+/* Buffer sizes including the NUL: "did:key:z" + up to 47 base58 chars; "z" + 47. */
+#define HM_DIDKEY_MAX 64
+#define HM_MULTIBASE_KEY_MAX 56
+
+/* did:key of an Ed25519 public key into out[0..cap). Returns HM_OK, HM_ERR_INVAL
+ * or HM_ERR_BUFSZ. */
+int hm_didkey_encode(char *out, size_t cap, const uint8_t pk[32]);
+
+/* "z" + base58btc(ed 01 || pk): the Ed25519 publicKeyMultibase (the did without "did:key:"). */
+int hm_ed25519_multibase_encode(char *out, size_t cap, const uint8_t pk[32]);
+
+/* "z" + base58btc(ec 01 || xpk): the X25519 publicKeyMultibase. */
+int hm_x25519_multibase_encode(char *out, size_t cap, const uint8_t xpk[32]);
+
+/* Parse a did:key (NUL-terminated) into its Ed25519 key and check that it resolves
+ * under mode (see top). xpk (may be NULL) receives the X25519 key it converts to.
+ * Returns HM_OK; HM_ERR_DID (not "did:key:z", bad base58, wrong multicodec, key not
+ * 32 bytes, or (hardened) not the canonical text of its key); HM_ERR_WEAK_KEY (key
+ * does not convert to X25519); HM_ERR_INVAL (NULL). */
+HM_WARN_UNUSED int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did,
+                                    hm_did_mode mode);
+
+/* The DID document JSON for did, ed25519 pk and X25519 key, exactly as upstream
+ * builds it (no whitespace):
+ * {"@context":[did/v1, ed25519-2020/v1, x25519-2020/v1],"id":did,
+ *  "verificationMethod":[{"id":did#edMB,"type":"Ed25519VerificationKey2020","controller":did,
+ *  "publicKeyMultibase":edMB},{"id":did#xMB,"type":"X25519KeyAgreementKey2020","controller":did,
+ *  "publicKeyMultibase":xMB}],"authentication":[did#edMB],"assertionMethod":[did#edMB],
+ *  "keyAgreement":[did#xMB]}
+ * *json is allocated with hm_malloc (caller frees with hm_free), NUL-terminated, its
+ * length in *len (may be NULL). Returns HM_OK, HM_ERR_INVAL or HM_ERR_NOMEM. */
+int hm_did_document_build(char **json, size_t *len, const char *did, const uint8_t edpk[32],
+                          const uint8_t xpk[32]);
+
+/* Resolve did (hm_didkey_decode under mode) and build its document (byte-identical to
+ * what upstream's resolve() returns). Returns hm_didkey_decode's errors, or HM_OK /
+ * HM_ERR_NOMEM. *json is owned by the caller (hm_free). */
+HM_WARN_UNUSED int hm_did_document(char **json, size_t *len, const char *did, hm_did_mode mode);
+
+/* Everything a Harmony identity derives from its mnemonic. Contains secrets: clear
+ * it with hm_identity_clear. */
+typedef struct {
+  uint8_t seed64[64];   /* BIP-39 seed (zero when made from a 32-byte seed) */
+  uint8_t seed32[32];   /* Ed25519 seed = seed64[0..32) */
+  uint8_t ed_pk[32];
+  uint8_t ed_sk64[64];  /* libsodium layout: seed32 || ed_pk */
+  uint8_t x_sk[32];     /* clamp(SHA-512(seed32)[0..32)) */
+  uint8_t x_pk[32];
+  char did[HM_DIDKEY_MAX];
+  char ed_multibase[HM_MULTIBASE_KEY_MAX];
+  char x_multibase[HM_MULTIBASE_KEY_MAX];
+  char *document;       /* DID document JSON, hm_malloc'd, owned by the struct */
+  size_t document_len;
+} hm_identity;
+
+/* mnemonic -> identity (hm_bip39_mnemonic_to_seed under bip39_mode, empty passphrase).
+ * On error *id is cleared. Returns HM_OK or the errors of the steps (HM_ERR_MNEMONIC,
+ * HM_ERR_CHECKSUM, HM_ERR_NOMEM, ...). */
+HM_WARN_UNUSED int hm_identity_from_mnemonic(hm_identity *id, const char *mnemonic,
+                                             hm_bip39_mode bip39_mode);
+
+/* 32-byte Ed25519 seed -> identity (seed64 left zero). Used by OAuth recovery. */
+HM_WARN_UNUSED int hm_identity_from_seed32(hm_identity *id, const uint8_t seed32[32]);
+
+/* Wipe every secret and free the document. Safe on a zeroed or cleared struct. */
+void hm_identity_clear(hm_identity *id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

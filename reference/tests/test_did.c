@@ -1,0 +1,219 @@
+/* test_did.c - did:key, X25519 multibase, DID document, identity from mnemonic. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harmony/alloc.h"
+#include "harmony/codec.h"
+#include "harmony/crypto.h"
+#include "harmony/did.h"
+#include "hm_test_alloc.h"
+
+static size_t unhex(uint8_t *out, size_t cap, const char *hex) {
+  size_t n = strlen(hex) / 2;
+  assert_true(n <= cap);
+  for (size_t i = 0; i < n; i++) {
+    unsigned v;
+    assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+    out[i] = (uint8_t)v;
+  }
+  return n;
+}
+
+static const char *ABOUT =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+
+/* protocol-facts 2.1: seed 0x01..0x20 */
+static void test_didkey_encode_protocol_vector(void **state) {
+  (void)state;
+  uint8_t seed[32], pk[32], back[32], x[32];
+  for (int i = 0; i < 32; i++) seed[i] = (uint8_t)(i + 1);
+  assert_int_equal(hm_ed25519_seed_keypair(pk, NULL, seed), HM_OK);
+  char did[HM_DIDKEY_MAX];
+  assert_int_equal(hm_didkey_encode(did, sizeof did, pk), HM_OK);
+  assert_string_equal(did, "did:key:z6MkneMkZqwqRiU5mJzSG3kDwzt9P8C59N4NGTfBLfSGE7c7");
+  for (int mode = 0; mode < 2; mode++) {
+    assert_int_equal(hm_didkey_decode(back, x, did, (hm_did_mode)mode), HM_OK);
+    assert_memory_equal(back, pk, 32);
+  }
+  char xmb[HM_MULTIBASE_KEY_MAX];
+  assert_int_equal(hm_x25519_multibase_encode(xmb, sizeof xmb, x), HM_OK);
+  /* cross-checked with PyNaCl + an independent base58 */
+  assert_string_equal(xmb, "z6LSgfttUXwS7v5MP2Y7nYEbdzrYiEZJdrv6Uiqg7BapsXPd");
+  assert_int_equal(hm_didkey_encode(did, 20, pk), HM_ERR_BUFSZ);
+}
+
+/* Identity for "abandon x11 about": values computed independently with Python
+ * (hashlib PBKDF2, PyNaCl, a hand base58). */
+static void test_identity_from_mnemonic_about(void **state) {
+  (void)state;
+  hm_identity id;
+  assert_int_equal(hm_identity_from_mnemonic(&id, ABOUT, HM_BIP39_HARDENED), HM_OK);
+  uint8_t want[64];
+  unhex(want, 64,
+        "5eb00bbddcf069084889a8ab9155568165f5c453ccb85e70811aaed6f6da5fc19a5ac40b389cd370d086206dec8aa6c43daea6690f20ad3d8d48b2d2ce9e38e4");
+  assert_memory_equal(id.seed64, want, 64);
+  assert_memory_equal(id.seed32, want, 32);
+  assert_memory_equal(id.ed_sk64, want, 32);
+  unhex(want, 32, "c5785e1865b708938aff8161d573006496663b1aa10834e396dc566869a2c66a");
+  assert_memory_equal(id.ed_pk, want, 32);
+  assert_memory_equal(id.ed_sk64 + 32, want, 32);
+  unhex(want, 32, "08fc7c10140ddf3e7ae3829fafca7241400ad747b2f330a2db7e08fde554af66");
+  assert_memory_equal(id.x_sk, want, 32);
+  unhex(want, 32, "da75184a2c9248ecedcb8016f8630b015096d886c4cadc850f224ed2997db63d");
+  assert_memory_equal(id.x_pk, want, 32);
+  const char *did = "did:key:z6Mksk6pFzcZUxnaeXsuCv4k46FVUVFnhgYtFaFopTFJVBuB";
+  const char *ed = "z6Mksk6pFzcZUxnaeXsuCv4k46FVUVFnhgYtFaFopTFJVBuB";
+  const char *x = "z6LSrNwbtnWTnpcT9VvTZhGZ2AGHWe99dABvZCPL4MxqT268";
+  assert_string_equal(id.did, did);
+  assert_string_equal(id.ed_multibase, ed);
+  assert_string_equal(id.x_multibase, x);
+  char expect[2048];
+  snprintf(expect, sizeof expect,
+           "{\"@context\":[\"https://www.w3.org/ns/did/v1\",\"https://w3id.org/security/suites/"
+           "ed25519-2020/v1\",\"https://w3id.org/security/suites/x25519-2020/v1\"],\"id\":\"%s\","
+           "\"verificationMethod\":[{\"id\":\"%s#%s\",\"type\":\"Ed25519VerificationKey2020\","
+           "\"controller\":\"%s\",\"publicKeyMultibase\":\"%s\"},{\"id\":\"%s#%s\",\"type\":"
+           "\"X25519KeyAgreementKey2020\",\"controller\":\"%s\",\"publicKeyMultibase\":\"%s\"}],"
+           "\"authentication\":[\"%s#%s\"],\"assertionMethod\":[\"%s#%s\"],\"keyAgreement\":[\"%s#%s\"]}",
+           did, did, ed, did, ed, did, x, did, x, did, ed, did, ed, did, x);
+  assert_string_equal(id.document, expect);
+  assert_int_equal(id.document_len, strlen(expect));
+  /* resolve(did) is byte-identical to create() */
+  for (int mode = 0; mode < 2; mode++) {
+    char *doc = NULL;
+    size_t len = 0;
+    assert_int_equal(hm_did_document(&doc, &len, did, (hm_did_mode)mode), HM_OK);
+    assert_string_equal(doc, expect);
+    assert_int_equal(len, strlen(expect));
+    hm_free(doc);
+  }
+  hm_identity_clear(&id);
+  assert_null(id.document);
+  assert_true(sodium_is_zero(id.seed64, 64));
+  assert_true(sodium_is_zero(id.x_sk, 32));
+  assert_true(sodium_is_zero(id.ed_sk64, 64));
+}
+
+/* Upstream derives a key from a bad-checksum phrase; hardened refuses. */
+static void test_identity_from_mnemonic_bad_checksum(void **state) {
+  (void)state;
+  const char *bad =
+      "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon";
+  hm_identity id;
+  assert_int_equal(hm_identity_from_mnemonic(&id, bad, HM_BIP39_COMPAT), HM_OK);
+  assert_memory_equal(id.did, "did:key:z6Mk", 12);
+  hm_identity_clear(&id);
+  assert_int_equal(hm_identity_from_mnemonic(&id, bad, HM_BIP39_HARDENED), HM_ERR_CHECKSUM);
+  assert_null(id.document);
+  assert_true(sodium_is_zero(id.seed32, 32));
+}
+
+static void test_didkey_decode_rejects(void **state) {
+  (void)state;
+  uint8_t pk[32], seed[32] = {7};
+  assert_int_equal(hm_ed25519_seed_keypair(pk, NULL, seed), HM_OK);
+  char did[HM_DIDKEY_MAX];
+  assert_int_equal(hm_didkey_encode(did, sizeof did, pk), HM_OK);
+  uint8_t out[32];
+  for (int mode = 0; mode < 2; mode++) {
+    hm_did_mode m = (hm_did_mode)mode;
+    assert_int_equal(hm_didkey_decode(out, NULL, "did:web:example.com", m), HM_ERR_DID);
+    assert_int_equal(hm_didkey_decode(out, NULL, "did:key:", m), HM_ERR_DID);
+    assert_int_equal(hm_didkey_decode(out, NULL, "did:key:u6Mk", m), HM_ERR_DID);
+    assert_int_equal(hm_didkey_decode(out, NULL, "did:key:z0OIl", m), HM_ERR_DID);
+    assert_int_equal(hm_didkey_decode(out, NULL, did + 8, m), HM_ERR_DID); /* no prefix */
+    /* wrong multicodec: the X25519 multibase as a DID */
+    uint8_t x[32];
+    char xmb[HM_MULTIBASE_KEY_MAX], xdid[HM_DIDKEY_MAX];
+    assert_int_equal(hm_ed25519_to_x25519_pk(x, pk), HM_OK);
+    assert_int_equal(hm_x25519_multibase_encode(xmb, sizeof xmb, x), HM_OK);
+    snprintf(xdid, sizeof xdid, "did:key:%s", xmb);
+    assert_int_equal(hm_didkey_decode(out, NULL, xdid, m), HM_ERR_DID);
+    /* wrong length: 31- and 33-byte keys */
+    uint8_t raw[35] = {0xed, 0x01};
+    memcpy(raw + 2, pk, 32);
+    char mb[80], d2[90];
+    assert_int_equal(hm_multibase_encode_b58(mb, sizeof mb, raw, 33), HM_OK);
+    snprintf(d2, sizeof d2, "did:key:%s", mb);
+    assert_int_equal(hm_didkey_decode(out, NULL, d2, m), HM_ERR_DID);
+    raw[34] = 1;
+    assert_int_equal(hm_multibase_encode_b58(mb, sizeof mb, raw, 35), HM_OK);
+    snprintf(d2, sizeof d2, "did:key:%s", mb);
+    assert_int_equal(hm_didkey_decode(out, NULL, d2, m), HM_ERR_DID);
+    /* identity point (y = 1) never resolves */
+    uint8_t ident[32] = {1};
+    assert_int_equal(hm_didkey_encode(d2, sizeof d2, ident), HM_OK);
+    assert_int_equal(hm_didkey_decode(out, NULL, d2, m), HM_ERR_WEAK_KEY);
+    char *doc = (char *)1;
+    assert_int_equal(hm_did_document(&doc, NULL, d2, m), HM_ERR_WEAK_KEY);
+    assert_null(doc);
+    /* every single-character change of a valid DID is rejected or decodes to another key */
+    char t[HM_DIDKEY_MAX];
+    for (size_t i = 9; i < strlen(did); i++) {
+      strcpy(t, did);
+      t[i] = t[i] == 'a' ? 'b' : 'a';
+      int rc = hm_didkey_decode(out, NULL, t, m);
+      if (rc == HM_OK) assert_memory_not_equal(out, pk, 32);
+    }
+  }
+}
+
+/* crypto-facts 0.2 / 1.4: the order-2 key ecff..7f resolves upstream (u = 0);
+ * hardened refuses it. */
+static void test_didkey_decode_small_order_key(void **state) {
+  (void)state;
+  uint8_t pk[32], out[32], x[32], zero[32] = {0};
+  memset(pk, 0xff, 32);
+  pk[0] = 0xec;
+  pk[31] = 0x7f;
+  char did[HM_DIDKEY_MAX];
+  assert_int_equal(hm_didkey_encode(did, sizeof did, pk), HM_OK);
+  assert_int_equal(hm_didkey_decode(out, x, did, HM_DID_COMPAT), HM_OK);
+  assert_memory_equal(out, pk, 32);
+  assert_memory_equal(x, zero, 32);
+  assert_int_equal(hm_didkey_decode(out, x, did, HM_DID_HARDENED), HM_ERR_WEAK_KEY);
+  char *doc = NULL;
+  assert_int_equal(hm_did_document(&doc, NULL, did, HM_DID_COMPAT), HM_OK);
+  assert_non_null(strstr(doc, "\"X25519KeyAgreementKey2020\""));
+  hm_free(doc);
+}
+
+static void test_did_document_alloc_failure(void **state) {
+  (void)state;
+  hm_test_alloc_install();
+  long n;
+  for (n = 1;; n++) {
+    hm_test_alloc_fail_at(n);
+    hm_identity id;
+    int rc = hm_identity_from_mnemonic(&id, ABOUT, HM_BIP39_COMPAT);
+    if (rc == HM_OK) {
+      hm_identity_clear(&id);
+      assert_int_equal(hm_test_alloc_outstanding(), 0);
+      break;
+    }
+    assert_int_equal(rc, HM_ERR_NOMEM);
+    assert_int_equal(hm_test_alloc_outstanding(), 0);
+    assert_true(sodium_is_zero((const uint8_t *)&id, sizeof id));
+  }
+  assert_true(n >= 3); /* the salt and the document allocations were both failed */
+  hm_test_alloc_fail_at(0);
+  hm_set_allocator(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_didkey_encode_protocol_vector),
+      cmocka_unit_test(test_identity_from_mnemonic_about),
+      cmocka_unit_test(test_identity_from_mnemonic_bad_checksum),
+      cmocka_unit_test(test_didkey_decode_rejects),
+      cmocka_unit_test(test_didkey_decode_small_order_key),
+      cmocka_unit_test(test_did_document_alloc_failure),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
