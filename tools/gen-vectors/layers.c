@@ -2,6 +2,6 @@
 #include "layers.h"
 
 const vlayer *const VLAYERS[] = {
-  &LAYER_CODECS, &LAYER_ED25519, &LAYER_X25519, &LAYER_HKDF, &LAYER_AEAD,
+  &LAYER_CODECS, &LAYER_JSON, &LAYER_ED25519, &LAYER_X25519, &LAYER_HKDF, &LAYER_AEAD,
 };
 const size_t VLAYERS_N = sizeof VLAYERS / sizeof VLAYERS[0];

@@ -6,9 +6,7 @@
   int fn(hc_ctx *c) { return hc_fail(c, HM_ERR_UNSUPPORTED, "op %s: library module not built yet", name); }
 
 PENDING(op_mnemonic_keys, "mnemonic-keys")
-PENDING(op_entropy_mnemonic, "entropy-mnemonic")
 PENDING(op_did_resolve, "did-resolve")
-PENDING(op_stringify, "stringify")
 PENDING(op_signing_input, "signing-input")
 PENDING(op_vc_issue, "vc-issue")
 PENDING(op_vc_verify, "vc-verify")
