@@ -3,5 +3,6 @@
 
 const vlayer *const VLAYERS[] = {
   &LAYER_CODECS, &LAYER_JSON, &LAYER_ED25519, &LAYER_X25519, &LAYER_HKDF, &LAYER_AEAD,
+  &LAYER_BIP39, &LAYER_DIDKEY, &LAYER_DIDDOC,
 };
 const size_t VLAYERS_N = sizeof VLAYERS / sizeof VLAYERS[0];

@@ -32,7 +32,9 @@ static const hc_op OPS[] = {
    op_entropy_mnemonic},
   {"base58-encode", "bytes", "encoded", "base58btc as upstream encodes it ([] -> \"1\")", op_base58_encode},
   {"base58-decode", "encoded", "bytes", "base58btc as upstream decodes it (\"1\" -> 0000)", op_base58_decode},
-  {"did-resolve", "did", "did_document", "did:key -> exact DID document JSON", op_did_resolve},
+  {"did-resolve", "did", "did_document",
+   "did:key -> exact DID document JSON (where upstream resolves to null: error BAD_DID or WEAK_KEY)",
+   op_did_resolve},
   {"stringify", "json", "json", "JSON.stringify(JSON.parse(json)) exactly as JavaScript", op_stringify},
   /* primitives */
   {"ed25519-sign", "seed32 message", "signature", "RFC 8032 signature", op_ed25519_sign},

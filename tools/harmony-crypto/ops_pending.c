@@ -5,8 +5,6 @@
 #define PENDING(fn, name) \
   int fn(hc_ctx *c) { return hc_fail(c, HM_ERR_UNSUPPORTED, "op %s: library module not built yet", name); }
 
-PENDING(op_mnemonic_keys, "mnemonic-keys")
-PENDING(op_did_resolve, "did-resolve")
 PENDING(op_signing_input, "signing-input")
 PENDING(op_vc_issue, "vc-issue")
 PENDING(op_vc_verify, "vc-verify")
