@@ -51,7 +51,9 @@ extern "C" {
   HM_ERR_ROW(HM_ERR_STRUCTURE,     -29, "BAD_STRUCTURE",     "INVALID_PAYLOAD", "missing or wrongly typed field") \
   HM_ERR_ROW(HM_ERR_NOT_FOUND,     -30, "NOT_FOUND",         "NOT_FOUND",       "not found") \
   HM_ERR_ROW(HM_ERR_IO,            -31, "IO",                "INTERNAL",        "I/O error") \
-  HM_ERR_ROW(HM_ERR_INTERNAL,      -32, "INTERNAL",          "INTERNAL",        "internal error")
+  HM_ERR_ROW(HM_ERR_INTERNAL,      -32, "INTERNAL",          "INTERNAL",        "internal error") \
+  HM_ERR_ROW(HM_ERR_ACTION,        -33, "ACTION_NOT_ALLOWED","ZCAP_INVALID",    "action not allowed by the capability") \
+  HM_ERR_ROW(HM_ERR_SCOPE,         -34, "SCOPE_MISMATCH",    "ZCAP_INVALID",    "target or scope outside the capability")
 
 typedef enum {
 #define HM_ERR_ENUM_(name, value, code, wire, msg) name = (value),
