@@ -103,3 +103,34 @@ def to_bytes(value) -> bytes | None:
     if isinstance(value, dict):
         return bytes(int(v) & 0xFF for v in value.values())
     return None
+
+
+_B64_STRICT = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+
+
+def b64decode_strict(text: str) -> bytes:
+    """R-CRY-B64-3: length a multiple of 4, standard alphabet, ``=`` only as final padding,
+    unused bits zero, no whitespace. Raises ``ValueError`` otherwise."""
+    if not isinstance(text, str) or not _B64_STRICT.match(text):
+        raise ValueError("bad base64")
+    raw = base64.b64decode(text, validate=True)
+    if b64encode(raw) != text:  # non-zero unused bits
+        raise ValueError("bad base64 (unused bits)")
+    return raw
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(bytes(data)).decode("ascii").rstrip("=")
+
+
+_B64URL_STRICT = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def b64url_decode_strict(text: str) -> bytes:
+    """URL alphabet, no padding, unused bits zero."""
+    if not isinstance(text, str) or not _B64URL_STRICT.match(text) or len(text) % 4 == 1:
+        raise ValueError("bad base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url_encode(raw) != text:
+        raise ValueError("bad base64url (unused bits)")
+    return raw

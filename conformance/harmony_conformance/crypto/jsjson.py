@@ -131,6 +131,10 @@ def _parse_int(text: str):
     return float(text)
 
 
+class DuplicateKeyError(JSONError):
+    """Raised by ``parse(..., reject_duplicates=True)`` (JavaScript itself accepts them)."""
+
+
 def _object_hook(pairs: list) -> dict:
     d: dict = {}
     for k, v in pairs:
@@ -140,20 +144,42 @@ def _object_hook(pairs: list) -> dict:
     return d
 
 
+def _strict_object_hook(pairs: list) -> dict:
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise DuplicateKeyError("duplicate key")
+    return _object_hook(pairs)
+
+
 _DECODER = json.JSONDecoder(
     object_pairs_hook=_object_hook,
     parse_int=_parse_int,
     parse_constant=_reject_constant,
     strict=True,
 )
+_STRICT_DECODER = json.JSONDecoder(
+    object_pairs_hook=_strict_object_hook,
+    parse_int=_parse_int,
+    parse_constant=_reject_constant,
+    strict=True,
+)
 
 
-def parse(text, reviver: Callable[[str, Any, Any], Any] | None = None) -> Any:
+def has_duplicate_keys(text) -> bool:
+    """True if ``text`` (valid JSON) repeats a key in any object."""
+    try:
+        parse(text, reject_duplicates=True)
+        return False
+    except DuplicateKeyError:
+        return True
+
+
+def parse(text, reviver: Callable[[str, Any, Any], Any] | None = None, reject_duplicates: bool = False) -> Any:
     """``JSON.parse(text[, reviver])``.
 
     ``text`` may be ``str`` or UTF-8 ``bytes``. Raises :class:`JSONError` where JavaScript
     throws. A ``reviver`` is called as ``reviver(holder, key, value)`` bottom-up, like
-    JavaScript's; returning :data:`UNDEFINED` deletes the property.
+    JavaScript's; returning :data:`UNDEFINED` deletes the property. ``reject_duplicates``
+    raises :class:`DuplicateKeyError` on a repeated key (a hardened-profile rule, not JS).
     """
     if isinstance(text, (bytes, bytearray, memoryview)):
         try:
@@ -163,7 +189,7 @@ def parse(text, reviver: Callable[[str, Any, Any], Any] | None = None) -> Any:
     if not isinstance(text, str):
         raise TypeError("parse() needs str or bytes")
     try:
-        value = _DECODER.decode(text)
+        value = (_STRICT_DECODER if reject_duplicates else _DECODER).decode(text)
     except JSONError:
         raise
     except json.JSONDecodeError as e:
