@@ -35,6 +35,21 @@ int hm_didkey_encode(char *out, size_t cap, const uint8_t pk[32]) {
   return hm_ed25519_multibase_encode(out + sizeof DID_PREFIX - 1, cap - (sizeof DID_PREFIX - 1), pk);
 }
 
+/* Upstream's varint reader (R-CRY-B58-6): consume bytes while the high bit is set,
+ * then one more; non-minimal forms such as ed 81 00 are accepted. */
+static int varint_upstream(uint64_t *v, size_t *used, const uint8_t *in, size_t len) {
+  uint64_t val = 0;
+  size_t i = 0;
+  for (;; i++) {
+    if (i >= len || i >= 9) return -1;
+    val |= (uint64_t)(in[i] & 0x7f) << (7 * i);
+    if (!(in[i] & 0x80)) break;
+  }
+  *v = val;
+  *used = i + 1;
+  return 0;
+}
+
 int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_did_mode mode) {
   if (!pk || !did) return HM_ERR_INVAL;
   if (mode != HM_DID_COMPAT && mode != HM_DID_HARDENED) return HM_ERR_INVAL;
@@ -43,26 +58,28 @@ int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_did_mo
   const char *mb = did + plen + 1;
   size_t mblen = strlen(mb);
   uint8_t raw[64];
-  size_t rawlen = 0;
-  /* Upstream's decoder differs from the standard one only for all-'1' text, which
-   * can never start with the ed 01 prefix; compat still uses it for exactness. */
-  int rc = mode == HM_DID_COMPAT ? hm_base58_decode_upstream(raw, sizeof raw, &rawlen, mb, mblen)
-                                 : hm_base58_decode(raw, sizeof raw, &rawlen, mb, mblen);
-  if (rc != HM_OK) return HM_ERR_DID;
+  size_t rawlen = 0, used = 0;
   uint64_t codec = 0;
-  size_t used = 0;
-  if (hm_varint_decode(&codec, &used, raw, rawlen) != HM_OK || codec != 0xed) return HM_ERR_DID;
-  /* upstream does not check the length itself, but noble's point decoder in the
-   * X25519 conversion throws on anything but 32 bytes, so the DID fails to resolve */
-  if (rawlen - used != 32) return HM_ERR_DID;
   uint8_t x[32];
-  rc = mode == HM_DID_COMPAT ? hm_ed25519_to_x25519_pk_upstream(x, raw + used)
-                             : hm_ed25519_to_x25519_pk(x, raw + used);
-  if (rc != HM_OK) return HM_ERR_WEAK_KEY;
-  if (mode == HM_DID_HARDENED) {
-    /* one text per key: the DID must be exactly the canonical encoding */
+  if (mode == HM_DID_COMPAT) {
+    /* R-CRY-DID-5: upstream base58 and varint readers; the key must be 32 bytes
+     * (noble's point decoder throws otherwise) and must convert to X25519. */
+    if (hm_base58_decode_upstream(raw, sizeof raw, &rawlen, mb, mblen) != HM_OK) return HM_ERR_DID;
+    if (varint_upstream(&codec, &used, raw, rawlen) != 0 || codec != 0xed) return HM_ERR_DID;
+    if (rawlen - used != 32) return HM_ERR_DID;
+    if (hm_ed25519_to_x25519_pk_upstream(x, raw + used) != HM_OK) return HM_ERR_WEAK_KEY;
+  } else {
+    /* R-CRY-DID-6: strict base58 to exactly ed 01 || 32 bytes, a canonical key that is
+     * not of small order, and the DID must be the canonical text of that key. */
+    if (hm_base58_decode(raw, sizeof raw, &rawlen, mb, mblen) != HM_OK) return HM_ERR_DID;
+    if (rawlen != 34 || raw[0] != 0xed || raw[1] != 0x01) return HM_ERR_DID;
+    used = 2;
+    int canonical = 0, small = 1;
+    if (hm_ed25519_point_check(raw + 2, &canonical, &small) != HM_OK || !canonical || small)
+      return HM_ERR_WEAK_KEY;
+    if (hm_ed25519_to_x25519_pk_upstream(x, raw + 2) != HM_OK) return HM_ERR_WEAK_KEY;
     char canon[HM_DIDKEY_MAX];
-    if (hm_didkey_encode(canon, sizeof canon, raw + used) != HM_OK || strcmp(canon, did) != 0)
+    if (hm_didkey_encode(canon, sizeof canon, raw + 2) != HM_OK || strcmp(canon, did) != 0)
       return HM_ERR_DID;
   }
   memcpy(pk, raw + used, 32);

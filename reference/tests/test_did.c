@@ -184,6 +184,38 @@ static void test_didkey_decode_small_order_key(void **state) {
   hm_free(doc);
 }
 
+/* R-CRY-B58-6 / R-CRY-DID-5/6: a non-minimal varint (ed 81 00) resolves upstream only;
+ * a mixed-order key (honest key + 8-torsion point) resolves in both modes. */
+static void test_didkey_decode_varint_and_mixed_order(void **state) {
+  (void)state;
+  uint8_t seed[32] = {9}, pk[32], out[32];
+  assert_int_equal(hm_ed25519_seed_keypair(pk, NULL, seed), HM_OK);
+  uint8_t raw[35] = {0xed, 0x81, 0x00};
+  memcpy(raw + 3, pk, 32);
+  char mb[80], did[90];
+  assert_int_equal(hm_multibase_encode_b58(mb, sizeof mb, raw, 35), HM_OK);
+  snprintf(did, sizeof did, "did:key:%s", mb);
+  assert_int_equal(hm_didkey_decode(out, NULL, did, HM_DID_COMPAT), HM_OK);
+  assert_memory_equal(out, pk, 32);
+  assert_int_equal(hm_didkey_decode(out, NULL, did, HM_DID_HARDENED), HM_ERR_DID);
+
+  uint8_t t8[32], mixed[32];
+  unhex(t8, 32, "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a");
+  assert_int_equal(crypto_core_ed25519_add(mixed, pk, t8), 0);
+  int canonical = 0, small = 1;
+  assert_int_equal(hm_ed25519_point_check(mixed, &canonical, &small), HM_OK);
+  assert_int_equal(canonical, 1);
+  assert_int_equal(small, 0);
+  assert_int_equal(hm_didkey_encode(did, sizeof did, mixed), HM_OK);
+  assert_int_equal(hm_didkey_decode(out, NULL, did, HM_DID_COMPAT), HM_OK);
+  assert_int_equal(hm_didkey_decode(out, NULL, did, HM_DID_HARDENED), HM_OK);
+  assert_memory_equal(out, mixed, 32);
+  /* the small-order T8 itself is refused in hardened, accepted upstream */
+  assert_int_equal(hm_didkey_encode(did, sizeof did, t8), HM_OK);
+  assert_int_equal(hm_didkey_decode(out, NULL, did, HM_DID_COMPAT), HM_OK);
+  assert_int_equal(hm_didkey_decode(out, NULL, did, HM_DID_HARDENED), HM_ERR_WEAK_KEY);
+}
+
 static void test_did_document_alloc_failure(void **state) {
   (void)state;
   hm_test_alloc_install();
@@ -213,6 +245,7 @@ int main(void) {
       cmocka_unit_test(test_identity_from_mnemonic_bad_checksum),
       cmocka_unit_test(test_didkey_decode_rejects),
       cmocka_unit_test(test_didkey_decode_small_order_key),
+      cmocka_unit_test(test_didkey_decode_varint_and_mixed_order),
       cmocka_unit_test(test_did_document_alloc_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

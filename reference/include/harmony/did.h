@@ -6,13 +6,15 @@
  *   VM ids         = <did> "#" <full multibase string>
  *   DID document   = fixed JSON, key order of upstream's DIDKeyProvider (see hm_did_document).
  *
- * Resolution (hm_didkey_decode / hm_did_resolve) follows upstream: only strings
- * starting "did:key:z"; the rest is multibase-decoded, the multicodec varint must be
- * 0xed, the key must be 32 bytes and must convert to X25519, else the DID does not
- * resolve. The conversion rule depends on the mode:
- *   HM_DID_COMPAT   - upstream's (noble toMontgomery): any canonical curve point with
- *                     y != 1, small-order keys included (e.g. ecff..ff7f resolves);
- *   HM_DID_HARDENED - libsodium's: also rejects small-order and non-main-subgroup keys.
+ * Resolution (hm_didkey_decode / hm_did_document):
+ *   HM_DID_COMPAT   - upstream's rules (spec R-CRY-DID-5): "did:key:z" prefix, upstream
+ *                     base58 decoder, upstream's lenient varint (ed 81 00 accepted) equal
+ *                     to 0xed, a 32-byte key that noble's toMontgomery accepts (canonical
+ *                     curve point, y != 1): small-order keys such as ecff..ff7f resolve;
+ *   HM_DID_HARDENED - spec R-CRY-DID-6: strict base58 to exactly ed 01 || 32 bytes, key
+ *                     canonical and not of small order, and the DID must be the canonical
+ *                     text of the key. (Mixed-order keys pass, as libsodium's verifier
+ *                     accepts them too.)
  */
 #ifndef HARMONY_DID_H
 #define HARMONY_DID_H
@@ -46,8 +48,9 @@ int hm_x25519_multibase_encode(char *out, size_t cap, const uint8_t xpk[32]);
 /* Parse a did:key (NUL-terminated) into its Ed25519 key and check that it resolves
  * under mode (see top). xpk (may be NULL) receives the X25519 key it converts to.
  * Returns HM_OK; HM_ERR_DID (not "did:key:z", bad base58, wrong multicodec, key not
- * 32 bytes, or (hardened) not the canonical text of its key); HM_ERR_WEAK_KEY (key
- * does not convert to X25519); HM_ERR_INVAL (NULL). */
+ * 32 bytes, or (hardened) not the canonical text of its key); HM_ERR_WEAK_KEY (key not
+ * a usable point: undecodable, y = 1, or (hardened) non-canonical / small order);
+ * HM_ERR_INVAL (NULL). */
 HM_WARN_UNUSED int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did,
                                     hm_did_mode mode);
 
