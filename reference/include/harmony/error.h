@@ -53,7 +53,8 @@ extern "C" {
   HM_ERR_ROW(HM_ERR_IO,            -31, "IO",                "INTERNAL",        "I/O error") \
   HM_ERR_ROW(HM_ERR_INTERNAL,      -32, "INTERNAL",          "INTERNAL",        "internal error") \
   HM_ERR_ROW(HM_ERR_ACTION,        -33, "ACTION_NOT_ALLOWED","ZCAP_INVALID",    "action not allowed by the capability") \
-  HM_ERR_ROW(HM_ERR_SCOPE,         -34, "SCOPE_MISMATCH",    "ZCAP_INVALID",    "target or scope outside the capability")
+  HM_ERR_ROW(HM_ERR_SCOPE,         -34, "SCOPE_MISMATCH",    "ZCAP_INVALID",    "target or scope outside the capability") \
+  HM_ERR_ROW(HM_ERR_CONFLICT,      -35, "CONFLICT",          "CONFLICT",        "identifier already in use")
 
 typedef enum {
 #define HM_ERR_ENUM_(name, value, code, wire, msg) name = (value),
