@@ -116,6 +116,21 @@ class Context:
         """A deterministic identity for this case: same seed, case and name -> same keys."""
         return self.run.identities.get(f"{self.case.id}/{name}")
 
+    def trusted_issuer(self):
+        """The identity the suite configures as a trusted credential issuer when it starts
+        the server (--trusted-issuer); None when the server was not started by the suite."""
+        if self.target.managed is None:
+            return None
+        return self.run.identities.get("fixture/trusted-issuer")
+
+    @property
+    def revoked_vc_id(self):
+        """The VC id the suite configures as revoked (--revoked-credential), or None."""
+        if self.target.managed is None:
+            return None
+        from .runner import REVOKED_VC_ID
+        return REVOKED_VC_ID
+
     async def connect(self, name: str = "alice", *, auth: bool = True, identity=None, **kw):
         """Open a connection as `name` (authenticated through the adapter unless auth=False)."""
         ident = identity or self.identity(name)

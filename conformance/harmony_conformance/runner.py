@@ -31,10 +31,15 @@ from .sfu_mock import APP_ID, APP_SECRET, SfuMock
 from .spec import DEFAULT_SPEC, Registry
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The issuer the suite configures as trusted (--trusted-issuer) and the VC id it configures
+# as revoked (--revoked-credential) when it starts the server itself.
+TRUSTED_ISSUER = "fixture/trusted-issuer"
+REVOKED_VC_ID = "urn:uuid:" + "5e" * 16
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 IMPLS = os.path.join(ROOT, "conformance", "impls")
 
-DEFAULT_TIMERS = {"auth_timeout_ms": 1500, "rate_limit": "200/1000", "vp_freshness_s": 300}
+DEFAULT_TIMERS = {"auth_timeout_ms": 1500, "rate_limit": "200/1000", "vp_freshness_s": 300,
+                  "keepalive_ms": 30000, "max_connections": 1024}
 
 
 class Options:
@@ -277,12 +282,15 @@ def main(argv=None) -> int:
                       file=sys.stderr)
                 return 2
             template = HARMONYD_TEMPLATE.replace("{harmonyd}", harmonyd)
+        runner_identities = Identities(ns.seed)
         sfu = SfuMock().start()
         datadir = TempDataDir(keep=ns.keep_data)
         port, http_port = free_port_pair()
         params = {"host": "127.0.0.1", "port": port, "http_port": http_port, "data_dir": datadir.path,
                   "sfu_api_base": sfu.base, "sfu_app_id": APP_ID, "sfu_app_secret": APP_SECRET,
-                  "trusted_issuer": "", **{k: v for k, v in timers.items()}}
+                  "log_level": "warn", **{k: v for k, v in timers.items()},
+                  "trusted_issuers": [runner_identities.get(TRUSTED_ISSUER).did],
+                  "revoked_credentials": [REVOKED_VC_ID]}
         os.makedirs(ns.report, exist_ok=True)
         managed = ManagedServer(template, params, log_path=os.path.join(ns.report, "server.log"))
         try:

@@ -3,7 +3,8 @@
 The suite starts a server from a command template. Placeholders:
 
   {host} {port} {http_port} {data_dir} {auth_timeout_ms} {rate_limit} {vp_freshness_s}
-  {sfu_api_base} {sfu_app_id} {sfu_app_secret} {trusted_issuer}
+  {keepalive_ms} {sfu_api_base} {sfu_app_id} {sfu_app_secret} {max_connections} {log_level}
+  and, standing alone, {trusted_issuers} {revoked_credentials} (expanded to flag pairs)
 
 The suite picks free loopback ports itself, so a restart comes back on the same URLs.
 Readiness: a line containing `ready ws://HOST:PORT http://HOST:PORT` on stdout (our
@@ -28,11 +29,17 @@ from typing import Dict, List, Optional
 
 READY = re.compile(r"ready\s+(ws://\S+)\s+(http://\S+)")
 
-HARMONYD_TEMPLATE = ("{harmonyd} --host 127.0.0.1 --port {port} --http-port {http_port} "
+HARMONYD_TEMPLATE = ("{harmonyd} --host {host} --port {port} --http-port {http_port} "
                      "--data-dir {data_dir} --auth-timeout-ms {auth_timeout_ms} "
                      "--rate-limit {rate_limit} --vp-freshness-s {vp_freshness_s} "
-                     "--sfu-api-base {sfu_api_base} --sfu-app-id {sfu_app_id} "
-                     "--sfu-app-secret {sfu_app_secret} --log-level warn")
+                     "--keepalive-ms {keepalive_ms} --sfu-api-base {sfu_api_base} "
+                     "--sfu-app-id {sfu_app_id} --sfu-app-secret {sfu_app_secret} "
+                     "--max-connections {max_connections} --log-level {log_level} "
+                     "{trusted_issuers} {revoked_credentials}")
+
+# Placeholders that stand alone and expand to zero or more flag pairs (R-SUT-2).
+LIST_PLACEHOLDERS = {"{trusted_issuers}": ("--trusted-issuer", "trusted_issuers"),
+                     "{revoked_credentials}": ("--revoked-credential", "revoked_credentials")}
 
 
 def free_port() -> int:
@@ -72,7 +79,17 @@ class ManagedServer:
         self.starts = 0
 
     def command(self) -> List[str]:
-        return shlex.split(self.template.format(**self.params))
+        """Split the template first (shlex rules), then substitute each argument."""
+        out = []
+        for tok in shlex.split(self.template):
+            if tok in LIST_PLACEHOLDERS:
+                flag, key = LIST_PLACEHOLDERS[tok]
+                for v in self.params.get(key) or []:
+                    out += [flag, v]
+            else:
+                out.append(tok.format(**{k: v for k, v in self.params.items()
+                                         if not isinstance(v, (list, tuple))}))
+        return out
 
     def start(self):
         cmd = self.command()
