@@ -1,17 +1,17 @@
 """did:key for Ed25519, Harmony's DID document, resolution and key lookup (crypto-facts 1.2-1.4,
 2.3 step 4).
 
-``resolve(did)`` reproduces upstream ``DIDKeyProvider.resolve`` (returns ``None`` where it
-returns null); ``resolve(did, strict=True)`` is the hardened resolver: the DID must be the
-canonical encoding of a 32-byte key that libsodium accepts (no small-order or mixed-order
-points), which is what a strict RFC 8032 verifier needs anyway.
+``resolve(did)`` reproduces upstream ``DIDKeyProvider.resolve`` (R-CRY-DID-5; returns ``None``
+where it returns null); ``resolve(did, strict=True)`` is the hardened resolver of R-CRY-DID-6:
+standard base58 of exactly ``ed 01`` + 32 bytes that re-encodes to the same DID, and a key that
+is a canonical point not of small order (mixed-order keys pass, as in the spec; their X25519
+key is the birational image, which libsodium's own conversion would refuse).
 """
 
 from __future__ import annotations
 
 from . import base58
-from .ed25519_zip215 import PointError, ed_to_x25519_public_upstream
-from .primitives import ed_pk_to_x25519_strict
+from .ed25519_zip215 import PointError, decode_point, ed_to_x25519_public_upstream, is_small_order
 
 ED25519_CODEC = 0xED
 X25519_CODEC = 0xEC
@@ -119,7 +119,9 @@ def resolve(did: str, strict: bool = False):
         return None
     mb, key = dec
     try:
-        x_pub = ed_pk_to_x25519_strict(key) if strict else ed_to_x25519_public_upstream(key)
+        if strict and is_small_order(decode_point(key, False)):
+            return None
+        x_pub = ed_to_x25519_public_upstream(key)
     except (PointError, ValueError):
         return None
     return build_document(did, mb, x25519_multibase(x_pub))
