@@ -83,3 +83,37 @@ def test_atob_btoa():
             codec.atob(bad)
     with pytest.raises(ValueError):
         codec.btoa("\u0100")
+
+
+# Expected values from Node 20: Buffer.from(s, "base64") and atob(s) (throwaway script).
+NODE_BUFFER_BASE64 = [("aGk=", "6869"), ("aGk", "6869"), ("a-_k", "6befe4"), ("aG=k", "68"), ("a G k", "6869"),
+                      ("a*Gk", "6869"), ("aGk=aGk=", "6869"), ("aGkx=", "686931"), ("a", ""), ("aG", "68"),
+                      ("YQ==YQ==", "61"), ("!!!!aGk", "6869")]
+NODE_ATOB = [("aGk=", "6869"), ("aGk", "6869"), ("aG k=", "6869"), ("aGk==", None), ("aG=k", None), ("a", None),
+             ("aGk\n", "6869"), ("a-_k", None), ("=aGk", None)]
+
+
+@pytest.mark.parametrize("text,want", NODE_BUFFER_BASE64)
+def test_node_buffer_base64_decoder(text, want):
+    from harmony_conformance.crypto import httpsig
+
+    assert httpsig.node_base64(text).hex() == want
+
+
+@pytest.mark.parametrize("text,want", NODE_ATOB)
+def test_atob_matches_node(text, want):
+    if want is None:
+        with pytest.raises(ValueError):
+            codec.atob(text)
+    else:
+        assert codec.atob(text).hex() == want
+
+
+@pytest.mark.parametrize("text,ok", [("Zm9vYmE=", True), ("", True), ("Zm9vYmE", False), ("Zm9vYmF=", False),
+                                     ("Zm9v YmE=", False), ("Zm-vYmE=", False), ("Zg==Zg==", False)])
+def test_strict_base64(text, ok):
+    if ok:
+        assert codec.b64encode(codec.b64decode_strict(text)) == text
+    else:
+        with pytest.raises(ValueError):
+            codec.b64decode_strict(text)
