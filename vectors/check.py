@@ -417,10 +417,14 @@ def check_zcap(c, f):
     revoked = set(c.get("revoked", [])) if "revoked" in c else None
     _verdict(c, "compat", proofs.verify_invocation(c["invocation"], c["chain"], now, revoked=revoked).valid)
     anchors = c.get("trust_anchors", c.get("trusted_roots"))
-    if anchors is None:  # not given: every parentless entry of the supplied chain is an anchor
+    root_owner = c.get("root_owner")
+    if anchors is None and root_owner is None:
+        # no anchor given: every parentless entry of the supplied chain is taken as an anchor
         anchors = [x.get("id") for x in parse(c["chain"]) if isinstance(x, dict) and "parentCapability" not in x]
     r = proofs.verify_invocation(c["invocation"], c["chain"], now, revoked=revoked, profile=proofs.HARDENED,
-                                 trusted_roots=set(anchors), caller_did=c.get("caller"))
+                                 trusted_roots=set(anchors or ()), root_owner=root_owner,
+                                 caller_did=c.get("caller", c.get("invoker")),
+                                 expected_action=c.get("action"), expected_target=c.get("target"))
     _verdict(c, "hardened", r.valid)
     _result_consistent(c)
 

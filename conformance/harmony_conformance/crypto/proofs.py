@@ -595,18 +595,22 @@ def invoke(cap: dict, seed: bytes, action: str, target: str, created: str) -> di
 
 def verify_invocation(invocation, chain, now_ms: int | None = None, resolver=None, revoked=None,
                       profile: str = COMPAT, trusted_roots=None, caller_did: str | None = None,
-                      freshness_ms: int = DEFAULT_FRESHNESS_MS, seen=None, skew_ms: int = DEFAULT_SKEW_MS) -> Result:
+                      freshness_ms: int = DEFAULT_FRESHNESS_MS, seen=None, skew_ms: int = DEFAULT_SKEW_MS,
+                      root_owner: str | None = None, expected_action: str | None = None,
+                      expected_target: str | None = None) -> Result:
     """``ZCAPService.verifyInvocation`` (compat, upstream's check order and early returns), or
     R-CRY-ZCAP-10..14 (hardened). ``invocation``/``chain`` may be parsed values or JSON text.
 
     Compat resolves with the server's fallback (:func:`didkey.resolve_server_fallback`) unless
-    ``resolver`` is given. Hardened needs ``trusted_roots`` (root capability ids); ``caller_did``
-    binds the invoker to the connection; ``seen`` is the invocation replay cache.
+    ``resolver`` is given. Hardened needs trust anchors: ``trusted_roots`` (root capability
+    ids) and/or ``root_owner`` (a root is trusted when its ``delegator`` is that DID);
+    ``caller_did``, ``expected_action`` and ``expected_target`` bind the invocation to the
+    connection and the operation (R-CRY-ZCAP-13); ``seen`` is the invocation replay cache.
     """
     now_ms = _now_ms() if now_ms is None else now_ms
     if profile == HARDENED:
         return _verify_invocation_hardened(invocation, chain, now_ms, revoked, trusted_roots or set(), caller_did,
-                                           freshness_ms, seen, skew_ms)
+                                           freshness_ms, seen, skew_ms, root_owner, expected_action, expected_target)
     if isinstance(invocation, str):
         invocation = parse(invocation)
     if isinstance(chain, str):
@@ -704,7 +708,7 @@ def _cap_shape_ok(c) -> bool:
 
 
 def _verify_invocation_hardened(invocation, chain, now_ms, revoked, trusted_roots, caller_did, freshness_ms, seen,
-                                skew_ms) -> Result:
+                                skew_ms, root_owner=None, expected_action=None, expected_target=None) -> Result:
     res = Result()
 
     def fail(name, err):
@@ -746,13 +750,18 @@ def _verify_invocation_hardened(invocation, chain, now_ms, revoked, trusted_root
             return fail("chain", "BAD_CHAIN")
     if len(path) != len(chain):
         return fail("chain", "BAD_CHAIN")
-    if path[-1]["id"] not in trusted_roots:
+    root = path[-1]
+    if root["id"] not in trusted_roots and not (root_owner is not None and root["delegator"] == root_owner):
         return fail("chainRooted", "UNTRUSTED_ROOT")
     cap = path[0]
     res.add("invokerMatch", invocation["invoker"] == cap["invoker"], "FORBIDDEN")
     if caller_did is not None:
         res.add("invokerIsCaller", invocation["invoker"] == caller_did, "FORBIDDEN")
     res.add("actionAllowed", invocation["action"] in cap["allowedAction"], "FORBIDDEN")
+    if expected_action is not None:
+        res.add("actionExpected", invocation["action"] == expected_action, "FORBIDDEN")
+    if expected_target is not None:
+        res.add("targetExpected", invocation["target"] == expected_target, "FORBIDDEN")
     perr = check_proof_hardened(invocation, invocation["invoker"], "capabilityInvocation", None)
     res.add("invocationProof", perr is None, perr)
     created = parse_rfc3339(invocation["proof"].get("created")) if isinstance(invocation.get("proof"), dict) else None
