@@ -212,3 +212,35 @@ def test_http_signature():
 def test_parse_int_js():
     assert httpsig.parse_int_js("  12ab") == 12 and httpsig.parse_int_js("-3") == -3
     assert httpsig.parse_int_js("x1") is None and httpsig.parse_int_js("") is None
+
+
+def test_mls_flow_matches_upstream_run():
+    """Upstream's SimplifiedMLSProvider (packages/e2ee/src/mls.ts at 422f90e, run under Node with
+    crypto.getRandomValues replaced so that draw j of n bytes is ((7*j + i) & 255)): createGroup,
+    createKeyPackage, addMember, encrypt, joinFromWelcome, updateKeys. Expected values (and the
+    SHA-256 of the long ones) were printed by that run."""
+    import hashlib
+
+    def draw(j, n):
+        return bytes((j * 7 + i) & 255 for i in range(n))
+
+    bob = keys.identity_from_seed(bytes(i + 0x41 for i in range(32)))
+    alice = keys.identity_from_seed(bytes(range(1, 33)))
+    g = mls.Group.create("c1:c1:channel:00", alice.did, alice.seed, alice.ed_public, alice.x_secret, alice.x_public,
+                         epoch_secret=draw(1, 32))
+    kp = mls.create_key_package(bob.did, bob.seed, bob.ed_public, bob.x_public)
+    w, c = g.add_member(kp, commit_secret=draw(2, 32), welcome_nonce=draw(3, 24))
+    ct = g.encrypt(b"hello group", nonce=draw(4, 24))
+    gb = mls.Group.join_from_welcome(w, bob.x_secret, bob.x_public, bob.seed, bob.ed_public)
+    up = g.update_keys(commit_secret=draw(5, 32), new_enc_key=draw(6, 32))
+    sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
+    assert sha(w["encryptedGroupState"].hex().encode()) == "eccb35eb4e95d08582e388b67906fb8dd46d08133e0c06fb9f5c932ea538232b"
+    assert sha(g.export_state()) == "38a90689d8b9fe876218563f29e172654a0ed1248e8cdc2c68263177dfd2ae8e"
+    assert sha(gb.export_state()) == "712ef727a4832295d3f289e7406afe43fcc951b17dd25d8fc35fad70d650c12e"
+    assert c["signature"].hex() == ("2087b125fb2694ee0a5d04be0ff073df46da2d81d587be7ac6d5fb7f41fd55b3"
+                                    "b29b92965a62b5f18b9de72c7c097b63b9f0b2c207f698f97ac53c03b9a84700")
+    assert ct["ciphertext"].hex() == ("1c1d1e1f202122232425262728292a2b2c2d2e2f30313233"
+                                      "c78816c7e085e96d0ff02c8d6b2670cf5612e3a848a76c9e3102ff")
+    assert up["signature"].hex() == ("8d2502cbfb54b68b76c419d9568579c0b049e8c00f41e4c2e26a312eebf1f3ae"
+                                     "afc827f713fa18a1c42fe65d4db00981eb6f80e6ae55e8155e0bbd4790335700")
+    assert g.media_key().hex() == "a47c7ff9aae90bc9fd4851172fc26587cb2eda4b38b7558fc18dc0eec1233809"
