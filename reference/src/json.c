@@ -1173,3 +1173,50 @@ int hm_json_stringify(char **out, size_t *outlen, const hm_json *v) {
   if (outlen) *outlen = sb.n;
   return HM_OK;
 }
+
+int hm_json_stringify_spread(char **out, size_t *outlen, const hm_json *obj, const char *omit_key,
+                             const char *const keys[], const hm_json *const vals[], size_t n) {
+  if (!out || !obj || obj->kind != HM_JSON_OBJECT || (n && (!keys || !vals))) return HM_ERR_INVAL;
+  *out = NULL;
+  /* A borrowed view: member pointers into obj and into vals; nothing in it is freed. */
+  size_t cap = obj->n + n;
+  member small[32], *m = small;
+  if (cap > 32) {
+    m = hm_malloc(cap * sizeof *m);
+    if (!m) return HM_ERR_NOMEM;
+  }
+  size_t cnt = 0, omit_len = omit_key ? strlen(omit_key) : 0;
+  for (size_t i = 0; i < obj->n; i++) {
+    const member *src = &obj->u.mem[i];
+    if (omit_key && src->klen == omit_len && memcmp(src->key, omit_key, omit_len) == 0) continue;
+    m[cnt++] = *src;
+  }
+  for (size_t j = 0; j < n; j++) {
+    size_t kl = strlen(keys[j]), at = SIZE_MAX;
+    for (size_t i = 0; i < cnt; i++)
+      if (m[i].klen == kl && memcmp(m[i].key, keys[j], kl) == 0) {
+        at = i;
+        break;
+      }
+    if (at != SIZE_MAX) {
+      if (vals[j]) {
+        m[at].val = (hm_json *)(uintptr_t)vals[j]; /* read-only use below */
+      } else {                                     /* undefined: JSON.stringify drops the key */
+        memmove(&m[at], &m[at + 1], (cnt - at - 1) * sizeof *m);
+        cnt--;
+      }
+    } else if (vals[j]) {
+      m[cnt++] = (member){(char *)(uintptr_t)keys[j], kl, (hm_json *)(uintptr_t)vals[j]};
+    }
+  }
+  hm_json view;
+  memset(&view, 0, sizeof view);
+  view.kind = HM_JSON_OBJECT;
+  view.n = cnt;
+  view.u.mem = m;
+  for (size_t i = 0; i < cnt; i++)
+    if (index_key(m[i].key, m[i].klen, NULL)) view.nidx++;
+  int r = hm_json_stringify(out, outlen, &view);
+  if (m != small) hm_free(m);
+  return r;
+}

@@ -499,7 +499,7 @@ static int build_doc(hm_json **out) {
   hm_json *o = hm_json_new_object();
   if (!o) return HM_ERR_NOMEM;
   int r = HM_OK;
-  char k[8];
+  char k[16];
   for (int i = 0; i < 20 && r == HM_OK; i++) {
     snprintf(k, sizeof k, "k%d", i);
     r = hm_json_object_setc(o, k, hm_json_new_number(i));

@@ -73,6 +73,14 @@ int hm_json_parse(hm_json **out, const char *text, size_t len, unsigned flags, h
  * without the NUL in *outlen (outlen may be NULL). Returns HM_OK, HM_ERR_NOMEM or HM_ERR_INVAL. */
 int hm_json_stringify(char **out, size_t *outlen, const hm_json *v);
 
+/* JSON.stringify({...obj without omit_key, keys[0]: vals[0], ..., keys[n-1]: vals[n-1]})
+ * without copying obj: a key already in obj keeps its position and takes the new value;
+ * a NULL vals[j] stands for JS undefined (the key is left out altogether). keys are
+ * NUL-terminated UTF-8. This is the signing input of every Harmony proof (harmony/vc.h).
+ * Returns HM_OK, HM_ERR_INVAL (obj not an object) or HM_ERR_NOMEM. */
+int hm_json_stringify_spread(char **out, size_t *outlen, const hm_json *obj, const char *omit_key,
+                             const char *const keys[], const hm_json *const vals[], size_t n);
+
 /* Format a double exactly as JavaScript's Number.prototype.toString (NaN -> "NaN",
  * Infinity -> "Infinity"; JSON.stringify maps both to null itself). buf needs 32 bytes;
  * returns the length written (NUL-terminated). */
