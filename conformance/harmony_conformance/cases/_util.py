@@ -86,8 +86,8 @@ async def send_message(ctx, conn, cid, chid, text="hello", **extra) -> str:
 
 async def create_role(ctx, conn, cid, name=None, permissions=(), **extra) -> str:
     name = name or unique(ctx, "role")
-    await conn.send("role.create", dict({"communityId": cid, "name": name, "permissions": list(permissions)},
-                                        **extra))
+    await conn.send("role.create", dict({"communityId": cid, "name": name, "color": "#336699",
+                                         "permissions": list(permissions), "position": 0}, **extra))
     f = await conn.expect_type("role.created", lambda p: p.get("name") == name,
                                what="role.created after role.create (setup)")
     return f["payload"]["id"]
