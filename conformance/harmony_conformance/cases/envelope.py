@@ -32,7 +32,7 @@ async def env_not_object(ctx):
     await c.expect_open(within=0.1)
 
 
-@case("ENV-003", area="envelope", reqs=["R-MISC-1"], types=["error/s2c"],
+@case("ENV-003", area="envelope", reqs=["R-ENV-6"], types=["error/s2c"],
       title="An unknown type gets UNKNOWN_TYPE",
       sends="type `conformance.bogus` after login",
       expects="error UNKNOWN_TYPE whose message names the type; connection stays open")
@@ -45,7 +45,7 @@ async def env_unknown_type(ctx):
     await c.expect_open(within=0.1)
 
 
-@case("ENV-004", area="envelope", reqs=["R-MISC-3"], types=["error/s2c"],
+@case("ENV-004", area="envelope", reqs=["R-ERR-2"], types=["error/s2c"],
       title="Error frames carry the offending frame's id as requestId",
       sends="an unknown type with id `req-<n>`",
       expects="error UNKNOWN_TYPE with payload.requestId equal to that id (upstream: no reference, G18)")
