@@ -199,6 +199,156 @@ static void test_ed25519_verify_zip215_hash_uses_canonical_encoding(void **state
   assert_int_equal(hm_ed25519_verify(sig_canon, m, 3, pk, HM_ED25519_STRICT), HM_ERR_BADSIG);
 }
 
+/* Differential known answers: verdicts of @noble/curves 1.9.7 ed25519.verify (default
+ * zip215) on crafted inputs: small-order and non-canonical A and R (y >= p, x = 0 with
+ * the sign bit), S in {0, 1, L-1, L}, honest signatures with 8-torsion added to A or R,
+ * and mixed-order keys signed over their own encoding. A selection of a larger run
+ * (11,680 cases, all agreeing) made while writing ed25519_zip215.c. The strict verdict
+ * must be "reject" for every case except the honest ones and the mixed-order key whose
+ * challenge k happens to be a multiple of 8. */
+static const struct {
+  const char *sig, *msg, *pk;
+  int noble;
+  const char *what;
+} NOBLE_CASES[] = {
+    {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a0000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 1, "small-order or non-canonical A/R"},
+    {"01000000000000000000000000000000000000000000000000000000000000800000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85", 1, "small-order or non-canonical A/R"},
+    {"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 1, "small-order or non-canonical A/R"},
+    {"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0000000000000000000000000000000000000000000000000000000000000000", 1, "small-order or non-canonical A/R"},
+    {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc850000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0100000000000000000000000000000000000000000000000000000000000080", 1, "small-order or non-canonical A/R"},
+    {"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 1, "small-order or non-canonical A/R"},
+    {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0100000000000000000000000000000000000000000000000000000000000080", 1, "small-order or non-canonical A/R"},
+    {"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", 1, "small-order or non-canonical A/R"},
+    {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc850000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 1, "small-order or non-canonical A/R"},
+    {"01000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", 1, "small-order or non-canonical A/R"},
+    {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc050000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", 1, "small-order or non-canonical A/R"},
+    {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0100000000000000000000000000000000000000000000000000000000000000", 1, "small-order or non-canonical A/R"},
+    {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc050000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", 1, "small-order or non-canonical A/R"},
+    {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa0000000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0100000000000000000000000000000000000000000000000000000000000080", 1, "small-order or non-canonical A/R"},
+    {"0100000000000000000000000000000000000000000000000000000000000000d917c0f4931f910e98febc46a678560c0445c71dc03f7aab14ddc7a8e034f103",
+     "",
+     "0000000000000000000000000000000000000000000000000000000000000000", 0, "small-order or non-canonical A/R"},
+    {"f0ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7fd917c0f4931f910e98febc46a678560c0445c71dc03f7aab14ddc7a8e034f103",
+     "",
+     "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", 0, "small-order or non-canonical A/R"},
+    {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc050100000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0000000000000000000000000000000000000000000000000000000000000080", 0, "small-order or non-canonical A/R"},
+    {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f0100000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0100000000000000000000000000000000000000000000000000000000000000", 0, "small-order or non-canonical A/R"},
+    {"0000000000000000000000000000000000000000000000000000000000000080d917c0f4931f910e98febc46a678560c0445c71dc03f7aab14ddc7a8e034f103",
+     "",
+     "efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", 0, "small-order or non-canonical A/R"},
+    {"0100000000000000000000000000000000000000000000000000000000000080d917c0f4931f910e98febc46a678560c0445c71dc03f7aab14ddc7a8e034f103",
+     "",
+     "efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", 0, "small-order or non-canonical A/R"},
+    {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f0100000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0100000000000000000000000000000000000000000000000000000000000080", 0, "small-order or non-canonical A/R"},
+    {"f0ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f0100000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", 0, "small-order or non-canonical A/R"},
+    {"aad7a860260bf56849e0a2fbbcab416ebe731826ca902f0d41e38910a038e7800100000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", 0, "small-order or non-canonical A/R"},
+    {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffd917c0f4931f910e98febc46a678560c0445c71dc03f7aab14ddc7a8e034f103",
+     "",
+     "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", 0, "small-order or non-canonical A/R"},
+    {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05d917c0f4931f910e98febc46a678560c0445c71dc03f7aab14ddc7a8e034f103",
+     "",
+     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", 0, "small-order or non-canonical A/R"},
+    {"00000000000000000000000000000000000000000000000000000000000000000100000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "0000000000000000000000000000000000000000000000000000000000000080", 0, "small-order or non-canonical A/R"},
+    {"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f0100000000000000000000000000000000000000000000000000000000000000",
+     "",
+     "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 0, "small-order or non-canonical A/R"},
+    {"0100000000000000000000000000000000000000000000000000000000000080d917c0f4931f910e98febc46a678560c0445c71dc03f7aab14ddc7a8e034f103",
+     "",
+     "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", 0, "small-order or non-canonical A/R"},
+    {"cdca24755563172a03bdf50342dcdfcca76665b93fa1ac95a0cee5e9237d6482999dc254a3ab5cc5bb8432dfbf0eb9499456c8665808cececb5d5f1ca957a700",
+     "68656c6c6f",
+     "a4ace2a8ab67029ce8e6c2cffb263ef72a2992dcbbdd5539ac5936d9d5f27eae", 0, "honest sig, A + 8-torsion"},
+    {"11129fa19196a0a702f58a44b125986b73d274c5094a432cb2015e073114908d999dc254a3ab5cc5bb8432dfbf0eb9499456c8665808cececb5d5f1ca957a700",
+     "68656c6c6f",
+     "cd123a3294873d678ba86737aef1a64f56f9142f02c523b89654f7e9cd4b1a1e", 0, "honest sig, R + 8-torsion"},
+    {"cdca24755563172a03bdf50342dcdfcca76665b93fa1ac95a0cee5e9237d6482999dc254a3ab5cc5bb8432dfbf0eb9499456c8665808cececb5d5f1ca957a700",
+     "68656c6c6f",
+     "cd123a3294873d678ba86737aef1a64f56f9142f02c523b89654f7e9cd4b1a1e", 1, "honest"},
+    {"cdca24755563172a03bdf50342dcdfcca76665b93fa1ac95a0cee5e9237d6482edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010",
+     "68656c6c6f",
+     "cd123a3294873d678ba86737aef1a64f56f9142f02c523b89654f7e9cd4b1a1e", 0, "honest R, S = L"},
+    {"8e555fa0ab681930b75aef3abaa864611334ee41871b57a62df9d80b5f3220e87ab55b6f2df8880063b0cfdc4bc219dad4ca4011bbe28123d5d127acc7291f0f",
+     "ff00",
+     "7e9890ff13aebed1740baaef9b570d8b97ceecabac5e95654279c0942c4d16b8", 0, "honest sig, A + 8-torsion"},
+    {"7452d75cc96aa695fe0cc0ea44d67b74a485d77b557dee76975e019ff796c2677ab55b6f2df8880063b0cfdc4bc219dad4ca4011bbe28123d5d127acc7291f0f",
+     "ff00",
+     "2d0afc85bec44f42d7bd6901ffe41d91482099d0e500c7f999eb9ebcb14691d3", 0, "honest sig, R + 8-torsion"},
+    {"8e555fa0ab681930b75aef3abaa864611334ee41871b57a62df9d80b5f3220e87ab55b6f2df8880063b0cfdc4bc219dad4ca4011bbe28123d5d127acc7291f0f",
+     "ff00",
+     "2d0afc85bec44f42d7bd6901ffe41d91482099d0e500c7f999eb9ebcb14691d3", 1, "honest"},
+    {"8e555fa0ab681930b75aef3abaa864611334ee41871b57a62df9d80b5f3220e8edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010",
+     "ff00",
+     "2d0afc85bec44f42d7bd6901ffe41d91482099d0e500c7f999eb9ebcb14691d3", 0, "honest R, S = L"},
+    {"fb26662506bc293b06ce8238283e64e2644f81cbfeab9b0cecf6037d490da0e323ecd0c6ae8c6c01d65eecb10d64d25b75e5fffbec7453b814e3e8fff57e7d0d",
+     "6d69786564",
+     "1f4f580e73ac208f06760190e9edc6f5916775dabd9c1cdca393175c2d6d1083", 1, "mixed-order A, signed over its own encoding (8 | k)"},
+    {"bf1ed642eeec1f68440bfb5dfeb2666d94aef7f9dfa9018fcc47a5083952fbefa2b0808f51bb44ab65b296340c4aa245e97f52c610d252a97060d4b22214160e",
+     "",
+     "d0d31a3cb4bf59a067bce65dbb4e453eb75450b39b1f8a15bd2cce95fa47c958", 1, "mixed-order A, signed over its own encoding (k mod 8 = 6)"},
+};
+
+static void test_ed25519_verify_zip215_noble_differential(void **state) {
+  (void)state;
+  int accepted = 0;
+  for (size_t i = 0; i < sizeof NOBLE_CASES / sizeof NOBLE_CASES[0]; i++) {
+    uint8_t sig[64], pk[32], msg[16];
+    unhex(sig, 64, NOBLE_CASES[i].sig);
+    unhex(pk, 32, NOBLE_CASES[i].pk);
+    size_t ml = unhex(msg, sizeof msg, NOBLE_CASES[i].msg);
+    int z = hm_ed25519_verify(sig, msg, ml, pk, HM_ED25519_ZIP215) == HM_OK;
+    if (z != NOBLE_CASES[i].noble)
+      fail_msg("case %zu (%s): zip215 %d, noble %d", i, NOBLE_CASES[i].what, z, NOBLE_CASES[i].noble);
+    int s = hm_ed25519_verify(sig, msg, ml, pk, HM_ED25519_STRICT) == HM_OK;
+    /* libsodium's cofactorless check also passes a mixed-order key when k is a multiple
+     * of 8 (then [k]A has no torsion part): strict accepts exactly those and the honest */
+    int strict_expected = strcmp(NOBLE_CASES[i].what, "honest") == 0 ||
+                          strstr(NOBLE_CASES[i].what, "(8 | k)") != NULL;
+    if (s != strict_expected) fail_msg("case %zu (%s): strict %d", i, NOBLE_CASES[i].what, s);
+    accepted += z;
+  }
+  assert_int_equal(accepted, 18); /* 14 crafted + 2 honest + 2 mixed-order */
+}
+
 /* Wycheproof ed25519_test.json: strict must agree on every case. ZIP-215 must
  * agree except where Wycheproof's RFC 8032 verdict depends on a rule ZIP-215
  * drops; those tcIds are listed (and printed) so a change shows up. */
@@ -570,6 +720,7 @@ int main(void) {
       cmocka_unit_test(test_ed25519_verify_zip215_universal_signature),
       cmocka_unit_test(test_ed25519_verify_zip215_noncanonical),
       cmocka_unit_test(test_ed25519_verify_zip215_hash_uses_canonical_encoding),
+      cmocka_unit_test(test_ed25519_verify_zip215_noble_differential),
       cmocka_unit_test(test_ed25519_verify_wycheproof),
       cmocka_unit_test(test_x25519_rfc7748),
       cmocka_unit_test(test_x25519_weak_key),
