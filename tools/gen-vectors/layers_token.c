@@ -131,7 +131,8 @@ static void token_generate(vfile *f) {
     snprintf(buf, sizeof buf, "%.*s", (int)(dot - tok), tok);
     verify_case(f, "verify-no-dot", "no '.' separator", "Malformed", spk, buf, T0 + 1000);
     snprintf(buf, sizeof buf, "%s.", tok);
-    verify_case(f, "verify-two-dots", "a second '.'", "Malformed", spk, buf, T0 + 1000);
+    verify_case(f, "verify-two-dots", "a trailing second '.': upstream uses the first two parts", "ExtraPart", spk,
+                buf, T0 + 1000);
     snprintf(buf, sizeof buf, "%s", tok);
     for (char *p = buf; *p; p++) {
       if (*p == '+') *p = '-';
@@ -147,8 +148,7 @@ static void token_generate(vfile *f) {
     char *t2 = NULL;
     if (hm_token_issue(&t2, NULL, did, T0 + 3600000, WEEK, sseed)) vdie("issue");
     verify_case(f, "verify-future-iat",
-                "iat one hour after now: upstream ignores iat and accepts; libharmony refuses in both modes "
-                "(NOT_YET_VALID, a deliberate hardening)",
+                "iat one hour after now: upstream ignores iat and accepts; hardened refuses (NOT_YET_VALID)",
                 "FutureIat", spk, t2, T0);
     hm_free(t2);
   }
@@ -181,7 +181,8 @@ static const char *const TOK_NOTES[] = {
   "Expired", "exp < now (EXPIRED)",
   "BadSignature", "signature does not verify (BAD_SIGNATURE)",
   "Malformed", "not two strict standard-base64 halves around one '.' (BAD_TOKEN)",
-  "FutureIat", "iat more than 5 minutes after now: refused by libharmony in both modes (upstream accepts)",
+  "FutureIat", "acceptable: iat more than 5 minutes after now (upstream ignores iat; hardened NOT_YET_VALID)",
+  "ExtraPart", "acceptable: more than one '.' (upstream reads the first two parts; hardened BAD_TOKEN)",
   "SmallOrderKey", "acceptable: compat (ZIP-215) accepts the universal signature of a small-order key",
   NULL};
 static const vkind TOK_KINDS[] = {{"issue", "server_seed32 did issued_at expires_at", tok_issue_compute},
