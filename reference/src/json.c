@@ -883,19 +883,67 @@ static void digits_step(char *dig, int k, int *e, int up) {
   }
 }
 
+/* strtod of the decimal dig[0..k) x 10^(e - k + 1), built without printf. */
+static double digits_value_fast(const char *dig, int k, int e) {
+  char t[48];
+  int n = 0;
+  t[n++] = dig[0];
+  t[n++] = '.';
+  for (int i = 1; i < k; i++) t[n++] = dig[i];
+  t[n++] = 'e';
+  if (e < 0) {
+    t[n++] = '-';
+    e = -e;
+  }
+  char r[8];
+  int m = 0;
+  do {
+    r[m++] = (char)('0' + e % 10);
+    e /= 10;
+  } while (e);
+  while (m) t[n++] = r[--m];
+  t[n] = 0;
+  return strtod(t, NULL);
+}
+
+/* The nearest p-digit decimal of d, derived from its correctly rounded 17-digit form
+ * (d17, exponent e17). Rounding twice can only go wrong when the dropped tail is exactly
+ * "50..0"; then ask the C library for the exact rounding. */
+static int nearest_digits(double d, const char *d17, int e17, int p, char *dig, int *k) {
+  memcpy(dig, d17, (size_t)p);
+  dig[p] = 0;
+  *k = p;
+  if (p >= 17) return e17;
+  int up;
+  if (d17[p] != '5') {
+    up = d17[p] > '5';
+  } else {
+    int rest = 0;
+    for (int i = p + 1; i < 17; i++) rest |= d17[i] != '0';
+    if (!rest) return decimal_digits(d, p, dig, k);
+    up = 1;
+  }
+  int e = e17;
+  if (up) digits_step(dig, p, &e, 1);
+  return e;
+}
+
 /* Shortest digits s (k of them) with exponent e such that the double nearest
  * s.sss x 10^e is d; among several of the shortest length, the one nearest d. */
 static void shortest(double d, char *dig, int *k, int *e) {
+  char d17[24];
+  int k17;
+  int e17 = decimal_digits(d, 17, d17, &k17);
   int lo = 1, hi = 17;
   char tmp[24];
   int tk, te;
   while (lo < hi) { /* round-tripping of the nearest p-digit decimal is monotone in p */
     int mid = (lo + hi) / 2;
-    te = decimal_digits(d, mid, tmp, &tk);
-    if (digits_value(tmp, tk, te) == d) hi = mid;
+    te = nearest_digits(d, d17, e17, mid, tmp, &tk);
+    if (digits_value_fast(tmp, tk, te) == d) hi = mid;
     else lo = mid + 1;
   }
-  *e = decimal_digits(d, lo, dig, k);
+  *e = nearest_digits(d, d17, e17, lo, dig, k);
   /* At a power of two the rounding interval is narrower below than above, so a shorter
    * decimal on the far side of d may round-trip while the nearest one does not. */
   int mexp;
