@@ -1,0 +1,113 @@
+/* harmony/server.h - the sans-I/O Harmony server core (issue #4).
+ *
+ * The core turns WebSocket messages into WebSocket messages. It never opens a socket or a
+ * file and never reads the clock: time, randomness, output and storage come in through
+ * hm_server_env. The daemon (reference/server) is a thin libwebsockets shell around it;
+ * unit tests drive it directly.
+ *
+ * Threading: one hm_server is used from one thread. Every callback is called synchronously
+ * from inside the hm_server_* call that caused it.
+ *
+ * Frame order (R-TRN-13): the core processes one frame completely before returning, so
+ * every reply it passes to env.send for frame n precedes those of frame n+1.
+ */
+#ifndef HARMONY_SERVER_H
+#define HARMONY_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harmony/error.h"
+#include "harmony/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hm_server hm_server;
+typedef struct hm_server_conn hm_server_conn;
+
+enum { HM_LOG_ERROR = 0, HM_LOG_WARN = 1, HM_LOG_INFO = 2, HM_LOG_DEBUG = 3 };
+
+typedef struct {
+  void *ctx; /* passed to every callback */
+  /* Wall-clock time in ms since the Unix epoch. */
+  int64_t (*now_ms)(void *ctx);
+  /* Fill buf with len cryptographically secure random bytes. */
+  void (*random)(void *ctx, uint8_t *buf, size_t len);
+  /* Queue one text message for the connection whose shell handle is `handle`. The bytes
+   * are only borrowed: the shell copies them. Returns 0, or non-zero if the connection's
+   * queue is full (the core then closes it with 1008 "Send buffer overflow"). */
+  int (*send)(void *ctx, void *handle, const char *bytes, size_t len);
+  /* Close the connection with a WebSocket close code and reason, after everything queued
+   * before has been sent. The core sends nothing more on it; the shell still calls
+   * hm_server_conn_closed when the socket is gone. */
+  void (*close)(void *ctx, void *handle, int code, const char *reason);
+  /* Optional (may be NULL): one log line without newline. */
+  void (*log)(void *ctx, int level, const char *line);
+  /* The store; owned by the caller, must outlive the server. */
+  hm_store *store;
+} hm_server_env;
+
+typedef struct {
+  uint32_t auth_timeout_ms;    /* R-AUTH-25; 0 = 30000 */
+  uint32_t vp_freshness_s;     /* R-AUTH-9; 0 = 300 */
+  uint32_t rate_max_frames;    /* R-RATE-1: at most this many frames per DID per window; 0 = off */
+  uint32_t rate_window_ms;
+  uint32_t max_connections;    /* R-LIM-4 total; 0 = 1024 */
+  uint32_t max_conns_per_did;  /* R-LIM-4 per DID; 0 = 16 */
+  uint32_t max_frames_before_auth; /* R-LIM-5; 0 = 16 */
+  const char *const *trusted_issuers; /* R-AUTH-13; borrowed for the server's life */
+  size_t n_trusted_issuers;
+  const char *const *revoked_credentials; /* R-AUTH-12; borrowed */
+  size_t n_revoked_credentials;
+  int log_level;               /* HM_LOG_*; messages above it are not formatted */
+} hm_server_config;
+
+/* A new server. Loads the session-token key from the store (secret "token-key") or
+ * creates and stores it on first start (R-TOK-6). cfg and env are copied (the pointers
+ * inside them are borrowed). Returns HM_OK and *out, or HM_ERR_INVAL, HM_ERR_NOMEM,
+ * HM_ERR_IO (store). */
+int hm_server_new(hm_server **out, const hm_server_config *cfg, const hm_server_env *env);
+
+/* Free the server. Connections still open are freed without callbacks; call
+ * hm_server_shutdown first for an orderly stop. NULL is a no-op. */
+void hm_server_free(hm_server *srv);
+
+/* A WebSocket connection opened. handle is the shell's identifier, echoed in env.send /
+ * env.close. Returns the core's connection (owned by the server; valid until
+ * hm_server_conn_closed), or NULL on allocation failure (the shell then drops the socket).
+ * Over the connection limit the connection is accepted and closed with 1013 at once. */
+hm_server_conn *hm_server_conn_open(hm_server *srv, void *handle);
+
+/* One complete WebSocket message (after reassembly) arrived. is_binary: it came as a
+ * binary message (read as UTF-8 text, R-TRN-5). A text message that is not UTF-8 closes
+ * the connection with 1007 (R-TRN-7). The size limit (R-LIM-1, close 1009) is enforced by
+ * the shell while it reassembles; messages longer than HM_SERVER_MAX_FRAME are refused here
+ * too. */
+void hm_server_conn_frame(hm_server *srv, hm_server_conn *conn, const uint8_t *bytes, size_t len, int is_binary);
+
+/* The socket is gone. The core frees conn and broadcasts what a disconnect causes. */
+void hm_server_conn_closed(hm_server *srv, hm_server_conn *conn);
+
+/* Advance timers to now_ms (auth timeouts, R-AUTH-25). Call at least every 50 ms. */
+void hm_server_tick(hm_server *srv, int64_t now_ms);
+
+/* Close every connection with 1001 "Server shutting down" (R-CLOSE-5). */
+void hm_server_shutdown(hm_server *srv);
+
+/* Number of open connections (for logs and tests). */
+size_t hm_server_conn_count(const hm_server *srv);
+
+/* The connection's DID, or NULL before authentication. Borrowed. */
+const char *hm_server_conn_did(const hm_server_conn *conn);
+
+#define HM_SERVER_MAX_FRAME 1048576u /* R-LIM-1 */
+
+/* For the registry test: the c2s types the core has a handler for, NULL-terminated. */
+const char *const *hm_server_handled_types(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

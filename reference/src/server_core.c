@@ -1,0 +1,946 @@
+/* server_core.c - connections, frame intake, authentication and dispatch of the server core.
+ *
+ * The pipeline of one frame follows the check order of R-AUTHZ-24: frame rules (UTF-8,
+ * JSON, depth) -> authentication state -> rate limit -> envelope -> type -> sender ->
+ * payload (generic, from the registry table) -> ban -> membership -> the handler (which
+ * does existence, ownership, limits and the effect).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "harmony/alloc.h"
+#include "harmony/codec.h"
+#include "harmony/crypto.h"
+#include "harmony/did.h"
+#include "harmony/token.h"
+#include "harmony/vc.h"
+#include "server_internal.h"
+
+#define IDENTITY_KEY_NAME "identity-key"
+#define DEPRECATED_TEXT "mediasoup is no longer supported. Use CF Realtime SFU."
+
+/* ---- small helpers -------------------------------------------------------------------- */
+
+void hm_srv_log(hm_server *srv, int level, const char *fmt, ...) {
+  if (!srv->env.log || level > srv->cfg.log_level) return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  srv->env.log(srv->env.ctx, level, line);
+}
+
+int64_t hm_srv_now(hm_server *srv) { return srv->env.now_ms(srv->env.ctx); }
+
+/* ms since the epoch -> "YYYY-MM-DDTHH:MM:SS.sssZ" (Date.prototype.toISOString). */
+int hm_srv_iso(char out[32], int64_t ms) {
+  if (ms < 0 || ms > 253402300799999LL) return HM_ERR_RANGE;
+  int64_t days = ms / 86400000, rem = ms % 86400000;
+  /* civil_from_days (Howard Hinnant) */
+  int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) y++;
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)(y % 10000), (int)m, (int)d,
+           (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));
+  memcpy(out, tmp, 25);
+  return HM_OK;
+}
+
+void hm_srv_now_iso(hm_server *srv, char out[32]) {
+  if (hm_srv_iso(out, hm_srv_now(srv)) != HM_OK) strcpy(out, "1970-01-01T00:00:00.000Z");
+}
+
+void hm_srv_fresh_id(hm_server *srv, char *out, size_t cap, const char *prefix, size_t hex_bytes) {
+  uint8_t r[32];
+  char hex[65];
+  if (hex_bytes > sizeof r) hex_bytes = sizeof r;
+  srv->env.random(srv->env.ctx, r, hex_bytes);
+  hm_hex_encode(hex, sizeof hex, r, hex_bytes);
+  if (prefix && *prefix)
+    snprintf(out, cap, "%s-%s", prefix, hex);
+  else
+    snprintf(out, cap, "%s", hex);
+}
+
+size_t hm_utf16_len(const char *s, size_t len) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char b = (unsigned char)s[i];
+    if ((b & 0xC0) != 0x80) n += (b >= 0xF0) ? 2 : 1;
+  }
+  return n;
+}
+
+/* Strict UTF-8 (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */
+static int utf8_valid(const uint8_t *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return 0;
+    }
+    if (i + n >= len) return 0;
+    for (size_t k = 1; k <= n; k++) {
+      if (i + k >= len || (s[i + k] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return 0;
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    i += n + 1;
+  }
+  return 1;
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+int hm_srv_frame_text(char **out, size_t *len, const char *id, const char *type, const char *timestamp,
+                      const char *sender, hm_json *payload) {
+  hm_json *o = hm_json_new_object();
+  if (!payload) payload = hm_json_new_object();
+  if (!o || !payload) {
+    hm_json_free(o);
+    hm_json_free(payload);
+    return HM_ERR_NOMEM;
+  }
+  int rc = hm_json_object_setc(o, "id", hm_json_new_cstr(id));
+  if (rc == HM_OK) rc = hm_json_object_setc(o, "type", hm_json_new_cstr(type));
+  if (rc == HM_OK) rc = hm_json_object_setc(o, "timestamp", hm_json_new_cstr(timestamp));
+  if (rc == HM_OK) rc = hm_json_object_setc(o, "sender", hm_json_new_cstr(sender));
+  if (rc == HM_OK)
+    rc = hm_json_object_setc(o, "payload", payload);
+  else
+    hm_json_free(payload);
+  if (rc == HM_OK) rc = hm_json_stringify(out, len, o);
+  hm_json_free(o);
+  return rc;
+}
+
+void hm_srv_send_text(hm_server *srv, hm_server_conn *c, const char *text, size_t len) {
+  if (c->closing) return;
+  if (srv->env.send(srv->env.ctx, c->handle, text, len) != 0) hm_srv_close(srv, c, 1008, "Send buffer overflow");
+}
+
+void hm_srv_send(hm_server *srv, hm_server_conn *c, const char *type, hm_json *payload) {
+  char id[96], ts[32], *text = NULL;
+  size_t len;
+  const char *prefix = strcmp(type, "error") == 0 ? "err" : "srv";
+  hm_srv_fresh_id(srv, id, sizeof id, prefix, 16);
+  hm_srv_now_iso(srv, ts);
+  if (hm_srv_frame_text(&text, &len, id, type, ts, "server", payload) != HM_OK) {
+    hm_srv_log(srv, HM_LOG_ERROR, "out of memory building a %s frame", type);
+    hm_srv_close(srv, c, 1011, "Internal error");
+    return;
+  }
+  hm_srv_send_text(srv, c, text, len);
+  hm_free(text);
+}
+
+void hm_srv_error(hm_server *srv, hm_server_conn *c, const char *code, const char *message, const char *request_id) {
+  hm_json *p = hm_json_new_object();
+  if (p) {
+    int rc = hm_json_object_setc(p, "code", hm_json_new_cstr(code));
+    if (rc == HM_OK) rc = hm_json_object_setc(p, "message", hm_json_new_cstr(message));
+    if (rc == HM_OK && request_id) rc = hm_json_object_setc(p, "requestId", hm_json_new_cstr(request_id));
+    if (rc != HM_OK) {
+      hm_json_free(p);
+      p = NULL;
+    }
+  }
+  if (!p) {
+    hm_srv_close(srv, c, 1011, "Internal error");
+    return;
+  }
+  hm_srv_log(srv, HM_LOG_DEBUG, "error %s \"%s\" to %s", code, message, c->did ? c->did : "(unauthenticated)");
+  hm_srv_send(srv, c, "error", p);
+}
+
+void hm_srv_close(hm_server *srv, hm_server_conn *c, int code, const char *reason) {
+  if (c->closing) return;
+  c->closing = 1;
+  hm_srv_log(srv, HM_LOG_DEBUG, "closing connection of %s with %d %s", c->did ? c->did : "(unauthenticated)", code,
+             reason);
+  srv->env.close(srv->env.ctx, c->handle, code, reason);
+}
+
+void hm_frame_error(hm_frame *f, const char *code, const char *message) {
+  hm_srv_error(f->srv, f->conn, code, message, f->id);
+}
+
+void hm_frame_internal(hm_frame *f, int err) {
+  hm_srv_log(f->srv, HM_LOG_ERROR, "%s failed: %s", f->reg->type, hm_strerror(err));
+  hm_frame_error(f, "INTERNAL", "Internal error");
+}
+
+int hm_srv_did_online(hm_server *srv, const char *did) {
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c->did && !c->closing && strcmp(c->did, did) == 0) return 1;
+  return 0;
+}
+
+void hm_srv_send_did(hm_server *srv, const char *did, const char *text, size_t len, const hm_server_conn *except) {
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c != except && c->did && strcmp(c->did, did) == 0) hm_srv_send_text(srv, c, text, len);
+}
+
+typedef struct {
+  char **dids;
+  size_t n, cap;
+  int nomem;
+} did_set;
+
+static int collect_member(void *ctx, const hm_store_member *m) {
+  did_set *s = ctx;
+  if (s->n == s->cap) {
+    size_t nc = s->cap ? s->cap * 2 : 16;
+    char **nd = hm_realloc(s->dids, nc * sizeof *nd);
+    if (!nd) {
+      s->nomem = 1;
+      return 1;
+    }
+    s->dids = nd;
+    s->cap = nc;
+  }
+  if (!(s->dids[s->n] = hm_strdup(m->did))) {
+    s->nomem = 1;
+    return 1;
+  }
+  s->n++;
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void did_set_clear(did_set *s) {
+  for (size_t i = 0; i < s->n; i++) hm_free(s->dids[i]);
+  hm_free(s->dids);
+  memset(s, 0, sizeof *s);
+}
+
+/* The audience is computed from the store at the time of the broadcast, so a DID that
+ * left, was kicked or banned receives nothing from then on (R-AUTHZ-10, R-DLV-3). */
+int hm_srv_broadcast(hm_server *srv, const char *community_id, const char *text, size_t len,
+                     const hm_server_conn *except) {
+  did_set s = {0};
+  int rc = srv->st->vt->member_list(srv->st, community_id, collect_member, &s);
+  if (rc == HM_OK && s.nomem) rc = HM_ERR_NOMEM;
+  if (rc != HM_OK) {
+    did_set_clear(&s);
+    return rc;
+  }
+  qsort(s.dids, s.n, sizeof *s.dids, cmp_str);
+  for (hm_server_conn *c = srv->conns; c; c = c->next) {
+    if (c == except || !c->did) continue;
+    const char *key = c->did;
+    if (bsearch(&key, s.dids, s.n, sizeof *s.dids, cmp_str)) hm_srv_send_text(srv, c, text, len);
+  }
+  did_set_clear(&s);
+  return HM_OK;
+}
+
+/* ---- construction ---------------------------------------------------------------------- */
+
+int hm_server_new(hm_server **out, const hm_server_config *cfg, const hm_server_env *env) {
+  if (!out || !cfg || !env || !env->now_ms || !env->random || !env->send || !env->close || !env->store)
+    return HM_ERR_INVAL;
+  *out = NULL;
+  hm_server *srv = hm_calloc(1, sizeof *srv);
+  if (!srv) return HM_ERR_NOMEM;
+  srv->cfg = *cfg;
+  srv->env = *env;
+  srv->st = env->store;
+  if (!srv->cfg.auth_timeout_ms) srv->cfg.auth_timeout_ms = 30000;
+  if (!srv->cfg.vp_freshness_s) srv->cfg.vp_freshness_s = HM_DEFAULT_FRESHNESS_S;
+  if (!srv->cfg.max_connections) srv->cfg.max_connections = 1024;
+  if (!srv->cfg.max_conns_per_did) srv->cfg.max_conns_per_did = 16;
+  if (!srv->cfg.max_frames_before_auth) srv->cfg.max_frames_before_auth = 16;
+  int rc = srv->st->vt->secret_get(srv->st, IDENTITY_KEY_NAME, srv->key_seed);
+  if (rc == HM_ERR_NOT_FOUND) {
+    env->random(env->ctx, srv->key_seed, sizeof srv->key_seed);
+    rc = srv->st->vt->secret_put(srv->st, IDENTITY_KEY_NAME, srv->key_seed);
+  }
+  uint8_t sk[64];
+  if (rc == HM_OK) rc = hm_ed25519_seed_keypair(srv->key_pk, sk, srv->key_seed);
+  sodium_memzero(sk, sizeof sk);
+  if (rc == HM_OK) rc = hm_didkey_encode(srv->did, sizeof srv->did, srv->key_pk);
+  if (rc != HM_OK) {
+    hm_server_free(srv);
+    return rc;
+  }
+  *out = srv;
+  return HM_OK;
+}
+
+static void conn_free(hm_server_conn *c) {
+  hm_free(c->did);
+  hm_free(c);
+}
+
+void hm_server_free(hm_server *srv) {
+  if (!srv) return;
+  while (srv->conns) {
+    hm_server_conn *c = srv->conns;
+    srv->conns = c->next;
+    conn_free(c);
+  }
+  while (srv->rates) {
+    hm_rate_entry *r = srv->rates;
+    srv->rates = r->next;
+    hm_free(r->did);
+    hm_free(r);
+  }
+  sodium_memzero(srv->key_seed, sizeof srv->key_seed);
+  hm_free(srv);
+}
+
+size_t hm_server_conn_count(const hm_server *srv) { return srv->n_conns; }
+const char *hm_server_conn_did(const hm_server_conn *conn) { return conn->did; }
+
+hm_server_conn *hm_server_conn_open(hm_server *srv, void *handle) {
+  hm_server_conn *c = hm_calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->handle = handle;
+  c->opened_ms = hm_srv_now(srv);
+  c->next = srv->conns;
+  if (srv->conns) srv->conns->prev = c;
+  srv->conns = c;
+  srv->n_conns++;
+  if (srv->n_conns > srv->cfg.max_connections) hm_srv_close(srv, c, 1013, "Too many connections");
+  return c;
+}
+
+void hm_server_conn_closed(hm_server *srv, hm_server_conn *c) {
+  if (!c) return;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  srv->n_conns--;
+  char *did = c->did;
+  c->did = NULL;
+  conn_free(c);
+  if (did) {
+    /* R-AUTH-22: offline only when the DID's last authenticated connection is gone. */
+    if (!hm_srv_did_online(srv, did)) hm_srv_presence(srv, did, "offline", NULL);
+    hm_free(did);
+  }
+}
+
+void hm_server_tick(hm_server *srv, int64_t now_ms) {
+  for (hm_server_conn *c = srv->conns; c; c = c->next) {
+    if (!c->did && !c->closing && now_ms - c->opened_ms >= (int64_t)srv->cfg.auth_timeout_ms)
+      hm_srv_close(srv, c, 4001, "Authentication timeout");
+  }
+  /* drop rate windows that ended */
+  hm_rate_entry **pp = &srv->rates;
+  while (*pp) {
+    hm_rate_entry *r = *pp;
+    if (now_ms - r->window_start >= (int64_t)srv->cfg.rate_window_ms) {
+      *pp = r->next;
+      hm_free(r->did);
+      hm_free(r);
+    } else {
+      pp = &r->next;
+    }
+  }
+}
+
+void hm_server_shutdown(hm_server *srv) {
+  for (hm_server_conn *c = srv->conns; c; c = c->next) hm_srv_close(srv, c, 1001, "Server shutting down");
+}
+
+/* ---- rate limit (R-RATE-1) ---------------------------------------------------------- */
+
+/* Counts one frame against did's window; returns 1 when it is over the budget. */
+static int rate_count(hm_server *srv, const char *did) {
+  if (!srv->cfg.rate_max_frames || !srv->cfg.rate_window_ms) return 0;
+  int64_t now = hm_srv_now(srv);
+  hm_rate_entry *r;
+  for (r = srv->rates; r; r = r->next)
+    if (strcmp(r->did, did) == 0) break;
+  if (!r) {
+    r = hm_calloc(1, sizeof *r);
+    if (!r || !(r->did = hm_strdup(did))) {
+      hm_free(r);
+      return 0; /* out of memory: do not refuse honest traffic for it */
+    }
+    r->window_start = now;
+    r->next = srv->rates;
+    srv->rates = r;
+  }
+  if (now - r->window_start >= (int64_t)srv->cfg.rate_window_ms) {
+    r->window_start = now;
+    r->count = 0;
+  }
+  r->count++;
+  return r->count > srv->cfg.rate_max_frames;
+}
+
+/* ---- envelope -------------------------------------------------------------------------- */
+
+static const char *str_field(const hm_json *o, const char *key) {
+  hm_json *v = hm_json_object_getc(o, key);
+  return hm_json_kind_of(v) == HM_JSON_STRING ? hm_json_string(v, NULL) : NULL;
+}
+
+/* R-ENV-4: the optional envelope fields. Returns the name of the first bad one, or NULL. */
+static const char *envelope_bad_field(const hm_json *env) {
+  hm_json *v;
+  size_t n;
+  const char *s;
+  if ((v = hm_json_object_getc(env, "id")) && hm_json_kind_of(v) != HM_JSON_NULL) {
+    if (hm_json_kind_of(v) != HM_JSON_STRING) return "id";
+    s = hm_json_string(v, &n);
+    size_t u = hm_utf16_len(s, n);
+    if (u < 1 || u > 128) return "id";
+  }
+  if ((v = hm_json_object_getc(env, "timestamp")) && hm_json_kind_of(v) != HM_JSON_NULL) {
+    if (hm_json_kind_of(v) != HM_JSON_STRING) return "timestamp";
+    s = hm_json_string(v, &n);
+    if (hm_utf16_len(s, n) > 64) return "timestamp";
+  }
+  if ((v = hm_json_object_getc(env, "sender")) && hm_json_kind_of(v) != HM_JSON_NULL) {
+    if (hm_json_kind_of(v) != HM_JSON_STRING) return "sender";
+    s = hm_json_string(v, &n);
+    if (hm_utf16_len(s, n) > 256) return "sender";
+  }
+  if ((v = hm_json_object_getc(env, "proof")) && hm_json_kind_of(v) != HM_JSON_NULL &&
+      hm_json_kind_of(v) != HM_JSON_OBJECT)
+    return "proof";
+  return NULL;
+}
+
+/* JavaScript truthiness of a payload (R-AUTH-14). */
+static int js_truthy(const hm_json *v) {
+  switch (hm_json_kind_of(v)) {
+    case HM_JSON_NULL:
+    case HM_JSON_FALSE:
+      return 0;
+    case HM_JSON_NUMBER: {
+      double d = hm_json_number(v);
+      return d != 0 && !isnan(d);
+    }
+    case HM_JSON_STRING: {
+      size_t n;
+      hm_json_string(v, &n);
+      return n > 0;
+    }
+    default:
+      return 1;
+  }
+}
+
+/* ---- payload validation (R-ENV-5, R-ENV-12, R-LIM-2, R-LIM-3, R-BIN-3) -------------- */
+
+static int is_integer(const hm_json *v) {
+  if (hm_json_kind_of(v) != HM_JSON_NUMBER) return 0;
+  double d = hm_json_number(v);
+  return isfinite(d) && floor(d) == d;
+}
+
+/* A canonical {"__type":"Uint8Array","data":<std base64>} object. */
+static int codec_valid(const hm_json *o) {
+  if (hm_json_object_size(o) != 2) return 0;
+  hm_json *t = hm_json_object_getc(o, "__type"), *d = hm_json_object_getc(o, "data");
+  if (!hm_json_string_is(t, "Uint8Array") || hm_json_kind_of(d) != HM_JSON_STRING) return 0;
+  size_t n;
+  const char *s = hm_json_string(d, &n);
+  if (n % 4) return 0;
+  if (n == 0) return 1;
+  uint8_t *buf = hm_malloc(hm_base64_decoded_maxlen(n) + 1);
+  if (!buf) return 0;
+  size_t outlen;
+  int rc = hm_base64_decode(buf, hm_base64_decoded_maxlen(n) + 1, &outlen, s, n, 0);
+  hm_free(buf);
+  return rc == HM_OK;
+}
+
+static int is_codec_object(const hm_json *v) {
+  return hm_json_kind_of(v) == HM_JSON_OBJECT && hm_json_string_is(hm_json_object_getc(v, "__type"), "Uint8Array");
+}
+
+/* Every Uint8Array codec object anywhere under v must be canonical. */
+static int codecs_valid(const hm_json *v) {
+  hm_json_kind k = hm_json_kind_of(v);
+  if (k == HM_JSON_OBJECT) {
+    if (is_codec_object(v)) return codec_valid(v);
+    for (size_t i = 0; i < hm_json_object_size(v); i++)
+      if (!codecs_valid(hm_json_object_value_at(v, i))) return 0;
+  } else if (k == HM_JSON_ARRAY) {
+    for (size_t i = 0; i < hm_json_array_size(v); i++)
+      if (!codecs_valid(hm_json_array_get(v, i))) return 0;
+  }
+  return 1;
+}
+
+static int field_type_ok(const hm_json *v, unsigned types) {
+  if (types & HM_FT_ANY) return 1;
+  switch (hm_json_kind_of(v)) {
+    case HM_JSON_STRING:
+      return (types & HM_FT_STRING) != 0;
+    case HM_JSON_NUMBER:
+      return (types & HM_FT_NUMBER) || ((types & HM_FT_INTEGER) && is_integer(v));
+    case HM_JSON_TRUE:
+    case HM_JSON_FALSE:
+      return (types & HM_FT_BOOLEAN) != 0;
+    case HM_JSON_ARRAY:
+      return (types & HM_FT_ARRAY) != 0;
+    case HM_JSON_OBJECT:
+      if ((types & HM_FT_BYTES) && is_codec_object(v)) return 1;
+      return (types & HM_FT_OBJECT) != 0;
+    default:
+      return 0;
+  }
+}
+
+static int blank(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!strchr(" \t\n\r\v\f", s[i])) return 0;
+  return 1;
+}
+
+/* Returns 1 if the payload passed; otherwise it answered the frame. */
+static int validate_payload(hm_frame *f) {
+  const hm_reg_type *r = f->reg;
+  char msg[160];
+  if (r->n_fields == 0) return 1; /* payload ignored (auth.token.request, community.list, ...) */
+  if (hm_json_kind_of(f->payload) != HM_JSON_OBJECT) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Missing or invalid payload");
+    return 0;
+  }
+  for (size_t i = 0; i < r->n_fields; i++) {
+    const hm_reg_field *fd = &hm_registry_fields[r->first_field + i];
+    hm_json *v = hm_json_object_getc(f->payload, fd->name);
+    if (!v || hm_json_kind_of(v) == HM_JSON_NULL) {
+      if (fd->required) goto bad;
+      continue;
+    }
+    if (!field_type_ok(v, fd->types)) goto bad;
+    if (hm_json_kind_of(v) == HM_JSON_STRING) {
+      size_t n;
+      const char *s = hm_json_string(v, &n);
+      if (fd->required && (fd->types & HM_FT_STRING) && blank(s, n)) goto bad;
+      long max = fd->max >= 0 ? fd->max : (strcmp(fd->name, "data") == 0 ? -1 : 4000);
+      if (max >= 0 && hm_utf16_len(s, n) > (size_t)max) {
+        snprintf(msg, sizeof msg, "%s exceeds maximum length of %ld", fd->name, max);
+        hm_frame_error(f, "INVALID_PAYLOAD", msg);
+        return 0;
+      }
+    } else if (hm_json_kind_of(v) == HM_JSON_ARRAY) {
+      long max = fd->max >= 0 ? fd->max : 1000;
+      if (hm_json_array_size(v) > (size_t)max) {
+        snprintf(msg, sizeof msg, "%s has too many items (max %ld)", fd->name, max);
+        hm_frame_error(f, "INVALID_PAYLOAD", msg);
+        return 0;
+      }
+    }
+    continue;
+  bad:
+    snprintf(msg, sizeof msg, "Missing or invalid field: %s", fd->name);
+    hm_frame_error(f, "INVALID_PAYLOAD", msg);
+    return 0;
+  }
+  if (!codecs_valid(f->payload)) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Invalid Uint8Array encoding");
+    return 0;
+  }
+  return 1;
+}
+
+/* ---- authentication ---------------------------------------------------------------- */
+
+static int revoked_cb(void *ctx, const char *id) {
+  hm_server *srv = ctx;
+  for (size_t i = 0; i < srv->cfg.n_revoked_credentials; i++)
+    if (strcmp(srv->cfg.revoked_credentials[i], id) == 0) return 1;
+  return 0;
+}
+
+static int replay_cb(void *ctx, const char *holder, const char *proof_value, int64_t expires_ms) {
+  hm_server *srv = ctx;
+  (void)holder;
+  /* Keyed on the signature (R-AUTH-10); kept for 2W after now at least (R-CRY-VP-7). */
+  int64_t now = hm_srv_now(srv), keep = now + 2 * (int64_t)srv->cfg.vp_freshness_s * 1000;
+  if (expires_ms < keep) expires_ms = keep;
+  char key[160];
+  snprintf(key, sizeof key, "vp:%s", proof_value);
+  return srv->st->vt->replay_add(srv->st, key, expires_ms, now);
+}
+
+/* The shared success path of both authentication paths (R-AUTH-16, R-TOK-2, R-AUTH-18). */
+static void auth_success(hm_server *srv, hm_server_conn *c, const char *did) {
+  size_t n = 0;
+  for (hm_server_conn *o = srv->conns; o; o = o->next)
+    if (o->did && strcmp(o->did, did) == 0) n++;
+  if (n >= srv->cfg.max_conns_per_did) {
+    hm_srv_error(srv, c, "QUOTA_EXCEEDED", "Too many connections for this identity", NULL);
+    hm_srv_close(srv, c, 1013, "Too many connections");
+    return;
+  }
+  int64_t now = hm_srv_now(srv);
+  char *token = NULL;
+  int rc = hm_token_issue(&token, NULL, did, now, HM_TOKEN_DEFAULT_TTL_MS, srv->key_seed);
+  char *d = rc == HM_OK ? hm_strdup(did) : NULL;
+  hm_json *p = hm_json_new_object();
+  if (rc == HM_OK && d && p) {
+    rc = hm_json_object_setc(p, "authenticated", hm_json_new_bool(1));
+    if (rc == HM_OK) rc = hm_json_object_setc(p, "did", hm_json_new_cstr(did));
+    if (rc == HM_OK) rc = hm_json_object_setc(p, "sessionToken", hm_json_new_cstr(token));
+  } else {
+    rc = HM_ERR_NOMEM;
+  }
+  if (rc == HM_OK) rc = srv->st->vt->known_did_add(srv->st, did, now);
+  hm_free(token);
+  if (rc != HM_OK) {
+    hm_free(d);
+    hm_json_free(p);
+    hm_srv_log(srv, HM_LOG_ERROR, "authentication of %s failed: %s", did, hm_strerror(rc));
+    hm_srv_error(srv, c, "AUTH_INVALID", "Authentication error", NULL);
+    hm_srv_close(srv, c, 4002, "Authentication failed");
+    return;
+  }
+  int first = !hm_srv_did_online(srv, did);
+  c->did = d;
+  hm_srv_log(srv, HM_LOG_INFO, "authenticated %s", did);
+  hm_srv_send(srv, c, "sync.response", p);
+  if (hm_srv_resync(srv, c) != HM_OK) hm_srv_log(srv, HM_LOG_ERROR, "resync of %s failed", did);
+  if (first) hm_srv_presence(srv, did, "online", c);
+}
+
+static void auth_fail(hm_server *srv, hm_server_conn *c, const char *message) {
+  hm_srv_error(srv, c, "AUTH_INVALID", message, NULL);
+  hm_srv_close(srv, c, 4002, "Authentication failed");
+}
+
+static const char *vp_failure_message(const hm_verify_result *res, int rc) {
+  switch (rc) {
+    case HM_ERR_STALE:
+      return "Stale VP";
+    case HM_ERR_REPLAY:
+      return "Replayed VP";
+    case HM_ERR_NOMEM:
+    case HM_ERR_IO:
+    case HM_ERR_INTERNAL:
+      return "Authentication error";
+    default:
+      break;
+  }
+  if (res->credential_index < 0) return "Invalid VP";
+  if (rc == HM_ERR_EXPIRED) return "Expired VC";
+  if (rc == HM_ERR_REVOKED) return "Revoked VC";
+  return "Invalid VC";
+}
+
+static void auth_vp(hm_server *srv, hm_server_conn *c, const hm_json *env, const hm_json *vp) {
+  const char *sender = str_field(env, "sender");
+  const char *holder = str_field(vp, "holder");
+  if (hm_json_kind_of(vp) != HM_JSON_OBJECT || !holder) {
+    auth_fail(srv, c, "Invalid VP");
+    return;
+  }
+  /* R-AUTH-23 */
+  if (sender && *sender && strcmp(sender, holder) != 0) {
+    auth_fail(srv, c, "Invalid VP");
+    return;
+  }
+  hm_verify_opts o = {0};
+  o.profile = HM_PROFILE_HARDENED;
+  o.now_ms = hm_srv_now(srv);
+  o.freshness_s = srv->cfg.vp_freshness_s;
+  o.trusted_issuers = srv->cfg.trusted_issuers;
+  o.n_trusted_issuers = srv->cfg.n_trusted_issuers;
+  o.is_revoked = revoked_cb;
+  o.revoked_ctx = srv;
+  o.replay = replay_cb;
+  o.replay_ctx = srv;
+  hm_verify_result res = {0, "ok", -1};
+  int rc = hm_vp_verify(vp, &o, &res);
+  if (rc != HM_OK) {
+    const char *m = vp_failure_message(&res, rc);
+    hm_srv_log(srv, HM_LOG_INFO, "VP login refused: %s (%s, credential %ld)", m, res.reason ? res.reason : "",
+               res.credential_index);
+    auth_fail(srv, c, m);
+    return;
+  }
+  auth_success(srv, c, holder);
+}
+
+static void token_expired(hm_server *srv, hm_server_conn *c) {
+  hm_json *p = hm_json_new_object();
+  if (p && hm_json_object_setc(p, "message", hm_json_new_cstr("Token invalid or expired")) != HM_OK) {
+    hm_json_free(p);
+    p = NULL;
+  }
+  if (!p) {
+    hm_srv_close(srv, c, 1011, "Internal error");
+    return;
+  }
+  hm_srv_send(srv, c, "auth.token.expired", p);
+}
+
+static void auth_token(hm_server *srv, hm_server_conn *c, const hm_json *env, const hm_json *payload) {
+  hm_json *t = hm_json_object_getc(payload, "token");
+  size_t n;
+  const char *tok = hm_json_kind_of(t) == HM_JSON_STRING ? hm_json_string(t, &n) : NULL;
+  if (!tok || n > 4096) {
+    token_expired(srv, c);
+    return;
+  }
+  int64_t now = hm_srv_now(srv);
+  hm_token_claims cl = {0};
+  int rc = hm_token_verify(&cl, tok, n, srv->key_pk, now, HM_ED25519_STRICT);
+  int ok = rc == HM_OK;
+  /* R-TOK-7 on top of hm_token_verify: now < exp, lifetime bound, a did:key Ed25519 DID. */
+  if (ok && !(now < cl.exp_ms && cl.exp_ms - cl.iat_ms <= HM_TOKEN_DEFAULT_TTL_MS)) ok = 0;
+  if (ok) {
+    uint8_t pk[32], xpk[32];
+    if (hm_didkey_decode(pk, xpk, cl.did, HM_DID_HARDENED) != HM_OK) ok = 0;
+  }
+  const char *sender = str_field(env, "sender");
+  if (ok && sender && *sender && strcmp(sender, cl.did) != 0) ok = 0; /* R-TOK-8 */
+  if (!ok) {
+    hm_token_claims_clear(&cl);
+    token_expired(srv, c);
+    return;
+  }
+  auth_success(srv, c, cl.did);
+  hm_token_claims_clear(&cl);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+const hm_reg_type *hm_registry_find(const char *type, size_t len, hm_reg_direction dir) {
+  size_t lo = 0, hi = hm_registry_len;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    const hm_reg_type *r = &hm_registry[mid];
+    size_t rl = strlen(r->type);
+    int c = memcmp(r->type, type, rl < len ? rl : len);
+    if (c == 0) c = rl < len ? -1 : rl > len ? 1 : 0;
+    if (c == 0) c = (int)r->direction - (int)dir;
+    if (c == 0) return r;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+static hm_handler_fn handler_for(const char *type) {
+  for (const hm_handler *h = hm_server_handlers; h->type; h++)
+    if (strcmp(h->type, type) == 0) return h->fn;
+  return NULL;
+}
+
+const char *const *hm_server_handled_types(void) {
+  static const char *types[64];
+  size_t n = 0;
+  for (const hm_handler *h = hm_server_handlers; h->type && n + 1 < sizeof types / sizeof types[0]; h++)
+    types[n++] = h->type;
+  types[n] = NULL;
+  return types;
+}
+
+/* "Unknown message type: <type>" with <type> cut to 100 UTF-16 code units (R-ENV-6). */
+static void unknown_type(hm_server *srv, hm_server_conn *c, const char *type, size_t len, const char *rid) {
+  size_t cut = 0, units = 0;
+  while (cut < len) {
+    unsigned char b = (unsigned char)type[cut];
+    size_t w = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+    size_t u = w == 4 ? 2 : 1;
+    if (units + u > 100 || cut + w > len) break;
+    units += u;
+    cut += w;
+  }
+  char *msg = hm_malloc(cut + 32);
+  if (!msg) {
+    hm_srv_close(srv, c, 1011, "Internal error");
+    return;
+  }
+  memcpy(msg, "Unknown message type: ", 22);
+  memcpy(msg + 22, type, cut);
+  msg[22 + cut] = 0;
+  hm_srv_error(srv, c, "UNKNOWN_TYPE", msg, rid);
+  hm_free(msg);
+}
+
+/* Frames whose envelope id names a stored object (R-ORD-4). */
+static int needs_id(const char *type) {
+  return strcmp(type, "channel.send") == 0 || strcmp(type, "dm.send") == 0 || strcmp(type, "thread.create") == 0 ||
+         strcmp(type, "thread.send") == 0;
+}
+
+static void dispatch(hm_server *srv, hm_server_conn *c, const hm_json *env, int over_rate) {
+  const char *rid = NULL;
+  hm_json *idv = hm_json_object_getc(env, "id");
+  if (hm_json_kind_of(env) == HM_JSON_OBJECT && hm_json_kind_of(idv) == HM_JSON_STRING) rid = hm_json_string(idv, NULL);
+  if (over_rate) {
+    hm_srv_error(srv, c, "RATE_LIMITED", "Rate limit exceeded", rid);
+    return;
+  }
+  hm_json *tv = hm_json_object_getc(env, "type");
+  size_t tlen = 0;
+  const char *type = hm_json_kind_of(tv) == HM_JSON_STRING ? hm_json_string(tv, &tlen) : NULL;
+  if (hm_json_kind_of(env) != HM_JSON_OBJECT || !type || tlen == 0) {
+    hm_srv_error(srv, c, "INVALID_MESSAGE", "Missing or invalid message type", rid);
+    return;
+  }
+  const char *bad = envelope_bad_field(env);
+  if (bad) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "Invalid envelope field: %s", bad);
+    hm_srv_error(srv, c, "INVALID_MESSAGE", msg, rid);
+    return;
+  }
+  const hm_reg_type *r = hm_registry_find(type, tlen, HM_REG_C2S);
+  if (!r || !r->since_auth) { /* unknown, s2c-only, or a pre-auth type (R-AUTH-17) */
+    unknown_type(srv, c, type, tlen, rid);
+    return;
+  }
+  if (r->status == HM_REG_DEPRECATED) {
+    hm_srv_error(srv, c, "DEPRECATED", DEPRECATED_TEXT, rid);
+    return;
+  }
+  const char *sender = str_field(env, "sender");
+  if (sender && *sender && strcmp(sender, c->did) != 0) { /* R-AUTHZ-4 */
+    hm_srv_error(srv, c, "FORBIDDEN", "Sender does not match the authenticated identity", rid);
+    return;
+  }
+  if (r->status == HM_REG_NOOP) return; /* R-MISC-6: accepted and ignored */
+  if (needs_id(r->type) && !rid) {
+    hm_srv_error(srv, c, "INVALID_MESSAGE", "Invalid envelope field: id", rid);
+    return;
+  }
+  hm_frame f = {0};
+  f.srv = srv;
+  f.conn = c;
+  f.reg = r;
+  f.env = env;
+  f.payload = hm_json_object_getc(env, "payload");
+  f.id = rid;
+  f.timestamp = str_field(env, "timestamp");
+  if (!validate_payload(&f)) return;
+  if (hm_json_kind_of(f.payload) == HM_JSON_OBJECT) f.community_id = str_field(f.payload, "communityId");
+
+  /* Generic authz from the registry terms: ban (R-AUTHZ-15/16) then membership (R-AUTHZ-8). */
+  if ((r->authz & HM_AZ_NOT_BANNED) && f.community_id) {
+    int b = srv->st->vt->ban_get(srv->st, f.community_id, c->did);
+    if (b == HM_OK) {
+      hm_frame_error(&f, "BANNED", "You are banned from this community");
+      if (strcmp(r->type, "channel.send") == 0 || strcmp(r->type, "community.join") == 0)
+        hm_srv_close(srv, c, 4003, "Banned");
+      return;
+    }
+    if (b != HM_ERR_NOT_FOUND) {
+      hm_frame_internal(&f, b);
+      return;
+    }
+  }
+  if ((r->authz & HM_AZ_MEMBER) && f.community_id) {
+    int m = srv->st->vt->member_get(srv->st, f.community_id, c->did, NULL, NULL);
+    if (m == HM_ERR_NOT_FOUND) {
+      int forbidden = strcmp(r->type, "channel.history") == 0 || strcmp(r->type, "search.query") == 0;
+      hm_frame_error(&f, forbidden ? "FORBIDDEN" : "NOT_MEMBER", "Not a member of this community");
+      return;
+    }
+    if (m != HM_OK) {
+      hm_frame_internal(&f, m);
+      return;
+    }
+  }
+  hm_handler_fn fn = handler_for(r->type);
+  if (!fn) {
+    /* Honest answer for a registry type this skeleton does not implement yet. */
+    hm_frame_error(&f, "INTERNAL", "Not implemented");
+    return;
+  }
+  fn(&f);
+}
+
+void hm_server_conn_frame(hm_server *srv, hm_server_conn *c, const uint8_t *bytes, size_t len, int is_binary) {
+  if (!c || c->closing) return;
+  if (len > HM_SERVER_MAX_FRAME) {
+    hm_srv_close(srv, c, 1009, "Message too big");
+    return;
+  }
+  if (!c->did && ++c->frames_before_auth > srv->cfg.max_frames_before_auth) {
+    hm_srv_close(srv, c, 1008, "Too many frames before authentication"); /* R-LIM-5 */
+    return;
+  }
+  int over_rate = c->did ? rate_count(srv, c->did) : 0;
+  if (!utf8_valid(bytes, len)) {
+    if (!is_binary) {
+      hm_srv_close(srv, c, 1007, "Invalid UTF-8"); /* R-TRN-7 */
+      return;
+    }
+    hm_srv_error(srv, c, "INVALID_MESSAGE", "Invalid UTF-8", NULL); /* R-TRN-8 */
+    return;
+  }
+  hm_json *env = NULL;
+  hm_json_parse_info info = {0};
+  info.max_depth = 64; /* R-LIM-3 */
+  int rc = hm_json_parse(&env, (const char *)bytes, len, 0, &info);
+  if (rc == HM_ERR_JSON_DEPTH) {
+    hm_srv_error(srv, c, "INVALID_MESSAGE", "JSON nesting too deep", NULL);
+    return;
+  }
+  if (rc == HM_ERR_NOMEM) {
+    hm_srv_error(srv, c, "INTERNAL", "Internal error", NULL);
+    return;
+  }
+  if (rc != HM_OK) {
+    hm_srv_error(srv, c, "INVALID_MESSAGE", "Invalid JSON", NULL); /* R-ENV-3 */
+    return;
+  }
+  if (!c->did) {
+    hm_json *tv = hm_json_object_getc(env, "type");
+    hm_json *payload = hm_json_object_getc(env, "payload");
+    hm_json *idv = hm_json_object_getc(env, "id");
+    const char *rid = hm_json_kind_of(idv) == HM_JSON_STRING ? hm_json_string(idv, NULL) : NULL;
+    int is_vp = hm_json_kind_of(env) == HM_JSON_OBJECT && hm_json_string_is(tv, "sync.state") && js_truthy(payload);
+    int is_tok = hm_json_kind_of(env) == HM_JSON_OBJECT && hm_json_string_is(tv, "auth.token.verify") && payload &&
+                 hm_json_kind_of(payload) != HM_JSON_NULL;
+    if (!is_vp && !is_tok) {
+      hm_srv_error(srv, c, "AUTH_REQUIRED", "Must authenticate first", rid); /* R-AUTH-14 */
+    } else {
+      const char *bad = envelope_bad_field(env);
+      if (bad) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "Invalid envelope field: %s", bad);
+        hm_srv_error(srv, c, "INVALID_MESSAGE", msg, rid);
+      } else if (is_vp) {
+        auth_vp(srv, c, env, payload);
+      } else {
+        auth_token(srv, c, env, payload);
+      }
+    }
+  } else {
+    dispatch(srv, c, env, over_rate);
+  }
+  hm_json_free(env);
+}

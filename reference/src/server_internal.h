@@ -1,0 +1,100 @@
+/* server_internal.h - shared between the server core's files (not installed). */
+#ifndef HARMONY_SERVER_INTERNAL_H
+#define HARMONY_SERVER_INTERNAL_H
+
+#include <stdint.h>
+
+#include "harmony/json.h"
+#include "harmony/server.h"
+#include "server_registry.h"
+
+struct hm_server_conn {
+  hm_server_conn *next, *prev;
+  void *handle;
+  char *did;         /* NULL until authenticated; fixed afterwards (R-AUTHZ-1) */
+  int closing;       /* env.close was called: nothing more is sent or processed */
+  int64_t opened_ms; /* for the auth timer (R-AUTH-25) */
+  uint32_t frames_before_auth;
+};
+
+typedef struct hm_rate_entry {
+  struct hm_rate_entry *next;
+  char *did;
+  int64_t window_start;
+  uint32_t count;
+} hm_rate_entry;
+
+struct hm_server {
+  hm_server_config cfg;
+  hm_server_env env;
+  hm_store *st;
+  uint8_t key_seed[32]; /* the server's identity key (R-CRY-TOK-3): tokens, capabilities */
+  uint8_t key_pk[32];
+  char did[64];         /* the server's did:key */
+  hm_server_conn *conns;
+  size_t n_conns;
+  hm_rate_entry *rates;
+};
+
+/* What a handler gets: the frame, already checked against the envelope rules, the
+ * registry row (fields, types, limits), the sender rule and the generic authz terms. */
+typedef struct {
+  hm_server *srv;
+  hm_server_conn *conn;
+  const hm_reg_type *reg;
+  const hm_json *env;
+  const hm_json *payload; /* may be NULL or a non-object for types without fields */
+  const char *id;         /* envelope id, or NULL */
+  const char *timestamp;  /* envelope timestamp, or NULL */
+  const char *community_id; /* payload.communityId when a string, else NULL */
+} hm_frame;
+
+typedef void (*hm_handler_fn)(hm_frame *f);
+
+typedef struct {
+  const char *type;
+  hm_handler_fn fn;
+} hm_handler;
+
+/* server_core.c */
+void hm_srv_log(hm_server *srv, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int64_t hm_srv_now(hm_server *srv);
+void hm_srv_now_iso(hm_server *srv, char out[32]);
+int hm_srv_iso(char out[32], int64_t ms);
+/* "<prefix>-<32 hex>" into out (cap >= strlen(prefix) + 34). */
+void hm_srv_fresh_id(hm_server *srv, char *out, size_t cap, const char *prefix, size_t hex_bytes);
+/* Build {"id","type","timestamp","sender","payload"} (payload ownership passes in; NULL
+ * becomes {}) and stringify it. *out hm_malloc'd. */
+int hm_srv_frame_text(char **out, size_t *len, const char *id, const char *type, const char *timestamp,
+                      const char *sender, hm_json *payload);
+void hm_srv_send_text(hm_server *srv, hm_server_conn *c, const char *text, size_t len);
+/* A server-originated frame (fresh id, now, sender "server") to one connection. */
+void hm_srv_send(hm_server *srv, hm_server_conn *c, const char *type, hm_json *payload);
+void hm_srv_error(hm_server *srv, hm_server_conn *c, const char *code, const char *message, const char *request_id);
+void hm_srv_close(hm_server *srv, hm_server_conn *c, int code, const char *reason);
+/* Error for frame f (requestId = f->id). */
+void hm_frame_error(hm_frame *f, const char *code, const char *message);
+void hm_frame_internal(hm_frame *f, int err);
+/* Send text to every authenticated connection of every member of community_id, except
+ * `except` (may be NULL). Returns HM_OK or a store error. */
+int hm_srv_broadcast(hm_server *srv, const char *community_id, const char *text, size_t len,
+                     const hm_server_conn *except);
+/* Send text to every authenticated connection of did, except `except`. */
+void hm_srv_send_did(hm_server *srv, const char *did, const char *text, size_t len, const hm_server_conn *except);
+/* Is did online (has an authenticated connection)? */
+int hm_srv_did_online(hm_server *srv, const char *did);
+
+/* server_community.c */
+extern const hm_handler hm_server_handlers[];
+/* community.auto-joined (resync shape) followed by community.info.response for the
+ * login resync; community.auto-joined alone (with_info = 0) for R-COMM-6. */
+int hm_srv_announce_community(hm_server *srv, hm_server_conn *c, const char *community_id, int with_info);
+/* Post-authentication resync (R-AUTH-18 .. R-AUTH-20). */
+int hm_srv_resync(hm_server *srv, hm_server_conn *c);
+/* presence.changed {status} from did to members of its communities (R-AUTH-22). */
+void hm_srv_presence(hm_server *srv, const char *did, const char *status, const hm_server_conn *except);
+
+/* UTF-16 length of WTF-8 text (a 4-byte sequence counts 2). */
+size_t hm_utf16_len(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,508 @@
+/* store_sqlite.c - the SQLite implementation of harmony/store.h.
+ *
+ * Durability: WAL with synchronous=FULL, so a COMMIT has synced the WAL before the call
+ * returns; the server sends a frame revealing a change only after that (R-PERS-1,
+ * R-DLV-6). Each write is one transaction, so a crash leaves all of a frame's effect or
+ * none of it. Checkpoints: SQLite's automatic checkpoint (1000 pages) plus a TRUNCATE
+ * checkpoint on close.
+ *
+ * Schema versions live in the table meta (key 'schema_version'); migrations[] holds the
+ * statements that bring version i to i+1. A database of a newer version is refused
+ * (R-PERS-21).
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harmony/alloc.h"
+#include "harmony/store.h"
+
+#define HM_STORE_SCHEMA_VERSION 1
+
+static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
+    /* 0 -> 1 */
+    "CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE replay(key TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX replay_expiry ON replay(expires_ms);"
+    "CREATE TABLE known_dids(did TEXT PRIMARY KEY, first_ms INTEGER NOT NULL);"
+    "CREATE TABLE communities(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT,"
+    " creator TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX communities_creator ON communities(creator);"
+    "CREATE TABLE channels(id TEXT PRIMARY KEY, community_id TEXT NOT NULL, name TEXT NOT NULL,"
+    " type TEXT NOT NULL, topic TEXT, created_ms INTEGER NOT NULL, next_seq INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX channels_community ON channels(community_id);"
+    "CREATE TABLE members(community_id TEXT NOT NULL, did TEXT NOT NULL, joined_ms INTEGER NOT NULL,"
+    " display_name TEXT, PRIMARY KEY(community_id, did));"
+    "CREATE INDEX members_did ON members(did);"
+    "CREATE TABLE bans(community_id TEXT NOT NULL, did TEXT NOT NULL, by_did TEXT, reason TEXT,"
+    " created_ms INTEGER NOT NULL, PRIMARY KEY(community_id, did));"
+    "CREATE TABLE messages(channel_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,"
+    " community_id TEXT NOT NULL, author TEXT NOT NULL, timestamp TEXT NOT NULL, payload TEXT NOT NULL,"
+    " counter REAL, received_ms INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(channel_id, seq), UNIQUE(channel_id, id));",
+};
+
+typedef struct {
+  hm_store base;
+  sqlite3 *db;
+} sq_store;
+
+static sqlite3 *db_of(hm_store *st) { return ((sq_store *)st)->db; }
+
+static int prep(hm_store *st, sqlite3_stmt **s, const char *sql) {
+  return sqlite3_prepare_v2(db_of(st), sql, -1, s, NULL) == SQLITE_OK ? HM_OK : HM_ERR_IO;
+}
+
+static int exec(sqlite3 *db, const char *sql) {
+  return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? HM_OK : HM_ERR_IO;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v) {
+  if (v)
+    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+static const char *col_text(sqlite3_stmt *s, int i) { return (const char *)sqlite3_column_text(s, i); }
+
+/* Run a statement that returns no rows. */
+static int step_done(sqlite3_stmt *s) {
+  int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+/* ---- secrets, replay, known DIDs ---------------------------------------------------- */
+
+static int sq_secret_get(hm_store *st, const char *name, uint8_t out[32]) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT value FROM secrets WHERE name=?1") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, name);
+  int rc = sqlite3_step(s), ret;
+  if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32) {
+    memcpy(out, sqlite3_column_blob(s, 0), 32);
+    ret = HM_OK;
+  } else {
+    ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
+  }
+  sqlite3_finalize(s);
+  return ret;
+}
+
+static int sq_secret_put(hm_store *st, const char *name, const uint8_t value[32]) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "INSERT OR REPLACE INTO secrets(name, value) VALUES(?1, ?2)") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, name);
+  sqlite3_bind_blob(s, 2, value, 32, SQLITE_TRANSIENT);
+  return step_done(s);
+}
+
+static int sq_replay_add(hm_store *st, const char *key, int64_t expires_ms, int64_t now_ms) {
+  sqlite3 *db = db_of(st);
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  sqlite3_stmt *s;
+  int ret = HM_ERR_IO;
+  if (prep(st, &s, "DELETE FROM replay WHERE expires_ms < ?1") != HM_OK) goto fail;
+  sqlite3_bind_int64(s, 1, now_ms);
+  if (step_done(s) != HM_OK) goto fail;
+  if (prep(st, &s, "INSERT INTO replay(key, expires_ms) VALUES(?1, ?2)") != HM_OK) goto fail;
+  bind_text(s, 1, key);
+  sqlite3_bind_int64(s, 2, expires_ms);
+  int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc == SQLITE_CONSTRAINT) {
+    ret = HM_ERR_REPLAY;
+    goto fail;
+  }
+  if (rc != SQLITE_DONE) goto fail;
+  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  return HM_OK;
+fail:
+  exec(db, "ROLLBACK");
+  return ret;
+}
+
+static int sq_known_did_add(hm_store *st, const char *did, int64_t now_ms) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "INSERT OR IGNORE INTO known_dids(did, first_ms) VALUES(?1, ?2)") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, did);
+  sqlite3_bind_int64(s, 2, now_ms);
+  return step_done(s);
+}
+
+/* ---- communities and channels ------------------------------------------------------- */
+
+static int sq_community_create(hm_store *st, const hm_store_community *c, const hm_store_channel *ch, size_t n) {
+  sqlite3 *db = db_of(st);
+  sqlite3_stmt *s;
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (prep(st, &s, "INSERT INTO communities(id, name, description, creator, created_ms) VALUES(?1,?2,?3,?4,?5)") !=
+      HM_OK)
+    goto fail;
+  bind_text(s, 1, c->id);
+  bind_text(s, 2, c->name);
+  bind_text(s, 3, c->description);
+  bind_text(s, 4, c->creator);
+  sqlite3_bind_int64(s, 5, c->created_ms);
+  if (step_done(s) != HM_OK) goto fail;
+  if (prep(st, &s, "INSERT INTO members(community_id, did, joined_ms) VALUES(?1,?2,?3)") != HM_OK) goto fail;
+  bind_text(s, 1, c->id);
+  bind_text(s, 2, c->creator);
+  sqlite3_bind_int64(s, 3, c->created_ms);
+  if (step_done(s) != HM_OK) goto fail;
+  for (size_t i = 0; i < n; i++) {
+    if (prep(st, &s, "INSERT INTO channels(id, community_id, name, type, topic, created_ms) VALUES(?1,?2,?3,?4,?5,?6)") !=
+        HM_OK)
+      goto fail;
+    bind_text(s, 1, ch[i].id);
+    bind_text(s, 2, c->id);
+    bind_text(s, 3, ch[i].name);
+    bind_text(s, 4, ch[i].type);
+    bind_text(s, 5, ch[i].topic);
+    sqlite3_bind_int64(s, 6, ch[i].created_ms);
+    if (step_done(s) != HM_OK) goto fail;
+  }
+  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  return HM_OK;
+fail:
+  exec(db, "ROLLBACK");
+  return HM_ERR_IO;
+}
+
+static int community_rows(sqlite3_stmt *s, hm_store_community_cb cb, void *ctx, int want_one) {
+  int rc, found = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_community c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3),
+                            sqlite3_column_int64(s, 4)};
+    found = 1;
+    if (cb && cb(ctx, &c)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+}
+
+#define COMMUNITY_COLS "SELECT id, name, description, creator, created_ms FROM communities"
+
+static int sq_community_get(hm_store *st, const char *id, hm_store_community_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, COMMUNITY_COLS " WHERE id=?1") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, id);
+  return community_rows(s, cb, ctx, 1);
+}
+
+static int sq_community_list(hm_store *st, hm_store_community_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, COMMUNITY_COLS " ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+  return community_rows(s, cb, ctx, 0);
+}
+
+static int count_query(hm_store *st, const char *sql, const char *a, int64_t *n) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, sql) != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, a);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return rc == SQLITE_ROW ? HM_OK : HM_ERR_IO;
+}
+
+static int sq_community_count_by_creator(hm_store *st, const char *did, int64_t *n) {
+  return count_query(st, "SELECT count(*) FROM communities WHERE creator=?1", did, n);
+}
+
+static int channel_rows(sqlite3_stmt *s, hm_store_channel_cb cb, void *ctx, int want_one) {
+  int rc, found = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_channel c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
+                          sqlite3_column_int64(s, 5)};
+    found = 1;
+    if (cb && cb(ctx, &c)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+}
+
+#define CHANNEL_COLS "SELECT id, community_id, name, type, topic, created_ms FROM channels"
+
+static int sq_channel_list(hm_store *st, const char *cid, hm_store_channel_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, CHANNEL_COLS " WHERE community_id=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  return channel_rows(s, cb, ctx, 0);
+}
+
+static int sq_channel_get(hm_store *st, const char *cid, const char *chid, hm_store_channel_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, CHANNEL_COLS " WHERE id=?1 AND community_id=?2") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  bind_text(s, 2, cid);
+  return channel_rows(s, cb, ctx, 1);
+}
+
+/* ---- members and bans --------------------------------------------------------------- */
+
+static int member_rows(sqlite3_stmt *s, hm_store_member_cb cb, void *ctx, int want_one) {
+  int rc, found = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_member m = {col_text(s, 0), col_text(s, 1), sqlite3_column_int64(s, 2), col_text(s, 3)};
+    found = 1;
+    if (cb && cb(ctx, &m)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+}
+
+#define MEMBER_COLS "SELECT community_id, did, joined_ms, display_name FROM members"
+
+static int sq_member_get(hm_store *st, const char *cid, const char *did, hm_store_member_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, MEMBER_COLS " WHERE community_id=?1 AND did=?2") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  bind_text(s, 2, did);
+  return member_rows(s, cb, ctx, 1);
+}
+
+static int sq_member_add(hm_store *st, const char *cid, const char *did, int64_t joined_ms, int *added) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "INSERT OR IGNORE INTO members(community_id, did, joined_ms) VALUES(?1,?2,?3)") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  bind_text(s, 2, did);
+  sqlite3_bind_int64(s, 3, joined_ms);
+  int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  if (added) *added = sqlite3_changes(db_of(st)) > 0;
+  return HM_OK;
+}
+
+static int sq_member_remove(hm_store *st, const char *cid, const char *did) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "DELETE FROM members WHERE community_id=?1 AND did=?2") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  bind_text(s, 2, did);
+  int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return sqlite3_changes(db_of(st)) > 0 ? HM_OK : HM_ERR_NOT_FOUND;
+}
+
+static int sq_member_list(hm_store *st, const char *cid, hm_store_member_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, MEMBER_COLS " WHERE community_id=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  return member_rows(s, cb, ctx, 0);
+}
+
+static int sq_member_count(hm_store *st, const char *cid, int64_t *n) {
+  return count_query(st, "SELECT count(*) FROM members WHERE community_id=?1", cid, n);
+}
+
+static int sq_memberships_of(hm_store *st, const char *did, hm_store_member_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  /* rowid grows with every insert, so rowid order is join order (a re-join is a new row). */
+  if (prep(st, &s, MEMBER_COLS " WHERE did=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, did);
+  return member_rows(s, cb, ctx, 0);
+}
+
+static int sq_ban_get(hm_store *st, const char *cid, const char *did) {
+  int64_t n = 0;
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT count(*) FROM bans WHERE community_id=?1 AND did=?2") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  bind_text(s, 2, did);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW) return HM_ERR_IO;
+  return n > 0 ? HM_OK : HM_ERR_NOT_FOUND;
+}
+
+/* ---- messages ------------------------------------------------------------------------ */
+
+static int sq_message_append(hm_store *st, const hm_store_message *m, int64_t *seq_out) {
+  sqlite3 *db = db_of(st);
+  sqlite3_stmt *s;
+  int ret = HM_ERR_IO;
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (prep(st, &s, "SELECT next_seq FROM channels WHERE id=?1") != HM_OK) goto fail;
+  bind_text(s, 1, m->channel_id);
+  int rc = sqlite3_step(s);
+  int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_finalize(s);
+  if (rc == SQLITE_DONE) {
+    ret = HM_ERR_NOT_FOUND;
+    goto fail;
+  }
+  if (rc != SQLITE_ROW) goto fail;
+  if (prep(st, &s,
+           "INSERT INTO messages(channel_id, seq, id, community_id, author, timestamp, payload, counter,"
+           " received_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)") != HM_OK)
+    goto fail;
+  bind_text(s, 1, m->channel_id);
+  sqlite3_bind_int64(s, 2, seq);
+  bind_text(s, 3, m->id);
+  bind_text(s, 4, m->community_id);
+  bind_text(s, 5, m->author);
+  bind_text(s, 6, m->timestamp);
+  bind_text(s, 7, m->payload_json);
+  if (m->has_counter)
+    sqlite3_bind_double(s, 8, m->counter);
+  else
+    sqlite3_bind_null(s, 8);
+  sqlite3_bind_int64(s, 9, m->received_ms);
+  rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc == SQLITE_CONSTRAINT) {
+    ret = HM_ERR_CONFLICT;
+    goto fail;
+  }
+  if (rc != SQLITE_DONE) goto fail;
+  if (prep(st, &s, "UPDATE channels SET next_seq=?2 WHERE id=?1") != HM_OK) goto fail;
+  bind_text(s, 1, m->channel_id);
+  sqlite3_bind_int64(s, 2, seq + 1);
+  if (step_done(s) != HM_OK) goto fail;
+  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  if (seq_out) *seq_out = seq;
+  return HM_OK;
+fail:
+  exec(db, "ROLLBACK");
+  return ret;
+}
+
+static int sq_message_page(hm_store *st, const char *chid, const hm_store_page_query *q, hm_store_message_cb cb,
+                           void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT community_id, channel_id, id, seq, author, timestamp, payload, counter, received_ms, deleted"
+           " FROM messages WHERE channel_id=?1 AND seq>?2 AND (?3 OR deleted=0)"
+           " AND (?4=0 OR counter IS NULL OR counter>?5) ORDER BY seq LIMIT ?6") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  sqlite3_bind_int64(s, 2, q->after_seq < 0 ? 0 : q->after_seq);
+  sqlite3_bind_int(s, 3, q->include_deleted ? 1 : 0);
+  sqlite3_bind_int(s, 4, q->has_counter_min ? 1 : 0);
+  sqlite3_bind_double(s, 5, q->counter_min);
+  sqlite3_bind_int64(s, 6, (sqlite3_int64)q->limit);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_message m = {0};
+    m.community_id = col_text(s, 0);
+    m.channel_id = col_text(s, 1);
+    m.id = col_text(s, 2);
+    m.seq = sqlite3_column_int64(s, 3);
+    m.author = col_text(s, 4);
+    m.timestamp = col_text(s, 5);
+    m.payload_json = col_text(s, 6);
+    m.has_counter = sqlite3_column_type(s, 7) != SQLITE_NULL;
+    m.counter = sqlite3_column_double(s, 7);
+    m.received_ms = sqlite3_column_int64(s, 8);
+    m.deleted = sqlite3_column_int(s, 9);
+    if (cb(ctx, &m)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+/* ---- open / close ------------------------------------------------------------------- */
+
+static void sq_close(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (q->db) {
+    sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_close(q->db);
+  }
+  hm_free(q);
+}
+
+static const hm_store_vtable sq_vtable = {
+    sq_close,          sq_secret_get,      sq_secret_put,   sq_replay_add,       sq_known_did_add,
+    sq_community_create, sq_community_get, sq_community_list, sq_community_count_by_creator,
+    sq_channel_list,   sq_channel_get,     sq_member_get,   sq_member_add,       sq_member_remove,
+    sq_member_list,    sq_member_count,    sq_memberships_of, sq_ban_get,        sq_message_append,
+    sq_message_page,
+};
+
+int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }
+
+static int migrate(sqlite3 *db, const char **why) {
+  if (exec(db, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)") != HM_OK) {
+    *why = "cannot create the meta table";
+    return HM_ERR_IO;
+  }
+  int version = 0;
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL) != SQLITE_OK) {
+    *why = "cannot read the schema version";
+    return HM_ERR_IO;
+  }
+  if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  if (version > HM_STORE_SCHEMA_VERSION) {
+    *why = "the data directory was written by a newer harmonyd (storage schema version too new)";
+    return HM_ERR_UNSUPPORTED;
+  }
+  for (int v = version; v < HM_STORE_SCHEMA_VERSION; v++) {
+    if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+    char sql[96];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', %d)", v + 1);
+    if (exec(db, migrations[v]) != HM_OK || exec(db, sql) != HM_OK || exec(db, "COMMIT") != HM_OK) {
+      exec(db, "ROLLBACK");
+      *why = "schema migration failed";
+      return HM_ERR_IO;
+    }
+  }
+  return HM_OK;
+}
+
+int hm_store_sqlite_open(hm_store **out, const char *path, const char **why) {
+  const char *dummy;
+  if (!why) why = &dummy;
+  *why = NULL;
+  if (!out || !path) return HM_ERR_INVAL;
+  *out = NULL;
+  sq_store *q = hm_calloc(1, sizeof *q);
+  if (!q) return HM_ERR_NOMEM;
+  q->base.vt = &sq_vtable;
+  if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
+    *why = "cannot open the database";
+    sq_close(&q->base);
+    return HM_ERR_IO;
+  }
+  sqlite3_busy_timeout(q->db, 2000);
+  int rc;
+  if (exec(q->db, "PRAGMA journal_mode=WAL") != HM_OK || exec(q->db, "PRAGMA synchronous=FULL") != HM_OK ||
+      exec(q->db, "PRAGMA foreign_keys=ON") != HM_OK) {
+    *why = "cannot configure the database";
+    sq_close(&q->base);
+    return HM_ERR_IO;
+  }
+  if ((rc = migrate(q->db, why)) != HM_OK) {
+    sq_close(&q->base);
+    return rc;
+  }
+  *out = &q->base;
+  return HM_OK;
+}
+
+void hm_store_close(hm_store *st) {
+  if (st) st->vt->close(st);
+}
