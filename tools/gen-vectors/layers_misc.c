@@ -33,6 +33,7 @@ static int dm_compute(json_t *c) {
   uint8_t *ct = hm_malloc(pn + 16), *back = hm_malloc(pn + 1);
   if (hm_dm_seal(ct, k1, nonce, pt, pn) || hm_dm_open(back, k2, nonce, ct, pn + 16) || memcmp(back, pt, pn))
     vdie("dm round trip");
+  vset_hex(c, "alice_x25519_secret_key", a.x_sk, 32);
   vset_hex(c, "alice_x25519_public_key", a.x_pk, 32);
   vset_hex(c, "bob_x25519_public_key", b.x_pk, 32);
   vset_hex(c, "shared_secret", shared, 32);
