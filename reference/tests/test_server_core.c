@@ -1,0 +1,916 @@
+/* test_server_core.c - the sans-I/O server core driven with a fake environment and an
+ * in-memory (SQLite ":memory:") store: authentication paths, envelope errors, broadcast
+ * audiences, history paging, restart behaviour and the registry/handler agreement. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harmony/alloc.h"
+#include "harmony/did.h"
+#include "harmony/json.h"
+#include "harmony/server.h"
+#include "harmony/store.h"
+#include "harmony/vc.h"
+#include "server_registry.h"
+
+#define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
+
+/* ---- fake environment --------------------------------------------------------------- */
+
+typedef struct {
+  char *frames[256];
+  size_t n;
+  int close_code;
+  char close_reason[128];
+} peer;
+
+typedef struct {
+  int64_t now;
+  uint64_t rnd;
+} fake;
+
+static fake F;
+
+static int64_t f_now(void *ctx) {
+  (void)ctx;
+  return F.now;
+}
+
+static void f_random(void *ctx, uint8_t *buf, size_t len) {
+  (void)ctx;
+  for (size_t i = 0; i < len; i++) {
+    F.rnd = F.rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+    buf[i] = (uint8_t)(F.rnd >> 56);
+  }
+}
+
+static int f_send(void *ctx, void *handle, const char *bytes, size_t len) {
+  (void)ctx;
+  peer *p = handle;
+  assert_true(p->n < 256);
+  assert_int_equal(p->close_code, 0); /* nothing is sent after a close */
+  p->frames[p->n] = malloc(len + 1);
+  memcpy(p->frames[p->n], bytes, len);
+  p->frames[p->n][len] = 0;
+  p->n++;
+  return 0;
+}
+
+static void f_close(void *ctx, void *handle, int code, const char *reason) {
+  (void)ctx;
+  peer *p = handle;
+  assert_int_equal(p->close_code, 0);
+  p->close_code = code;
+  snprintf(p->close_reason, sizeof p->close_reason, "%s", reason);
+}
+
+static void peer_clear(peer *p) {
+  for (size_t i = 0; i < p->n; i++) free(p->frames[i]);
+  memset(p, 0, sizeof *p);
+}
+
+typedef struct {
+  hm_store *st;
+  hm_server *srv;
+} rig;
+
+static void rig_open_at(rig *r, const char *path) {
+  const char *why = NULL;
+  assert_int_equal(hm_store_sqlite_open(&r->st, path, &why), HM_OK);
+  hm_server_config cfg = {0};
+  cfg.auth_timeout_ms = 500;
+  cfg.vp_freshness_s = 5;
+  hm_server_env env = {0};
+  env.now_ms = f_now;
+  env.random = f_random;
+  env.send = f_send;
+  env.close = f_close;
+  env.store = r->st;
+  assert_int_equal(hm_server_new(&r->srv, &cfg, &env), HM_OK);
+}
+
+static void rig_open(rig *r) {
+  F.now = T0;
+  F.rnd = 42;
+  rig_open_at(r, ":memory:");
+}
+
+static void rig_close(rig *r) {
+  hm_server_free(r->srv);
+  hm_store_close(r->st);
+}
+
+/* ---- identities and frames ------------------------------------------------------------ */
+
+typedef struct {
+  hm_identity id;
+} ident;
+
+static void ident_make(ident *who, uint8_t fill) {
+  uint8_t seed[32];
+  memset(seed, fill, sizeof seed);
+  assert_int_equal(hm_identity_from_seed32(&who->id, seed), HM_OK);
+}
+
+static char *envelope(const char *id, const char *type, const char *sender, hm_json *payload) {
+  hm_json *o = hm_json_new_object();
+  if (id) assert_int_equal(hm_json_object_setc(o, "id", hm_json_new_cstr(id)), HM_OK);
+  assert_int_equal(hm_json_object_setc(o, "type", hm_json_new_cstr(type)), HM_OK);
+  assert_int_equal(hm_json_object_setc(o, "timestamp", hm_json_new_cstr("2026-01-01T00:00:00.000Z")), HM_OK);
+  if (sender) assert_int_equal(hm_json_object_setc(o, "sender", hm_json_new_cstr(sender)), HM_OK);
+  if (payload) assert_int_equal(hm_json_object_setc(o, "payload", payload), HM_OK);
+  char *text = NULL;
+  assert_int_equal(hm_json_stringify(&text, NULL, o), HM_OK);
+  hm_json_free(o);
+  return text;
+}
+
+static hm_json *vp_for(const ident *who, int64_t created_ms) {
+  hm_vc_issue_params p = {0};
+  p.issuer_did = who->id.did;
+  p.issuer_seed = who->id.seed32;
+  p.subject_did = who->id.did;
+  p.type = "IdentityAssertion";
+  p.now_ms = created_ms;
+  hm_json *vc = NULL, *creds = hm_json_new_array(), *vp = NULL;
+  assert_int_equal(hm_vc_issue(&vc, &p), HM_OK);
+  assert_int_equal(hm_json_array_append(creds, vc), HM_OK);
+  char created[32];
+  assert_int_equal(hm_iso8601_format(created, created_ms), HM_OK);
+  assert_int_equal(hm_vp_create(&vp, who->id.did, who->id.seed32, creds, created, created_ms), HM_OK);
+  hm_json_free(creds);
+  return vp;
+}
+
+static void feed(rig *r, hm_server_conn *c, const char *text) {
+  hm_server_conn_frame(r->srv, c, (const uint8_t *)text, strlen(text), 0);
+}
+
+static void feed_free(rig *r, hm_server_conn *c, char *text) {
+  feed(r, c, text);
+  hm_free(text);
+}
+
+/* The i-th frame of p, parsed (caller frees). */
+static hm_json *frame(const peer *p, size_t i) {
+  assert_true(i < p->n);
+  hm_json *v = NULL;
+  assert_int_equal(hm_json_parse(&v, p->frames[i], strlen(p->frames[i]), 0, NULL), HM_OK);
+  return v;
+}
+
+static int frame_is(const peer *p, size_t i, const char *type) {
+  hm_json *v = frame(p, i);
+  int ok = hm_json_string_is(hm_json_object_getc(v, "type"), type);
+  hm_json_free(v);
+  return ok;
+}
+
+static size_t count_type(const peer *p, const char *type) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->n; i++) n += frame_is(p, i, type);
+  return n;
+}
+
+static const char *pstr(const hm_json *f, const char *key) {
+  return hm_json_string(hm_json_object_getc(hm_json_object_getc(f, "payload"), key), NULL);
+}
+
+/* Assert the last frame is error <code>; returns its message in buf. */
+static void expect_error(const peer *p, const char *code, const char *request_id, char *msg, size_t cap) {
+  assert_true(p->n > 0);
+  hm_json *f = frame(p, p->n - 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "error"));
+  assert_string_equal(pstr(f, "code"), code);
+  if (request_id)
+    assert_string_equal(pstr(f, "requestId"), request_id);
+  else
+    assert_null(pstr(f, "requestId"));
+  assert_string_equal(hm_json_string(hm_json_object_getc(f, "sender"), NULL), "server");
+  if (msg) snprintf(msg, cap, "%s", pstr(f, "message"));
+  hm_json_free(f);
+}
+
+/* A connection authenticated by a fresh VP; returns the session token (caller frees). */
+static hm_server_conn *login(rig *r, peer *p, const ident *who, char **token) {
+  hm_server_conn *c = hm_server_conn_open(r->srv, p);
+  assert_non_null(c);
+  F.now += 1; /* a new VP per login (distinct created) */
+  feed_free(r, c, envelope("auth-1", "sync.state", who->id.did, vp_for(who, F.now)));
+  assert_int_equal(p->close_code, 0);
+  assert_true(p->n >= 1);
+  hm_json *f = frame(p, 0);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "sync.response"));
+  assert_int_equal(hm_json_kind_of(hm_json_object_getc(hm_json_object_getc(f, "payload"), "authenticated")),
+                   HM_JSON_TRUE);
+  assert_string_equal(pstr(f, "did"), who->id.did);
+  if (token) *token = strdup(pstr(f, "sessionToken"));
+  hm_json_free(f);
+  assert_string_equal(hm_server_conn_did(c), who->id.did);
+  return c;
+}
+
+static hm_json *obj(const char *json) {
+  hm_json *v = NULL;
+  assert_int_equal(hm_json_parse(&v, json, strlen(json), 0, NULL), HM_OK);
+  return v;
+}
+
+/* community.create by c; returns community id and first channel id (caller frees). */
+static void create_community(rig *r, hm_server_conn *c, peer *p, char **cid, char **chid) {
+  size_t before = p->n;
+  feed_free(r, c, envelope("cc-1", "community.create", NULL, obj("{\"name\":\"test\"}")));
+  assert_int_equal(p->n, before + 1);
+  hm_json *f = frame(p, before);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "community.updated"));
+  hm_json *pl = hm_json_object_getc(f, "payload");
+  *cid = strdup(pstr(f, "communityId"));
+  assert_int_equal(strncmp(*cid, "community:", 10), 0);
+  assert_int_equal(strlen(*cid), 10 + 32);
+  hm_json *ch = hm_json_array_get(hm_json_object_getc(pl, "channels"), 0);
+  *chid = strdup(hm_json_string(hm_json_object_getc(ch, "id"), NULL));
+  assert_string_equal(hm_json_string(hm_json_object_getc(ch, "name"), NULL), "general");
+  /* the root capability and membership credential verify (R-COMM-2) */
+  hm_verify_opts o = {0};
+  o.profile = HM_PROFILE_HARDENED;
+  o.now_ms = F.now;
+  hm_json *vc = hm_json_object_getc(pl, "membershipVC");
+  assert_int_equal(hm_vc_verify(vc, &o, NULL), HM_OK);
+  hm_json *cap = hm_json_object_getc(pl, "rootCapability");
+  assert_true(hm_json_string_is(hm_json_object_getc(cap, "invoker"), hm_server_conn_did(c)));
+  hm_json_free(f);
+}
+
+static void join(rig *r, hm_server_conn *c, peer *p, const char *cid) {
+  char pl[256];
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\"}", cid);
+  size_t before = p->n;
+  feed_free(r, c, envelope("join-1", "community.join", NULL, obj(pl)));
+  assert_int_equal(p->n, before + 1);
+  assert_true(frame_is(p, before, "community.updated"));
+}
+
+static char *msg_payload(const char *cid, const char *chid, const char *text, int counter) {
+  char *s = malloc(1024);
+  snprintf(s, 1024, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"content\":\"%s\",\"clock\":{\"counter\":%d}}", cid,
+           chid, text, counter);
+  return s;
+}
+
+static void send_msg(rig *r, hm_server_conn *c, const char *id, const char *cid, const char *chid, const char *text,
+                     int counter) {
+  char *pl = msg_payload(cid, chid, text, counter);
+  feed_free(r, c, envelope(id, "channel.send", NULL, obj(pl)));
+  free(pl);
+}
+
+/* ---- authentication ------------------------------------------------------------------- */
+
+static void test_server_auth_vp_ok(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  char *token = NULL;
+  login(&r, &p, &a, &token);
+  assert_int_equal(p.n, 1); /* member of nothing: no resync frames (R-AUTH-18) */
+  assert_non_null(strchr(token, '.'));
+  free(token);
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_auth_vp_bad_signature_closes_4002(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  hm_server_conn *c = hm_server_conn_open(r.srv, &p);
+  hm_json *vp = vp_for(&a, F.now);
+  hm_json *proof = hm_json_object_getc(vp, "proof");
+  char pv[200];
+  snprintf(pv, sizeof pv, "%s", hm_json_string(hm_json_object_getc(proof, "proofValue"), NULL));
+  pv[20] = pv[20] == '2' ? '3' : '2';
+  assert_int_equal(hm_json_object_setc(proof, "proofValue", hm_json_new_cstr(pv)), HM_OK);
+  feed_free(&r, c, envelope("a", "sync.state", a.id.did, vp));
+  char msg[128];
+  expect_error(&p, "AUTH_INVALID", NULL, msg, sizeof msg);
+  assert_string_equal(msg, "Invalid VP");
+  assert_int_equal(p.close_code, 4002);
+  assert_string_equal(p.close_reason, "Authentication failed");
+  assert_null(hm_server_conn_did(c));
+  hm_server_conn_closed(r.srv, c);
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_auth_vp_replay_refused(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p1 = {0}, p2 = {0};
+  hm_json *vp = vp_for(&a, F.now);
+  char *text = envelope("a", "sync.state", a.id.did, vp);
+  hm_server_conn *c1 = hm_server_conn_open(r.srv, &p1), *c2 = hm_server_conn_open(r.srv, &p2);
+  feed(&r, c1, text);
+  assert_true(frame_is(&p1, 0, "sync.response"));
+  feed(&r, c2, text);
+  char msg[128];
+  expect_error(&p2, "AUTH_INVALID", NULL, msg, sizeof msg);
+  assert_string_equal(msg, "Replayed VP");
+  assert_int_equal(p2.close_code, 4002);
+  hm_free(text);
+  peer_clear(&p1);
+  peer_clear(&p2);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_auth_vp_stale_refused(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  hm_server_conn *c = hm_server_conn_open(r.srv, &p);
+  feed_free(&r, c, envelope("a", "sync.state", a.id.did, vp_for(&a, F.now - 60000))); /* W = 5 s */
+  char msg[128];
+  expect_error(&p, "AUTH_INVALID", NULL, msg, sizeof msg);
+  assert_string_equal(msg, "Stale VP");
+  assert_int_equal(p.close_code, 4002);
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_auth_vp_sender_mismatch_refused(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a, b;
+  ident_make(&a, 1);
+  ident_make(&b, 2);
+  peer p = {0};
+  hm_server_conn *c = hm_server_conn_open(r.srv, &p);
+  feed_free(&r, c, envelope("a", "sync.state", b.id.did, vp_for(&a, F.now))); /* R-AUTH-23 */
+  expect_error(&p, "AUTH_INVALID", NULL, NULL, 0);
+  assert_int_equal(p.close_code, 4002);
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  hm_identity_clear(&b.id);
+  rig_close(&r);
+}
+
+static void test_server_auth_required_before_login(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  hm_server_conn *c = hm_server_conn_open(r.srv, &p);
+  feed_free(&r, c, envelope("x-1", "channel.send", NULL, obj("{\"communityId\":\"c\",\"channelId\":\"d\",\"content\":\"hi\"}")));
+  expect_error(&p, "AUTH_REQUIRED", "x-1", NULL, 0);
+  feed(&r, c, "42");
+  expect_error(&p, "AUTH_REQUIRED", NULL, NULL, 0);
+  feed_free(&r, c, envelope("x-2", "sync.state", NULL, hm_json_new_null())); /* no payload */
+  expect_error(&p, "AUTH_REQUIRED", "x-2", NULL, 0);
+  feed(&r, c, "{\"type\":");
+  expect_error(&p, "INVALID_MESSAGE", NULL, NULL, 0);
+  assert_int_equal(p.close_code, 0);
+  assert_int_equal(p.n, 4);
+  /* still able to log in */
+  feed_free(&r, c, envelope("a", "sync.state", a.id.did, vp_for(&a, F.now)));
+  assert_true(frame_is(&p, 4, "sync.response"));
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_auth_timeout_closes_4001(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  peer p = {0};
+  hm_server_conn_open(r.srv, &p);
+  F.now += 499;
+  hm_server_tick(r.srv, F.now);
+  assert_int_equal(p.close_code, 0);
+  F.now += 1;
+  hm_server_tick(r.srv, F.now);
+  assert_int_equal(p.close_code, 4001);
+  assert_string_equal(p.close_reason, "Authentication timeout");
+  assert_int_equal(p.n, 0); /* no error frame first (R-CLOSE-1) */
+  peer_clear(&p);
+  rig_close(&r);
+}
+
+static void test_server_frames_before_auth_limited(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  peer p = {0};
+  hm_server_conn *c = hm_server_conn_open(r.srv, &p);
+  for (int i = 0; i < 16; i++) feed(&r, c, "{}");
+  assert_int_equal(p.close_code, 0);
+  feed(&r, c, "{}");
+  assert_int_equal(p.close_code, 1008); /* R-LIM-5 */
+  peer_clear(&p);
+  rig_close(&r);
+}
+
+static void test_server_token_login_and_tamper(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p1 = {0}, p2 = {0}, p3 = {0};
+  char *token = NULL;
+  login(&r, &p1, &a, &token);
+  hm_server_conn *c2 = hm_server_conn_open(r.srv, &p2);
+  char pl[1200];
+  snprintf(pl, sizeof pl, "{\"token\":\"%s\"}", token);
+  feed_free(&r, c2, envelope("t", "auth.token.verify", a.id.did, obj(pl)));
+  assert_true(frame_is(&p2, 0, "sync.response"));
+  assert_string_equal(hm_server_conn_did(c2), a.id.did);
+  /* a changed payload character: refused with auth.token.expired, connection open */
+  hm_server_conn *c3 = hm_server_conn_open(r.srv, &p3);
+  token[5] = token[5] == 'A' ? 'B' : 'A';
+  snprintf(pl, sizeof pl, "{\"token\":\"%s\"}", token);
+  feed_free(&r, c3, envelope("t", "auth.token.verify", a.id.did, obj(pl)));
+  assert_int_equal(p3.n, 1);
+  assert_true(frame_is(&p3, 0, "auth.token.expired"));
+  assert_int_equal(p3.close_code, 0);
+  assert_null(hm_server_conn_did(c3));
+  /* a non-string token too */
+  feed_free(&r, c3, envelope("t", "auth.token.verify", NULL, obj("{\"token\":7}")));
+  assert_true(frame_is(&p3, 1, "auth.token.expired"));
+  free(token);
+  peer_clear(&p1);
+  peer_clear(&p2);
+  peer_clear(&p3);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_token_request_reply_id(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  hm_server_conn *c = login(&r, &p, &a, NULL);
+  feed_free(&r, c, envelope("msg-abc-1", "auth.token.request", NULL, NULL));
+  hm_json *f = frame(&p, 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "auth.token.response"));
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "id"), "msg-abc-1-response"));
+  assert_non_null(pstr(f, "token"));
+  hm_json_free(f);
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_token_survives_restart(void **state) {
+  (void)state;
+  char path[] = "/tmp/hm-test-server-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  F.now = T0;
+  F.rnd = 7;
+  rig r;
+  rig_open_at(&r, path);
+  ident a;
+  ident_make(&a, 1);
+  peer p1 = {0}, p2 = {0};
+  char *token = NULL, *cid, *chid;
+  hm_server_conn *c = login(&r, &p1, &a, &token);
+  create_community(&r, c, &p1, &cid, &chid);
+  rig_close(&r);
+  rig_open_at(&r, path);
+  hm_server_conn *c2 = hm_server_conn_open(r.srv, &p2);
+  char pl[1200];
+  snprintf(pl, sizeof pl, "{\"token\":\"%s\"}", token);
+  feed_free(&r, c2, envelope("t", "auth.token.verify", NULL, obj(pl)));
+  assert_true(frame_is(&p2, 0, "sync.response")); /* R-TOK-6 */
+  assert_int_equal(p2.n, 3);
+  assert_true(frame_is(&p2, 1, "community.auto-joined")); /* R-AUTH-18 after restart */
+  assert_true(frame_is(&p2, 2, "community.info.response"));
+  free(token);
+  free(cid);
+  free(chid);
+  peer_clear(&p1);
+  peer_clear(&p2);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+  unlink(path);
+  char aux[sizeof path + 8];
+  snprintf(aux, sizeof aux, "%s-wal", path);
+  unlink(aux);
+  snprintf(aux, sizeof aux, "%s-shm", path);
+  unlink(aux);
+}
+
+/* ---- envelope errors ------------------------------------------------------------------ */
+
+static void test_server_envelope_errors(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  hm_server_conn *c = login(&r, &p, &a, NULL);
+  char msg[160];
+  feed(&r, c, "{\"type\":");
+  expect_error(&p, "INVALID_MESSAGE", NULL, msg, sizeof msg);
+  assert_string_equal(msg, "Invalid JSON");
+  const char *nonobj[] = {"[]", "42", "\"x\"", "{}", "null", "{\"type\":\"\"}", "{\"type\":5}"};
+  for (size_t i = 0; i < sizeof nonobj / sizeof nonobj[0]; i++) {
+    feed(&r, c, nonobj[i]);
+    expect_error(&p, "INVALID_MESSAGE", NULL, msg, sizeof msg);
+    assert_string_equal(msg, "Missing or invalid message type");
+  }
+  feed_free(&r, c, envelope("req-7", "conformance.bogus", NULL, obj("{}")));
+  expect_error(&p, "UNKNOWN_TYPE", "req-7", msg, sizeof msg);
+  assert_string_equal(msg, "Unknown message type: conformance.bogus");
+  feed_free(&r, c, envelope("req-8", "sync.state", NULL, obj("{}"))); /* R-AUTH-17 */
+  expect_error(&p, "UNKNOWN_TYPE", "req-8", NULL, 0);
+  feed_free(&r, c, envelope("req-9", "channel.message", NULL, obj("{}"))); /* s2c type */
+  expect_error(&p, "UNKNOWN_TYPE", "req-9", NULL, 0);
+  feed_free(&r, c, envelope("req-10", "voice.produce", NULL, obj("{}")));
+  expect_error(&p, "DEPRECATED", "req-10", NULL, 0);
+  feed(&r, c, "{\"type\":\"community.list\",\"id\":5}");
+  expect_error(&p, "INVALID_MESSAGE", NULL, msg, sizeof msg);
+  assert_string_equal(msg, "Invalid envelope field: id");
+  /* nesting: 64 levels pass the parser, 65 do not (R-LIM-3) */
+  char deep[400];
+  size_t k = 0;
+  k += (size_t)sprintf(deep + k, "{\"type\":\"community.list\",\"payload\":");
+  for (int i = 0; i < 64; i++) deep[k++] = '[';
+  for (int i = 0; i < 64; i++) deep[k++] = ']';
+  deep[k++] = '}';
+  deep[k] = 0;
+  feed(&r, c, deep);
+  expect_error(&p, "INVALID_MESSAGE", NULL, msg, sizeof msg);
+  assert_string_equal(msg, "JSON nesting too deep");
+  /* invalid UTF-8: binary -> error, text -> close 1007 */
+  const uint8_t bad[] = {'"', 0xff, '"'};
+  hm_server_conn_frame(r.srv, c, bad, sizeof bad, 1);
+  expect_error(&p, "INVALID_MESSAGE", NULL, msg, sizeof msg);
+  assert_string_equal(msg, "Invalid UTF-8");
+  assert_int_equal(p.close_code, 0);
+  hm_server_conn_frame(r.srv, c, bad, sizeof bad, 0);
+  assert_int_equal(p.close_code, 1007);
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_payload_validation(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  hm_server_conn *c = login(&r, &p, &a, NULL);
+  char *cid, *chid, msg[160], pl[9000];
+  create_community(&r, c, &p, &cid, &chid);
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"content\":\"x\"}", cid);
+  feed_free(&r, c, envelope("m1", "channel.send", NULL, obj(pl)));
+  expect_error(&p, "INVALID_PAYLOAD", "m1", msg, sizeof msg);
+  assert_string_equal(msg, "Missing or invalid field: channelId");
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":7,\"content\":\"x\"}", cid);
+  feed_free(&r, c, envelope("m2", "channel.send", NULL, obj(pl)));
+  expect_error(&p, "INVALID_PAYLOAD", "m2", NULL, 0);
+  char big[4002];
+  memset(big, 'x', 4001);
+  big[4001] = 0;
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"content\":\"%s\"}", cid, chid, big);
+  feed_free(&r, c, envelope("m3", "channel.send", NULL, obj(pl)));
+  expect_error(&p, "INVALID_PAYLOAD", "m3", msg, sizeof msg);
+  assert_string_equal(msg, "content exceeds maximum length of 4000");
+  feed_free(&r, c, envelope("m4", "channel.send", NULL, hm_json_new_null()));
+  expect_error(&p, "INVALID_PAYLOAD", "m4", msg, sizeof msg);
+  assert_string_equal(msg, "Missing or invalid payload");
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"content\":{\"ciphertext\":{\"__type\":\"Uint8Array\",\"data\":\"AB=\"}}}",
+           cid, chid);
+  feed_free(&r, c, envelope("m5", "channel.send", NULL, obj(pl)));
+  expect_error(&p, "INVALID_PAYLOAD", "m5", msg, sizeof msg);
+  assert_string_equal(msg, "Invalid Uint8Array encoding");
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"content\":\"hi\"}", cid, chid);
+  feed_free(&r, c, envelope(NULL, "channel.send", NULL, obj(pl))); /* R-ORD-4 */
+  expect_error(&p, "INVALID_MESSAGE", NULL, msg, sizeof msg);
+  assert_string_equal(msg, "Invalid envelope field: id");
+  assert_int_equal(count_type(&p, "channel.message"), 0);
+  free(cid);
+  free(chid);
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+/* ---- communities, broadcasts and audiences -------------------------------------------- */
+
+static void test_server_channel_send_audience(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident o, b, e;
+  ident_make(&o, 1);
+  ident_make(&b, 2);
+  ident_make(&e, 3);
+  peer po = {0}, pb = {0}, pb2 = {0}, pe = {0};
+  hm_server_conn *co = login(&r, &po, &o, NULL), *cb = login(&r, &pb, &b, NULL), *ce = login(&r, &pe, &e, NULL);
+  char *cid, *chid;
+  create_community(&r, co, &po, &cid, &chid);
+  join(&r, cb, &pb, cid);
+  assert_int_equal(count_type(&po, "community.member.joined"), 1);
+  hm_server_conn *cb2 = login(&r, &pb2, &b, NULL); /* bob's second connection: resync */
+  assert_int_equal(count_type(&pb2, "community.auto-joined"), 1);
+  assert_int_equal(count_type(&pb2, "community.info.response"), 1);
+  (void)cb2;
+  size_t o0 = po.n, b0 = pb.n, b20 = pb2.n, e0 = pe.n;
+  send_msg(&r, co, "msg-1", cid, chid, "hello", 1);
+  /* every member connection including the sender's, with request id, sender = DID */
+  peer *members[] = {&po, &pb, &pb2};
+  size_t starts[] = {o0, b0, b20};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(members[i]->n, starts[i] + 1);
+    hm_json *f = frame(members[i], starts[i]);
+    assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "channel.message"));
+    assert_true(hm_json_string_is(hm_json_object_getc(f, "id"), "msg-1"));
+    assert_true(hm_json_string_is(hm_json_object_getc(f, "sender"), o.id.did));
+    assert_true(hm_json_string_is(hm_json_object_getc(f, "timestamp"), "2026-01-01T00:00:00.000Z"));
+    assert_string_equal(pstr(f, "content"), "hello");
+    hm_json_free(f);
+  }
+  assert_int_equal(pe.n, e0); /* a connected non-member receives nothing (R-AUTHZ-10) */
+  /* the non-member is refused and nothing reaches the members */
+  send_msg(&r, ce, "msg-2", cid, chid, "intrusion", 1);
+  expect_error(&pe, "NOT_MEMBER", "msg-2", NULL, 0);
+  assert_int_equal(po.n, o0 + 1);
+  /* forged sender (R-AUTHZ-4) */
+  char *pl = msg_payload(cid, chid, "forged", 2);
+  feed_free(&r, co, envelope("msg-3", "channel.send", b.id.did, obj(pl)));
+  free(pl);
+  expect_error(&po, "FORBIDDEN", "msg-3", NULL, 0);
+  assert_int_equal(pb.n, b0 + 1);
+  /* duplicate id (R-ORD-5) */
+  send_msg(&r, co, "msg-1", cid, chid, "again", 3);
+  expect_error(&po, "CONFLICT", "msg-1", NULL, 0);
+  assert_int_equal(pb.n, b0 + 1);
+  /* typing: other members' connections, not the sending connection */
+  char tp[300];
+  snprintf(tp, sizeof tp, "{\"communityId\":\"%s\",\"channelId\":\"%s\"}", cid, chid);
+  size_t o1 = po.n;
+  feed_free(&r, cb, envelope("ty-1", "channel.typing", NULL, obj(tp)));
+  assert_int_equal(pb.n, b0 + 1);
+  assert_true(frame_is(&pb2, pb2.n - 1, "channel.typing.indicator"));
+  assert_int_equal(po.n, o1 + 1);
+  assert_true(frame_is(&po, o1, "channel.typing.indicator"));
+  assert_int_equal(count_type(&pe, "channel.typing.indicator"), 0);
+  /* unknown channel (R-CHAN-12) */
+  send_msg(&r, co, "msg-4", cid, "nope", "x", 4);
+  expect_error(&po, "NOT_FOUND", "msg-4", NULL, 0);
+  /* leave: the leaver's other connection is told, the leaver stops receiving */
+  char lp[200];
+  snprintf(lp, sizeof lp, "{\"communityId\":\"%s\"}", cid);
+  size_t bb = pb.n, b2b = pb2.n;
+  feed_free(&r, cb, envelope("lv", "community.leave", NULL, obj(lp)));
+  assert_int_equal(pb.n, bb);
+  assert_true(frame_is(&pb2, b2b, "community.member.left"));
+  assert_true(frame_is(&po, po.n - 1, "community.member.left"));
+  send_msg(&r, co, "msg-5", cid, chid, "after leave", 5);
+  assert_int_equal(pb.n, bb);
+  assert_int_equal(pb2.n, b2b + 1);
+  feed_free(&r, cb, envelope("lv2", "community.leave", NULL, obj(lp)));
+  expect_error(&pb, "NOT_MEMBER", "lv2", NULL, 0);
+  free(cid);
+  free(chid);
+  peer_clear(&po);
+  peer_clear(&pb);
+  peer_clear(&pb2);
+  peer_clear(&pe);
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&b.id);
+  hm_identity_clear(&e.id);
+  rig_close(&r);
+}
+
+static void test_server_join_unknown_and_repeat(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident o, b;
+  ident_make(&o, 1);
+  ident_make(&b, 2);
+  peer po = {0}, pb = {0};
+  hm_server_conn *co = login(&r, &po, &o, NULL), *cb = login(&r, &pb, &b, NULL);
+  char *cid, *chid;
+  create_community(&r, co, &po, &cid, &chid);
+  feed_free(&r, cb, envelope("j0", "community.join", NULL, obj("{\"communityId\":\"community:00\"}")));
+  char msg[100];
+  expect_error(&pb, "NOT_FOUND", "j0", msg, sizeof msg);
+  assert_string_equal(msg, "Community not found");
+  join(&r, cb, &pb, cid);
+  size_t o0 = po.n;
+  join(&r, cb, &pb, cid); /* R-COMM-10: answered again, nothing broadcast */
+  assert_int_equal(po.n, o0);
+  free(cid);
+  free(chid);
+  peer_clear(&po);
+  peer_clear(&pb);
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&b.id);
+  rig_close(&r);
+}
+
+static void test_server_sync_request_pages_exactly(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident o, e;
+  ident_make(&o, 1);
+  ident_make(&e, 3);
+  peer po = {0}, pe = {0};
+  hm_server_conn *co = login(&r, &po, &o, NULL), *ce = login(&r, &pe, &e, NULL);
+  char *cid, *chid;
+  create_community(&r, co, &po, &cid, &chid);
+  /* counters out of order: server order wins (R-ORD-6) */
+  send_msg(&r, co, "a", cid, chid, "one", 9);
+  send_msg(&r, co, "b", cid, chid, "two", 1);
+  send_msg(&r, co, "c", cid, chid, "three", 5);
+  char pl[400];
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"limit\":2}", cid, chid);
+  size_t n0 = po.n;
+  feed_free(&r, co, envelope("s1", "sync.request", NULL, obj(pl)));
+  hm_json *f = frame(&po, n0);
+  hm_json *pay = hm_json_object_getc(f, "payload");
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "sync.response"));
+  hm_json *msgs = hm_json_object_getc(pay, "messages");
+  assert_int_equal(hm_json_array_size(msgs), 2);
+  assert_true(hm_json_string_is(hm_json_object_getc(hm_json_array_get(msgs, 0), "id"), "a"));
+  assert_true(hm_json_string_is(hm_json_object_getc(hm_json_array_get(msgs, 1), "id"), "b"));
+  assert_true(hm_json_string_is(hm_json_object_getc(hm_json_array_get(msgs, 1), "sender"), o.id.did));
+  assert_int_equal(hm_json_kind_of(hm_json_object_getc(pay, "hasMore")), HM_JSON_TRUE);
+  hm_json *lc = hm_json_object_getc(pay, "latestClock");
+  assert_true(hm_json_number(hm_json_object_getc(lc, "seq")) == 2);
+  char *lct = NULL;
+  assert_int_equal(hm_json_stringify(&lct, NULL, lc), HM_OK);
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"limit\":2,\"clock\":%s}", cid, chid, lct);
+  hm_free(lct);
+  hm_json_free(f);
+  feed_free(&r, co, envelope("s2", "sync.request", NULL, obj(pl)));
+  f = frame(&po, n0 + 1);
+  pay = hm_json_object_getc(f, "payload");
+  msgs = hm_json_object_getc(pay, "messages");
+  assert_int_equal(hm_json_array_size(msgs), 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(hm_json_array_get(msgs, 0), "id"), "c"));
+  assert_int_equal(hm_json_kind_of(hm_json_object_getc(pay, "hasMore")), HM_JSON_FALSE); /* exact (R-HIST-5) */
+  hm_json_free(f);
+  /* a non-member reads nothing; "dm" is refused the same way (R-SYNC-2, R-SYNC-3) */
+  feed_free(&r, ce, envelope("s3", "sync.request", NULL, obj(pl)));
+  expect_error(&pe, "NOT_MEMBER", "s3", NULL, 0);
+  feed_free(&r, ce, envelope("s4", "sync.request", NULL, obj("{\"communityId\":\"dm\",\"channelId\":\"x\"}")));
+  expect_error(&pe, "NOT_MEMBER", "s4", NULL, 0);
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"limit\":\"2\"}", cid, chid);
+  feed_free(&r, co, envelope("s5", "sync.request", NULL, obj(pl)));
+  expect_error(&po, "INVALID_PAYLOAD", "s5", NULL, 0);
+  free(cid);
+  free(chid);
+  peer_clear(&po);
+  peer_clear(&pe);
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&e.id);
+  rig_close(&r);
+}
+
+static void test_server_unimplemented_type_answers(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  hm_server_conn *c = login(&r, &p, &a, NULL);
+  feed_free(&r, c, envelope("n1", "notification.count", NULL, obj("{}")));
+  char msg[64];
+  expect_error(&p, "INTERNAL", "n1", msg, sizeof msg);
+  assert_string_equal(msg, "Not implemented");
+  size_t n = p.n;
+  feed_free(&r, c, envelope("n2", "mls.member.joined", NULL, obj("{}"))); /* noop (R-MLS-17) */
+  assert_int_equal(p.n, n);
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_rate_limit(void **state) {
+  (void)state;
+  F.now = T0;
+  F.rnd = 9;
+  rig r;
+  const char *why;
+  assert_int_equal(hm_store_sqlite_open(&r.st, ":memory:", &why), HM_OK);
+  hm_server_config cfg = {0};
+  cfg.rate_max_frames = 3;
+  cfg.rate_window_ms = 1000;
+  hm_server_env env = {NULL, f_now, f_random, f_send, f_close, NULL, r.st};
+  assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
+  ident a;
+  ident_make(&a, 1);
+  peer p = {0};
+  hm_server_conn *c = login(&r, &p, &a, NULL);
+  for (int i = 0; i < 3; i++) feed_free(&r, c, envelope("l", "community.list", NULL, obj("{}")));
+  assert_int_equal(count_type(&p, "community.list.response"), 3);
+  feed_free(&r, c, envelope("l4", "community.list", NULL, obj("{}")));
+  expect_error(&p, "RATE_LIMITED", "l4", NULL, 0);
+  F.now += 1000;
+  feed_free(&r, c, envelope("l5", "community.list", NULL, obj("{}")));
+  assert_true(frame_is(&p, p.n - 1, "community.list.response"));
+  peer_clear(&p);
+  hm_identity_clear(&a.id);
+  rig_close(&r);
+}
+
+static void test_server_shutdown_closes_1001(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  peer p1 = {0}, p2 = {0};
+  hm_server_conn_open(r.srv, &p1);
+  hm_server_conn_open(r.srv, &p2);
+  hm_server_shutdown(r.srv);
+  assert_int_equal(p1.close_code, 1001);
+  assert_int_equal(p2.close_code, 1001);
+  assert_string_equal(p1.close_reason, "Server shutting down");
+  rig_close(&r);
+}
+
+/* ---- registry ---------------------------------------------------------------------------- */
+
+static void test_server_handlers_all_in_registry(void **state) {
+  (void)state;
+  const char *const *types = hm_server_handled_types();
+  size_t n = 0;
+  for (; types[n]; n++) {
+    const hm_reg_type *r = hm_registry_find(types[n], strlen(types[n]), HM_REG_C2S);
+    if (!r) fail_msg("handler for %s, which is not a c2s type of spec/registry.json", types[n]);
+    assert_int_equal(r->status, HM_REG_ACTIVE);
+  }
+  assert_true(n >= 9);
+  /* the table is sorted, so lookups by binary search see every row */
+  for (size_t i = 1; i < hm_registry_len; i++) {
+    int c = strcmp(hm_registry[i - 1].type, hm_registry[i].type);
+    assert_true(c < 0 || (c == 0 && hm_registry[i - 1].direction < hm_registry[i].direction));
+  }
+  assert_null(hm_registry_find("Channel.send", 12, HM_REG_C2S)); /* R-MISC-3 */
+  assert_non_null(hm_registry_find("channel.message", 15, HM_REG_S2C));
+  assert_null(hm_registry_find("channel.message", 15, HM_REG_C2S));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_server_auth_vp_ok),
+      cmocka_unit_test(test_server_auth_vp_bad_signature_closes_4002),
+      cmocka_unit_test(test_server_auth_vp_replay_refused),
+      cmocka_unit_test(test_server_auth_vp_stale_refused),
+      cmocka_unit_test(test_server_auth_vp_sender_mismatch_refused),
+      cmocka_unit_test(test_server_auth_required_before_login),
+      cmocka_unit_test(test_server_auth_timeout_closes_4001),
+      cmocka_unit_test(test_server_frames_before_auth_limited),
+      cmocka_unit_test(test_server_token_login_and_tamper),
+      cmocka_unit_test(test_server_token_request_reply_id),
+      cmocka_unit_test(test_server_token_survives_restart),
+      cmocka_unit_test(test_server_envelope_errors),
+      cmocka_unit_test(test_server_payload_validation),
+      cmocka_unit_test(test_server_channel_send_audience),
+      cmocka_unit_test(test_server_join_unknown_and_repeat),
+      cmocka_unit_test(test_server_sync_request_pages_exactly),
+      cmocka_unit_test(test_server_unimplemented_type_answers),
+      cmocka_unit_test(test_server_rate_limit),
+      cmocka_unit_test(test_server_shutdown_closes_1001),
+      cmocka_unit_test(test_server_handlers_all_in_registry),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
