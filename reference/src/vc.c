@@ -368,6 +368,31 @@ int hm_vc_default_vm(char *out, size_t cap, const char *did) {
 
 /* ---- DID resolution and keys ---------------------------------------------- */
 
+/* Every verification entry point wraps the caller's options in a vctx, whose first member
+ * they are, so internal functions can reach a one-entry DID resolution cache through the
+ * same pointer: a login usually resolves the holder twice (VP and self-issued VC), a ZCAP
+ * chain its owner several times. */
+typedef struct {
+  hm_verify_opts opts;
+  char *did;   /* cached DID (hm_strdup) */
+  hm_json *doc; /* its document */
+} vctx;
+
+static vctx vctx_make(const hm_verify_opts *o) {
+  vctx v;
+  v.opts = *o;
+  v.did = NULL;
+  v.doc = NULL;
+  return v;
+}
+
+static void vctx_clear(vctx *v) {
+  hm_free(v->did);
+  hm_json_free(v->doc);
+  v->did = NULL;
+  v->doc = NULL;
+}
+
 static int resolve_did(const hm_verify_opts *o, const char *did, hm_json **doc) {
   *doc = NULL;
   if (o->resolve) {
@@ -420,16 +445,26 @@ static int vm_in_relationship(const hm_json *doc, const char *did, const char *v
  * hardened: ed25519 multicodec, 32 bytes, VM type and relationship checked. */
 static int signer_key(const hm_verify_opts *o, const char *signer_did, const hm_json *proof, const char *rel,
                       uint8_t key[64], size_t *klen, hm_verify_result *res, long idx) {
+  vctx *cx = (vctx *)(uintptr_t)o; /* see vctx */
   hm_json *doc = NULL;
-  int r = resolve_did(o, signer_did, &doc);
-  if (r == HM_ERR_NOMEM) return fail(res, r, "out of memory", idx);
-  if (r != HM_OK) return fail(res, HM_ERR_DID, "signer DID does not resolve", idx);
+  if (cx->did && strcmp(cx->did, signer_did) == 0) {
+    doc = cx->doc;
+  } else {
+    int r = resolve_did(o, signer_did, &doc);
+    if (r == HM_ERR_NOMEM) return fail(res, r, "out of memory", idx);
+    if (r != HM_OK) return fail(res, HM_ERR_DID, "signer DID does not resolve", idx);
+    char *d = hm_strdup(signer_did);
+    if (!d) {
+      hm_json_free(doc);
+      return fail(res, HM_ERR_NOMEM, "out of memory", idx);
+    }
+    vctx_clear(cx);
+    cx->did = d;
+    cx->doc = doc; /* owned by the cache from now on */
+  }
   const hm_json *vm_id = is_object(proof) ? get(proof, "verificationMethod") : NULL;
   const hm_json *vm = find_vm(doc, vm_id);
-  if (!vm) {
-    hm_json_free(doc);
-    return fail(res, HM_ERR_NOT_FOUND, "verification method not found in the DID document", idx);
-  }
+  if (!vm) return fail(res, HM_ERR_NOT_FOUND, "verification method not found in the DID document", idx);
   size_t mbl;
   const char *mb = hm_json_string(get(vm, "publicKeyMultibase"), &mbl);
   uint8_t raw[128];
@@ -437,34 +472,25 @@ static int signer_key(const hm_verify_opts *o, const char *signer_did, const hm_
   if (o->profile == HM_PROFILE_COMPAT) {
     /* upstream: startsWith('z'), base58 decode (throws on a bad character), skip the varint */
     if (!mb || mbl == 0 || mb[0] != 'z' ||
-        hm_base58_decode_upstream(raw, sizeof raw, &rawlen, mb + 1, mbl - 1) != HM_OK) {
-      hm_json_free(doc);
+        hm_base58_decode_upstream(raw, sizeof raw, &rawlen, mb + 1, mbl - 1) != HM_OK)
       return fail(res, HM_ERR_NOT_FOUND, "verification method has no usable publicKeyMultibase", idx);
-    }
     size_t off = 0;
     while (off < rawlen && (raw[off] & 0x80)) off++;
     off++;
     *klen = off < rawlen ? rawlen - off : 0;
     if (*klen > 64) *klen = 64; /* longer keys fail verification anyway */
     memcpy(key, raw + (off < rawlen ? off : rawlen), *klen);
-    hm_json_free(doc);
     return HM_OK;
   }
   const char *vmid = cstr(vm_id);
-  if (!hm_json_string_is(get(vm, "type"), "Ed25519VerificationKey2020")) {
-    hm_json_free(doc);
+  if (!hm_json_string_is(get(vm, "type"), "Ed25519VerificationKey2020"))
     return fail(res, HM_ERR_UNSUPPORTED, "verification method is not an Ed25519VerificationKey2020", idx);
-  }
-  if (!vmid || !vm_in_relationship(doc, signer_did, vmid, rel)) {
-    hm_json_free(doc);
+  if (!vmid || !vm_in_relationship(doc, signer_did, vmid, rel))
     return fail(res, HM_ERR_PURPOSE, "verification method not in the required relationship", idx);
-  }
   uint64_t codec;
   size_t used;
-  int bad = !mb || hm_multibase_decode_b58(raw, sizeof raw, &rawlen, mb, mbl) != HM_OK ||
-            hm_varint_decode(&codec, &used, raw, rawlen) != HM_OK || codec != 0xed || rawlen - used != 32;
-  hm_json_free(doc); /* mb pointed into it */
-  if (bad)
+  if (!mb || hm_multibase_decode_b58(raw, sizeof raw, &rawlen, mb, mbl) != HM_OK ||
+      hm_varint_decode(&codec, &used, raw, rawlen) != HM_OK || codec != 0xed || rawlen - used != 32)
     return fail(res, HM_ERR_UNSUPPORTED, "verification key is not a multibase ed25519 key of 32 bytes", idx);
   memcpy(key, raw + used, 32);
   *klen = 32;
@@ -613,7 +639,10 @@ static int vc_verify_hardened(const hm_json *vc, const hm_verify_opts *o, hm_ver
 
 int hm_vc_verify(const hm_json *vc, const hm_verify_opts *opts, hm_verify_result *res) {
   if (!vc || !opts) return fail(res, HM_ERR_INVAL, "invalid argument", -1);
-  int r = opts->profile == HM_PROFILE_HARDENED ? vc_verify_hardened(vc, opts, res, -1) : vc_verify_compat(vc, opts, res, -1);
+  vctx v = vctx_make(opts);
+  int r = opts->profile == HM_PROFILE_HARDENED ? vc_verify_hardened(vc, &v.opts, res, -1)
+                                                : vc_verify_compat(vc, &v.opts, res, -1);
+  vctx_clear(&v);
   return r == HM_OK ? ok(res) : r;
 }
 
@@ -701,7 +730,9 @@ static int vp_verify_hardened(const hm_json *vp, const hm_verify_opts *o, hm_ver
 
 int hm_vp_verify(const hm_json *vp, const hm_verify_opts *opts, hm_verify_result *res) {
   if (!vp || !opts) return fail(res, HM_ERR_INVAL, "invalid argument", -1);
-  int r = opts->profile == HM_PROFILE_HARDENED ? vp_verify_hardened(vp, opts, res) : vp_verify_compat(vp, opts, res);
+  vctx v = vctx_make(opts);
+  int r = opts->profile == HM_PROFILE_HARDENED ? vp_verify_hardened(vp, &v.opts, res) : vp_verify_compat(vp, &v.opts, res);
+  vctx_clear(&v);
   return r == HM_OK ? ok(res) : r;
 }
 
@@ -922,8 +953,10 @@ static int zcap_verify_hardened(const hm_json *inv, const hm_json *chain, const 
 int hm_zcap_verify_invocation(const hm_json *invocation, const hm_json *chain, const hm_verify_opts *opts,
                               const hm_zcap_expect *expect, hm_verify_result *res) {
   if (!invocation || !chain || !opts) return fail(res, HM_ERR_INVAL, "invalid argument", -1);
-  int r = opts->profile == HM_PROFILE_HARDENED ? zcap_verify_hardened(invocation, chain, opts, expect, res)
-                                                : zcap_verify_compat(invocation, chain, opts, res);
+  vctx v = vctx_make(opts);
+  int r = opts->profile == HM_PROFILE_HARDENED ? zcap_verify_hardened(invocation, chain, &v.opts, expect, res)
+                                                : zcap_verify_compat(invocation, chain, &v.opts, res);
+  vctx_clear(&v);
   return r == HM_OK ? ok(res) : r;
 }
 

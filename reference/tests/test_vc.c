@@ -136,6 +136,39 @@ static void test_vp_create_known_answer(void **state) {
   hm_json_free(vp);
 }
 
+/* {id: subject, ...claims}: a claim "id" replaces the value but keeps the key first;
+ * expirationDate comes after credentialSubject; "" means no expiry (upstream `if (exp)`). */
+static void test_vc_issue_claims_and_expiry_order(void **state) {
+  (void)state;
+  hm_json *claims = parse("{\"role\":\"admin\",\"id\":\"did:example:x\",\"2\":1}");
+  hm_vc_issue_params p = {DID, SEED, DID, "CommunityMembershipCredential", claims, "2030-01-01T00:00:00.000Z",
+                          "urn:uuid:1", "2025-01-01T00:00:00.000Z", "2025-01-01T00:00:00.001Z", 0};
+  hm_json *vc = NULL;
+  assert_int_equal(hm_vc_issue(&vc, &p), HM_OK);
+  char *s = str(vc);
+  const char *want = "\"credentialSubject\":{\"2\":1,\"id\":\"did:example:x\",\"role\":\"admin\"},"
+                     "\"expirationDate\":\"2030-01-01T00:00:00.000Z\",\"proof\":{\"type\":\"Ed25519Signature2020\","
+                     "\"created\":\"2025-01-01T00:00:00.001Z\"";
+  assert_non_null(strstr(s, want));
+  hm_free(s);
+  hm_verify_opts c = opts(HM_PROFILE_COMPAT, T0);
+  hm_verify_result res;
+  assert_int_equal(hm_vc_verify(vc, &c, &res), HM_OK);
+  hm_json_free(vc);
+  p.expiration_date = "";
+  assert_int_equal(hm_vc_issue(&vc, &p), HM_OK);
+  assert_null(hm_json_object_getc(vc, "expirationDate"));
+  hm_json_free(vc);
+  p.id = NULL; /* random urn:uuid:<32 hex> */
+  assert_int_equal(hm_vc_issue(&vc, &p), HM_OK);
+  size_t n;
+  const char *id = hm_json_string(hm_json_object_getc(vc, "id"), &n);
+  assert_int_equal(n, 9 + 32);
+  assert_memory_equal(id, "urn:uuid:", 9);
+  hm_json_free(vc);
+  hm_json_free(claims);
+}
+
 static void test_vc_default_vm(void **state) {
   (void)state;
   char b[256];
@@ -433,6 +466,15 @@ static void test_vp_verify_credentials_rules(void **state) {
   assert_int_equal(hm_vp_verify(vp, &c, &res), HM_ERR_EXPIRED);
   assert_int_equal(res.credential_index, 0);
   assert_int_equal(hm_vp_verify(vp, &h, &res), HM_ERR_EXPIRED);
+  hm_json_free(vp);
+  /* a credential naming DID2 as issuer but proved with the holder's VM and key: the VM is
+   * looked up in DID2's document (the resolution cache is keyed by DID), so it is not found */
+  vc = parse(VC_JSON);
+  set_path(vc, NULL, "issuer", hm_json_new_cstr(DID2));
+  vp = vp_of(DID, SEED, one(vc), created);
+  assert_int_equal(hm_vp_verify(vp, &c, &res), HM_ERR_NOT_FOUND);
+  assert_int_equal(res.credential_index, 0);
+  assert_int_equal(hm_vp_verify(vp, &h, &res), HM_ERR_NOT_FOUND);
   hm_json_free(vp);
   /* signed by someone other than the holder */
   vp = vp_of(DID, SEED2, one(parse(VC_JSON)), created);
@@ -748,6 +790,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vc_issue_known_answer),
       cmocka_unit_test(test_vp_create_known_answer),
+      cmocka_unit_test(test_vc_issue_claims_and_expiry_order),
       cmocka_unit_test(test_vc_default_vm),
       cmocka_unit_test(test_proof_signing_input_rules),
       cmocka_unit_test(test_vc_verify_known_answer_both_profiles),
