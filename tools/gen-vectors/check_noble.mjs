@@ -9,7 +9,9 @@
 // Checks: ed25519.json (noble sign, and noble verify with its default {zip215:true} against the
 // `zip215` verdict and with {zip215:false} for information), x25519.json (noble x25519 and
 // edwardsToMontgomery), hkdf.json, aead.json (noble xchacha20poly1305), bip39.json,
-// mls-simplified.json key schedule, json-stringify.json (JSON.stringify).
+// mls-simplified.json key schedule, json-stringify.json (JSON.stringify); and vc/vp/zcap.json with
+// a small JS model of upstream's issue/present/delegate/invoke and compat verification
+// (crypto-facts 2.1-2.3, 3.1-3.3): exact documents and every compat verdict.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -103,6 +105,125 @@ for (const t of load('mls-simplified')) {
 for (const t of load('json-stringify')) {
   const r = tryv(() => JSON.stringify(JSON.parse(t.input)));
   check('json-stringify', t, t.result === 'invalid' ? r instanceof Error : r === t.output, `JS gave ${r}`);
+}
+
+// ---- VC / VP / ZCAP: a small model of upstream's packages/vc and packages/zcap written in JS
+// (crypto-facts 2 and 3), so that JS itself orders the keys and serialises the signing input.
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+function b58enc(bytes) {
+  let n = 0n; for (const b of bytes) n = n * 256n + BigInt(b);
+  let s = ''; while (n > 0n) { s = B58[Number(n % 58n)] + s; n /= 58n; }
+  for (const b of bytes) { if (b !== 0) break; s = '1' + s; }
+  return s;
+}
+function b58dec(str) {
+  let n = 0n;
+  for (const ch of str) { const i = B58.indexOf(ch); if (i < 0) throw new Error('bad base58'); n = n * 58n + BigInt(i); }
+  const out = []; while (n > 0n) { out.unshift(Number(n % 256n)); n /= 256n; }
+  for (const ch of str) { if (ch !== '1') break; out.unshift(0); }
+  return Uint8Array.from(out);
+}
+const didOf = (pk) => 'did:key:z' + b58enc(new Uint8Array([0xed, 0x01, ...pk]));
+function resolve(did) {
+  try {
+    if (typeof did !== 'string' || !did.startsWith('did:key:z')) return null;
+    const mb = did.slice(did.indexOf('did:key:') + 8);
+    const raw = b58dec(mb.slice(1));
+    let i = 0; while (raw[i] & 0x80) i++; i++;
+    const codec = raw[0] | ((raw[1] & 0x7f) << 7);
+    if (codec !== 0xed || raw.length - i !== 32) return null;
+    const pk = raw.slice(i);
+    const xpk = edwardsToMontgomeryPub(pk);
+    const edMB = mb, xMB = 'z' + b58enc(new Uint8Array([0xec, 0x01, ...xpk]));
+    return { verificationMethod: [{ id: did + '#' + edMB, publicKeyMultibase: edMB }, { id: did + '#' + xMB, publicKeyMultibase: xMB }] };
+  } catch { return null; }
+}
+function keyFromDoc(doc, vmId) {
+  const vm = (doc.verificationMethod || []).find((v) => v.id === vmId);
+  if (!vm || !vm.publicKeyMultibase.startsWith('z')) return null;
+  const raw = b58dec(vm.publicKeyMultibase.slice(1));
+  let i = 0; while (raw[i] & 0x80) i++; i++;
+  return raw.slice(i);
+}
+function proofOk(doc, signer) {
+  try {
+    const { proof, ...rest } = doc;
+    const d = resolve(signer); if (!d) return false;
+    const key = keyFromDoc(d, proof.verificationMethod); if (!key) return false;
+    const msg = JSON.stringify({ ...rest, proofPurpose: proof.proofPurpose, created: proof.created, verificationMethod: proof.verificationMethod });
+    return ed25519.verify(b58dec(proof.proofValue.slice(1)), te.encode(msg), key);
+  } catch { return false; }
+}
+function sign(doc, seed, vm, purpose, created) {
+  const msg = JSON.stringify({ ...doc, proofPurpose: purpose, created, verificationMethod: vm });
+  const sig = ed25519.sign(te.encode(msg), seed);
+  return { ...doc, proof: { type: 'Ed25519Signature2020', created, verificationMethod: vm, proofPurpose: purpose, proofValue: 'z' + b58enc(sig) } };
+}
+const vmOf = (did) => did + '#' + did.replace('did:key:', '');
+function vcVerify(vc, now) {
+  let ok = true;
+  if (!vc['@context'] || !vc.issuer || !vc.issuanceDate || !vc.credentialSubject?.id || !(vc.type || []).includes('VerifiableCredential')) ok = false;
+  if (vc.expirationDate && new Date(vc.expirationDate) < now) ok = false;
+  if (!proofOk(vc, vc.issuer)) ok = false;
+  return ok;
+}
+function vpVerify(vp, now) {
+  if (!proofOk(vp, vp.holder)) return false;
+  return (vp.verifiableCredential || []).every((c) => vcVerify(c, now));
+}
+function zcapVerify(inv, chain, now) {
+  const cap = chain.find((c) => c.id === inv.capability);
+  if (!cap) return false;
+  let ok = inv.invoker === cap.invoker;
+  if (!proofOk(inv, inv.invoker)) ok = false;
+  if (!(cap.allowedAction || []).includes(inv.action)) ok = false;
+  for (const c of chain) {
+    for (const cv of c.caveats || []) if (cv.type === 'harmony:Expiry' && new Date(cv.value) < now) ok = false;
+    if (!proofOk(c, c.delegator)) ok = false;
+  }
+  for (const c of chain) if (c.parentCapability && !chain.find((p) => p.id === c.parentCapability)) ok = false;
+  return ok;
+}
+for (const t of load('vc')) {
+  if (t.op === 'issue') {
+    const seed = unhex(t.issuer_seed32), did = didOf(ed25519.getPublicKey(seed));
+    const vc = { '@context': ['https://www.w3.org/2018/credentials/v1'], id: t.id, type: ['VerifiableCredential', t.type], issuer: did,
+      issuanceDate: t.issuance_date, credentialSubject: { id: t.subject_did, ...JSON.parse(t.claims) } };
+    if (t.expiration_date !== undefined) vc.expirationDate = t.expiration_date;
+    check('vc', t, JSON.stringify(sign(vc, seed, vmOf(did), 'assertionMethod', t.created)) === t.credential, 'issued credential');
+  } else {
+    const v = vcVerify(JSON.parse(t.credential), new Date(t.now));
+    check('vc', t, v === t.compat.valid, `upstream model says ${v}`);
+  }
+}
+for (const t of load('vp')) {
+  if (t.op === 'create') {
+    const seed = unhex(t.holder_seed32), did = didOf(ed25519.getPublicKey(seed));
+    const vp = { '@context': ['https://www.w3.org/2018/credentials/v1'], type: ['VerifiablePresentation'], holder: did, verifiableCredential: JSON.parse(t.credentials) };
+    check('vp', t, JSON.stringify(sign(vp, seed, vmOf(did), 'authentication', t.created)) === t.presentation, 'presentation');
+  } else {
+    const v = vpVerify(JSON.parse(t.presentation), new Date(t.now));
+    check('vp', t, v === t.compat.valid, `upstream model says ${v}`);
+  }
+}
+for (const t of load('zcap')) {
+  if (t.op === 'root') {
+    const seed = unhex(t.owner_seed32), did = didOf(ed25519.getPublicKey(seed));
+    const cap = { '@context': ['https://w3id.org/zcap/v1'], id: t.id, invoker: did, delegator: did, allowedAction: JSON.parse(t.allowed_action), scope: JSON.parse(t.scope) };
+    check('zcap', t, JSON.stringify(sign(cap, seed, vmOf(did), 'capabilityDelegation', t.created)) === t.capability, 'root');
+  } else if (t.op === 'delegate' && t.result === 'valid') {
+    const seed = unhex(t.signer_seed32), parent = JSON.parse(t.parent);
+    const cap = { '@context': ['https://w3id.org/zcap/v1'], id: t.id, parentCapability: parent.id, invoker: t.invoker_did, delegator: parent.invoker,
+      allowedAction: JSON.parse(t.allowed_action), scope: JSON.parse(t.scope), caveats: t.caveats === undefined ? undefined : JSON.parse(t.caveats) };
+    check('zcap', t, JSON.stringify(sign(cap, seed, vmOf(parent.invoker), 'capabilityDelegation', t.created)) === t.capability, 'delegation');
+  } else if (t.op === 'invoke') {
+    const seed = unhex(t.invoker_seed32), cap = JSON.parse(t.capability);
+    const inv = { capability: cap.id, invoker: cap.invoker, action: t.action, target: t.target };
+    check('zcap', t, JSON.stringify(sign(inv, seed, vmOf(cap.invoker), 'capabilityInvocation', t.created)) === t.invocation, 'invocation');
+  } else if (t.op === 'verify') {
+    const v = zcapVerify(JSON.parse(t.invocation), JSON.parse(t.chain), new Date(t.now));
+    check('zcap', t, v === t.compat.valid, `upstream model says ${v}`);
+  }
 }
 for (const [f, [n, b]] of Object.entries(counts)) console.log(`${f}: ${n - b}/${n} checks agree with upstream's libraries`);
 console.log(`check_noble: ${ok} agree, ${bad} differ`);
