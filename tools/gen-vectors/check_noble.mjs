@@ -9,9 +9,9 @@
 // Checks: ed25519.json (noble sign, and noble verify with its default {zip215:true} against the
 // `zip215` verdict and with {zip215:false} for information), x25519.json (noble x25519 and
 // edwardsToMontgomery), hkdf.json, aead.json (noble xchacha20poly1305), bip39.json,
-// mls-simplified.json key schedule, json-stringify.json (JSON.stringify); and vc/vp/zcap.json with
-// a small JS model of upstream's issue/present/delegate/invoke and compat verification
-// (crypto-facts 2.1-2.3, 3.1-3.3): exact documents and every compat verdict.
+// mls-simplified.json, json-stringify.json (JSON.stringify); and vc, vp, zcap, didkey,
+// did-document, dm, session-token, http-signature, media with a small JS model of upstream's
+// code paths (crypto-facts 1-8): exact documents and every compat verdict.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -223,6 +223,135 @@ for (const t of load('zcap')) {
   } else if (t.op === 'verify') {
     const v = zcapVerify(JSON.parse(t.invocation), JSON.parse(t.chain), new Date(t.now));
     check('zcap', t, v === t.compat.valid, `upstream model says ${v}`);
+  }
+}
+
+// ---- did:key, DID documents, DM, tokens, HTTP signatures, media, the rest of MLS
+const nodeCrypto = require('node:crypto');
+const b64 = (u8) => Buffer.from(u8).toString('base64');
+const binStr = (u8) => String.fromCharCode(...u8);
+const H32 = (ikm, salt, info) => hkdf(sha256, ikm, salt === undefined ? undefined : te.encode(salt), te.encode(info), 32);
+function didDocument(did) {
+  const d = resolve(did); if (!d) return null;
+  const ed = d.verificationMethod[0], x = d.verificationMethod[1];
+  return JSON.stringify({ '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/suites/ed25519-2020/v1', 'https://w3id.org/security/suites/x25519-2020/v1'],
+    id: did, verificationMethod: [{ id: ed.id, type: 'Ed25519VerificationKey2020', controller: did, publicKeyMultibase: ed.publicKeyMultibase },
+      { id: x.id, type: 'X25519KeyAgreementKey2020', controller: did, publicKeyMultibase: x.publicKeyMultibase }],
+    authentication: [ed.id], assertionMethod: [ed.id], keyAgreement: [x.id] });
+}
+for (const t of load('didkey')) {
+  if (t.op === 'encode') {
+    const pk = unhex(t.public_key);
+    check('didkey', t, didOf(pk) === t.did, 'did');
+    check('didkey', t, 'z' + b58enc(new Uint8Array([0xec, 0x01, ...edwardsToMontgomeryPub(pk)])) === t.x25519_multibase, 'x25519 multibase');
+  } else {
+    check('didkey', t, (resolve(t.did) !== null) === t.compat.valid, 'resolution');
+  }
+}
+for (const t of load('did-document')) {
+  const doc = didDocument(t.did);
+  check('did-document', t, t.compat.valid ? doc === t.did_document : doc === null, `model gave ${doc}`);
+}
+const xsk = (seed) => { const h = sha512(seed).slice(0, 32); h[0] &= 248; h[31] &= 127; h[31] |= 64; return h; };
+for (const t of load('dm')) {
+  if (t.op === 'dm') {
+    const a = unhex(t.alice_seed32), b = unhex(t.bob_seed32);
+    const shared = x25519.getSharedSecret(xsk(a), edwardsToMontgomeryPub(ed25519.getPublicKey(b)));
+    check('dm', t, hex(shared) === t.shared_secret, 'shared secret');
+    const key = H32(shared, 'harmony-dm-salt-v1', 'harmony-dm-key');
+    check('dm', t, hex(key) === t.key, 'dm key');
+    check('dm', t, hex(xchacha20poly1305(key, unhex(t.nonce)).encrypt(unhex(t.plaintext))) === t.ciphertext, 'ciphertext');
+  } else if (t.op === 'provider-key') {
+    const shared = x25519.getSharedSecret(unhex(t.my_x25519_secret_key), unhex(t.their_x25519_public_key));
+    check('dm', t, hex(H32(shared, undefined, 'harmony-encrypt')) === t.key, 'provider key');
+  } else if (t.op === 'open') {
+    const r = tryv(() => hex(xchacha20poly1305(unhex(t.key), unhex(t.nonce)).decrypt(unhex(t.ciphertext))));
+    check('dm', t, t.result === 'valid' ? r === t.plaintext : r instanceof Error, `noble gave ${r}`);
+  }
+}
+for (const t of load('session-token')) {
+  if (t.op === 'issue') {
+    if (t.result !== 'valid') continue;
+    const payload = JSON.stringify({ did: t.did, iat: t.issued_at, exp: t.expires_at });
+    const sig = ed25519.sign(te.encode(payload), unhex(t.server_seed32));
+    check('session-token', t, payload === t.payload && btoa(payload) + '.' + btoa(binStr(sig)) === t.token, 'token');
+  } else {
+    const v = (() => { try {
+      const [p, s] = t.token.split('.');
+      const text = atob(p), claims = JSON.parse(text);
+      if (claims.exp < t.now) return false;
+      const sig = Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+      return ed25519.verify(sig, te.encode(text), unhex(t.server_public_key));
+    } catch { return false; } })();
+    check('session-token', t, v === t.compat.valid, `upstream model says ${v}`);
+  }
+}
+for (const t of load('http-signature')) {
+  if (t.op === 'sign') {
+    const seed = unhex(t.seed32), did = didOf(ed25519.getPublicKey(seed));
+    const sig = ed25519.sign(te.encode(`${t.timestamp}:${t.method}:${t.url}`), seed);
+    check('http-signature', t, did === t.did && `Harmony-Ed25519 ${did} ${t.timestamp} ${b64(sig)}` === t.authorization, 'header');
+  } else {
+    const v = (() => { try {
+      const parts = t.authorization.split(' ');
+      if (parts.length !== 4 || parts[0] !== 'Harmony-Ed25519') return false;
+      const [, did, ts, sg] = parts;
+      if (!did.startsWith('did:key:z6Mk')) return false;
+      const n = parseInt(ts, 10); if (isNaN(n)) return false;
+      const ms = n < 1e12 ? n * 1000 : n;
+      if (Math.abs(t.now - ms) > 300000) return false;
+      const raw = b58dec(did.slice(9)); if (raw[0] !== 0xed || raw[1] !== 0x01) return false;
+      return ed25519.verify(Uint8Array.from(Buffer.from(sg, 'base64')), te.encode(`${ts}:${t.method}:${t.url}`), raw.slice(2));
+    } catch { return false; } })();
+    check('http-signature', t, v === t.compat.valid, `upstream model says ${v}`);
+  }
+}
+const shaTag = (u8) => 'sha256:' + hex(sha256(u8));
+function gcm(key, iv, pt) {
+  const c = nodeCrypto.createCipheriv('aes-256-gcm', key, iv);
+  return Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+}
+for (const t of load('media')) {
+  const K = (v) => check('media', t, hex(v) === (t.key ?? t.hash ?? t.seed32), 'key');
+  if (t.op === 'fallback-channel-key') K(H32(te.encode('harmony-media-fallback-' + t.group_id), 'harmony-media-salt', 'harmony-media-channel-key'));
+  else if (t.op === 'voice-frame-key') K(H32(unhex(t.media_key), 'harmony-voice-e2ee-salt-v1', 'harmony-voice-e2ee'));
+  else if (t.op === 'seed-key') {
+    const [salt, info] = { export: ['harmony-export-salt-v1', 'harmony-export'], 'identity-sync': ['harmony-sync-salt-v1', 'harmony-sync'],
+      'user-data': ['harmony-user-data-v1', 'harmony-user-data-encryption'] }[t.purpose];
+    K(H32(unhex(t.seed32), salt, info));
+  } else if (t.op === 'oauth-recovery-seed') {
+    const s = H32(te.encode(`oauth-recovery:${t.provider}:${t.token}`), 'harmony-oauth-recovery', `${t.provider}-recovery`);
+    K(s); check('media', t, didOf(ed25519.getPublicKey(s)) === t.did, 'did');
+  } else if (t.op === 'oauth-hash') K(H32(te.encode(`${t.provider}:${t.provider_user_id}`), 'harmony-oauth-recovery-hash', 'oauth-hash'));
+  else if (t.op === 'file-blob') {
+    const pt = unhex(t.plaintext), nonce = unhex(t.nonce);
+    const blob = new Uint8Array([...nonce, ...xchacha20poly1305(unhex(t.key), nonce).encrypt(pt)]);
+    check('media', t, hex(blob) === t.blob && t.size === blob.length && t.original_size === pt.length, 'blob');
+    check('media', t, shaTag(pt) === t.checksum && shaTag(blob) === t.encrypted_checksum, 'checksums');
+    check('media', t, hex(new Uint8Array([...te.encode('HMYTHUMB:'), ...pt.slice(0, 1024)])) === t.thumbnail_plaintext, 'thumbnail');
+  } else if (t.op === 'voice-frame') {
+    const fr = unhex(t.frame), h = t.header_len, iv = unhex(t.iv);
+    const out = fr.length <= h ? fr : new Uint8Array([...fr.slice(0, h), ...iv, ...gcm(unhex(t.key), iv, fr.slice(h))]);
+    check('media', t, hex(out) === t.output, 'frame');
+  }
+}
+const U8 = (u8) => ({ __type: 'Uint8Array', data: b64(u8) });
+for (const t of load('mls-simplified')) {
+  if (t.op === 'keypackage') {
+    const x = unhex(t.x25519_public_key);
+    const kp = { protocolVersion: 1, cipherSuite: 1, initKey: U8(x), leafNode: { encryptionKey: U8(x), signatureKey: U8(unhex(t.ed25519_public_key)), did: t.did }, signature: U8(unhex(t.signature)) };
+    check('mls', t, JSON.stringify(kp) === t.keypackage, 'key package wire form');
+  } else if (t.op === 'welcome') {
+    const wk = H32(unhex(t.init_key), undefined, 'harmony-mls-welcome'), nonce = unhex(t.nonce);
+    const enc = new Uint8Array([...nonce, ...xchacha20poly1305(wk, nonce).encrypt(te.encode(t.group_state))]);
+    check('mls', t, hex(enc) === t.encrypted_group_state, 'encrypted group state');
+    check('mls', t, JSON.stringify({ groupId: t.group_id, epoch: t.epoch, encryptedGroupState: U8(enc) }) === t.welcome, 'welcome');
+  } else if (t.op === 'message') {
+    const mk = H32(unhex(t.epoch_secret), 'harmony-mls-epoch-salt-v1', `harmony-mls-message-${t.epoch}`), nonce = unhex(t.nonce);
+    check('mls', t, hex(new Uint8Array([...nonce, ...xchacha20poly1305(mk, nonce).encrypt(unhex(t.plaintext))])) === t.ciphertext, 'message');
+  } else if (t.op === 'commit-signing-input') {
+    const prop = t.proposal === 'add' ? { type: 'add', did: t.did } : t.proposal === 'remove' ? { type: 'remove', leafIndex: t.leaf_index } : { type: 'update' };
+    check('mls', t, JSON.stringify({ groupId: t.group_id, epoch: t.new_epoch, proposals: [prop] }) === t.signing_input, 'commit signing input');
   }
 }
 for (const [f, [n, b]] of Object.entries(counts)) console.log(`${f}: ${n - b}/${n} checks agree with upstream's libraries`);
