@@ -43,7 +43,7 @@ P = {
     "channel.unpin": (lambda w, me, o: dict(_cc(w), messageId=w.msg), ("msg",)),
     "channel.pins.list": (lambda w, me, o: _cc(w), ()),
     "channel.history": (lambda w, me, o: _cc(w), ()),
-    "channel.create": (lambda w, me, o: dict(_c(w), name="probe-channel"), ()),
+    "channel.create": (lambda w, me, o: dict(_c(w), name="probe-channel", type="text"), ()),
     "channel.update": (lambda w, me, o: dict(_cc(w), name="renamed-by-probe"), ()),
     "channel.delete.admin": (lambda w, me, o: _cc(w), ()),
     "community.create": (lambda w, me, o: {"name": "authz-probe-community"}, ()),
@@ -316,3 +316,28 @@ def _non_admin_case(n, t):
 
 for _i, _t in enumerate(NON_ADMIN_ORDER, start=1):
     _non_admin_case(_i, _t)
+
+
+# ---- AUTHZ-5nn: order of checks ----------------------------------------------------------------------
+
+
+@case("AUTHZ-501", area="authz", reqs=["R-AUTHZ-24"],
+      types=["channel.send/c2s", "channel.edit/c2s", "role.update/c2s", "error/s2c"],
+      title="When several checks fail, the first in the specified order decides the error",
+      sends="a non-member: channel.send to an invented channel, channel.edit without content; a plain member: "
+            "role.update of an invented role; a banned DID: channel.edit without messageId",
+      expects="NOT_MEMBER (membership before existence), INVALID_PAYLOAD (payload before membership), "
+              "FORBIDDEN (permission before existence), INVALID_PAYLOAD (payload before ban)")
+async def authz_order(ctx):
+    w = await world(ctx, names=("bob", "mallory"), msg=True)
+    eve = await ctx.connect("eve")
+    await eve.send("channel.send", {"communityId": w.cid, "channelId": w.chid + "-nope", "content": "x"})
+    await eve.expect_error("NOT_MEMBER")
+    await eve.send("channel.edit", {"communityId": w.cid, "channelId": w.chid, "messageId": w.msg})
+    await eve.expect_error("INVALID_PAYLOAD")
+    await w["bob"].send("role.update", {"communityId": w.cid, "roleId": "role:ffffffffffffffff", "name": "x"})
+    await w["bob"].expect_error("FORBIDDEN")
+    await ban(ctx, w["owner"], w.cid, w["mallory"])
+    m2 = await ctx.connect("mallory-again", identity=ctx.identity("mallory"))
+    await m2.send("channel.edit", {"communityId": w.cid, "channelId": w.chid, "content": "x"})
+    await m2.expect_error("INVALID_PAYLOAD")

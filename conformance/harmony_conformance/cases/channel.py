@@ -119,7 +119,7 @@ async def chan_message_envelope(ctx):
     await owner.expect_none("error", what="an error for an accepted message")
 
 
-@case("CHAN-008", area="channel", reqs=["R-CHAN-11"], types=["channel.send/c2s", "error/s2c"],
+@case("CHAN-008", area="channel", reqs=["R-CHAN-11", "R-CHAN-4"], types=["channel.send/c2s", "error/s2c"],
       title="channel.send without content, or with a wrongly typed clock or attachments, is refused",
       sends="channel.send without content; with clock = \"x\"; with clock.counter = -1; with 11 attachments",
       expects="four error INVALID_PAYLOAD frames; no channel.message anywhere (upstream does not require content)")
@@ -426,7 +426,7 @@ async def chan_reactions_stored(ctx):
               f"reactions are {m[0].get('reactions') if m else None!r}, expected only the owner's")
 
 
-@case("CHAN-026", area="channel", reqs=["R-CHAN-37", "R-CHAN-41"],
+@case("CHAN-026", area="channel", reqs=["R-CHAN-37", "R-CHAN-41", "R-AUTHZ-20"],
       types=["channel.pin/c2s", "channel.message.pinned/s2c"],
       title="channel.pin by the creator is broadcast with pinnedBy to every member including the pinner",
       sends="the creator pins a message",
@@ -661,3 +661,129 @@ async def chan_send_no_sender(ctx):
         await owner.send_frame(env)
         f = await bob.expect_type("channel.message", lambda p, t=f"nosender-{i}": p.get("content") == t)
         ctx.check(f["sender"] == owner.did, f"sender {f['sender']!r} != {owner.did} (envelope sender {mode!r})")
+
+
+def _enc(**extra):
+    from ..wsclient import u8
+    return dict({"ciphertext": u8(b"\x01\x02\x03opaque"), "epoch": 0, "senderIndex": 0}, **extra)
+
+
+@case("CHAN-038", area="channel", reqs=["R-CHAN-3"], types=["channel.send/c2s", "channel.message/s2c", "error/s2c"],
+      title="Encrypted content is relayed as sent; a malformed EncryptedContent or content type is refused",
+      sends="content = {ciphertext: bytes, epoch, senderIndex, extra key}; then content 5; {ciphertext: \"text\"}; "
+            "{ciphertext: bytes, epoch: -1}; {ciphertext: bytes, mentions: 101 DIDs}",
+      expects="the first as channel.message with content unchanged (codec object kept); four error INVALID_PAYLOAD")
+async def chan_encrypted_content(ctx):
+    w = await world(ctx, names=("bob",))
+    owner, bob = w["owner"], w["bob"]
+    good = _enc(custom={"k": 1})
+    await owner.send("channel.send", {"communityId": w.cid, "channelId": w.chid, "content": good})
+    f = await bob.expect_type("channel.message")
+    ctx.check(f["payload"].get("content") == good, f"content changed: {f['payload'].get('content')}")
+    for content in (5, {"ciphertext": "text", "epoch": 0, "senderIndex": 0}, _enc(epoch=-1),
+                    _enc(mentions=[f"did:key:z{i}" for i in range(101)])):
+        await owner.send("channel.send", {"communityId": w.cid, "channelId": w.chid, "content": content})
+        await owner.expect_error("INVALID_PAYLOAD")
+    await expect_silence(w.conns.values(), ["channel.message"])
+
+
+@case("CHAN-039", area="channel", reqs=["R-CHAN-15", "R-AUTHZ-26"], types=["channel.send/c2s", "error/s2c"],
+      title="A channel.send carrying a malformed or unknown ZCAP proof is refused with ZCAP_INVALID",
+      sends="channel.send with envelope proof {} ; with proof {capabilityId: \"urn:none\", invocation: {}}",
+      expects="two error ZCAP_INVALID; no channel.message (upstream is silent on malformed proofs: G15)")
+async def chan_zcap_invalid(ctx):
+    w = await world(ctx, names=("bob",))
+    owner = w["owner"]
+    for proof in ({}, {"capabilityId": "urn:none", "invocation": {}}):
+        await owner.send("channel.send", message_payload(w.cid, w.chid, "with proof"), proof=proof)
+        await owner.expect_error("ZCAP_INVALID")
+    await expect_silence(w.conns.values(), ["channel.message"])
+
+
+@case("CHAN-040", area="channel", reqs=["R-CHAN-16", "R-AUTHZ-27"],
+      types=["channel.send/c2s", "notification.new/s2c"],
+      title="Mentions notify mentioned members only, never the sender, and a refused send notifies nobody",
+      sends="owner sends content.mentions [owner, bob, a non-member]; then a refused send (unknown channel) "
+            "mentioning bob",
+      expects="one notification.new {type mention} at bob; none at the owner or the non-member (upstream notifies "
+              "any DID: G16)")
+async def chan_mentions(ctx):
+    w = await world(ctx, names=("bob",))
+    owner, bob = w["owner"], w["bob"]
+    stranger = await ctx.connect("stranger")
+    mentions = [owner.did, bob.did, stranger.did]
+    await owner.send("channel.send", {"communityId": w.cid, "channelId": w.chid, "content": _enc(mentions=mentions)})
+    f = await bob.expect_type("notification.new")
+    ctx.check(f["payload"].get("type") == "mention" and f["payload"].get("fromDID") == owner.did, f"{f}")
+    await expect_silence([owner, stranger], ["notification.new"])
+    await owner.send("channel.send", {"communityId": w.cid, "channelId": w.chid + "-nope",
+                                      "content": _enc(mentions=[bob.did])})
+    await owner.expect_error("NOT_FOUND")
+    await bob.expect_none("notification.new", what="a notification for a refused message")
+
+
+@case("CHAN-041", area="channel", reqs=["R-CHAN-28"], types=["channel.typing/c2s", "channel.typing.indicator/s2c"],
+      title="Slow mode does not apply to typing notices",
+      sends="slowMode 30 on the channel; bob sends a message, then channel.typing twice",
+      expects="two channel.typing.indicator at the owner; no SLOW_MODE")
+async def chan_typing_slow_mode(ctx):
+    w = await world(ctx, names=("bob",))
+    owner, bob = w["owner"], w["bob"]
+    await owner.send("channel.update", {"communityId": w.cid, "channelId": w.chid, "slowMode": 30})
+    await expect_at(w.conns.values(), "channel.updated")
+    await send_message(ctx, bob, w.cid, w.chid, "first")
+    for _ in range(2):
+        await bob.send("channel.typing", {"communityId": w.cid, "channelId": w.chid})
+        await owner.expect_type("channel.typing.indicator")
+    await bob.expect_none("error", what="an error for a typing notice in slow mode")
+
+
+@case("CHAN-042", area="channel", reqs=["R-AUTHZ-2"],
+      types=["channel.typing/c2s", "channel.typing.indicator/s2c", "dm.typing/c2s", "dm.typing.indicator/s2c"],
+      title="Relayed frames carry the connection's DID as sender, not the envelope's",
+      sends="bob sends channel.typing and dm.typing with no envelope sender",
+      expects="channel.typing.indicator and dm.typing.indicator at the owner with sender = bob's DID")
+async def chan_relay_sender(ctx):
+    w = await world(ctx, names=("bob",))
+    owner, bob = w["owner"], w["bob"]
+    for t, p, r in (("channel.typing", {"communityId": w.cid, "channelId": w.chid}, "channel.typing.indicator"),
+                    ("dm.typing", {"recipientDID": owner.did}, "dm.typing.indicator")):
+        env = bob.envelope(t, p)
+        del env["sender"]
+        await bob.send_frame(env)
+        f = await owner.expect_type(r)
+        ctx.check(f["sender"] == bob.did, f"{r} sender {f['sender']!r} != {bob.did}")
+
+
+@case("CHAN-043", area="channel", reqs=["R-AUTHZ-3"], types=["channel.send/c2s", "channel.history/c2s"],
+      title="History reports the connection's DID as author, also for a frame without sender",
+      sends="bob sends channel.send with envelope sender null; then channel.history",
+      expects="the StoredMessage's sender is bob's DID")
+async def chan_stored_author(ctx):
+    w = await world(ctx, names=("bob",))
+    bob = w["bob"]
+    env = bob.envelope("channel.send", message_payload(w.cid, w.chid, "authored"))
+    env["sender"] = None
+    await bob.send_frame(env)
+    await w["owner"].expect_type("channel.message")
+    h = (await history(ctx, w["owner"], w.cid, w.chid))["messages"]
+    m = [x for x in h if x.get("id") == env["id"]]
+    ctx.check(m and m[0].get("sender") == bob.did, f"stored author {m[0].get('sender') if m else None!r}")
+
+
+@case("CHAN-044", area="channel", reqs=["R-LIM-3", "R-CHAN-2"],
+      types=["channel.send/c2s", "channel.reaction.add/c2s", "error/s2c"],
+      title="Identifiers, nonce, emoji and replyTo are bounded and typed",
+      sends="channel.send with channelId of 257; nonce of 257; replyTo 7; channel.reaction.add with emoji of 65",
+      expects="four error INVALID_PAYLOAD; nothing broadcast (upstream bounds only content)")
+async def chan_field_limits(ctx):
+    w = await world(ctx, names=("bob",), msg=True)
+    owner = w["owner"]
+    base = message_payload(w.cid, w.chid, "lim")
+    for t, p in (("channel.send", dict(base, channelId="c" * 257)), ("channel.send", dict(base, nonce="n" * 257)),
+                 ("channel.send", dict(base, replyTo=7)),
+                 ("channel.reaction.add", {"communityId": w.cid, "channelId": w.chid, "messageId": w.msg,
+                                           "emoji": "e" * 65})):
+        await owner.send(t, p)
+        await owner.expect_error("INVALID_PAYLOAD")
+    await expect_silence(w.conns.values(), ["channel.message", "channel.reaction.added"])

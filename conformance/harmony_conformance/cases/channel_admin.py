@@ -261,3 +261,17 @@ async def cadm_persist(ctx):
     o2 = await ctx.connect("owner-after", identity=ctx.identity("owner"))
     chans = {c.get("id"): c.get("name") for c in await _list_channels(ctx, o2, w.cid)}
     ctx.check(chans.get(a["id"]) == "a-renamed" and b["id"] not in chans, f"channels after restart {chans}")
+
+
+@case("CADM-015", area="channel-admin", reqs=["R-AUTHZ-6"], types=["channel.update/c2s", "channel.send/c2s"],
+      title="Slow mode is kept per DID, across the DID's connections",
+      sends="slowMode 30; bob sends from connection 1, then from connection 2",
+      expects="the second gets SLOW_MODE")
+async def cadm_slow_mode_per_did(ctx):
+    w = await world(ctx, names=("bob",))
+    bob2 = await ctx.connect("bob-2", identity=ctx.identity("bob"))
+    await w["owner"].send("channel.update", {"communityId": w.cid, "channelId": w.chid, "slowMode": 30})
+    await expect_at(w.conns.values(), "channel.updated")
+    await send_message(ctx, w["bob"], w.cid, w.chid, "first")
+    await bob2.send("channel.send", message_payload(w.cid, w.chid, "second, other connection"))
+    await bob2.expect_error("SLOW_MODE")

@@ -62,7 +62,7 @@ async def comm_default_channels(ctx):
     await owner.expect_none("community.updated")
 
 
-@case("COMM-004", area="community", reqs=["R-COMM-4"], types=["community.create/c2s", "community.updated/s2c"],
+@case("COMM-004", area="community", reqs=["R-COMM-4", "R-AUTHZ-25"], types=["community.create/c2s", "community.updated/s2c"],
       title="A creatorKeyPair in community.create is ignored, whatever it holds",
       sends="community.create with creatorKeyPair = {publicKey: 5, secretKey: \"junk\", type: 1}",
       expects="community.updated (create shape) as without it (upstream is silent on a malformed key pair: G7, G18)")
@@ -569,3 +569,52 @@ async def comm_update_persist(ctx):
     await o2.send("community.info", {"communityId": w.cid})
     f = await o2.expect_type("community.info.response")
     ctx.check((f["payload"].get("info") or {}).get("name") == "renamed-kept", f"info {f['payload'].get('info')}")
+
+
+@case("COMM-034", area="community", reqs=["R-COMM-2"], types=["community.create/c2s", "community.updated/s2c"],
+      title="rootCapability and membershipVC name the creator and verify under the server's own key (G7)",
+      sends="community.create",
+      expects="membershipVC: CommunityMembershipCredential for the creator, community = the id, role admin, a valid "
+              "signature by a did:key that is not the creator; rootCapability: invoker = creator, valid signature "
+              "by its stated signer, which is not the creator")
+async def comm_credentials(ctx):
+    from ..crypto import didkey, proofs
+    owner = await ctx.connect("owner")
+    cid, _, p = await create_community(ctx, owner)
+
+    def verified(obj):
+        proof = obj.get("proof") or {}
+        vm = proof.get("verificationMethod") or ""
+        doc = didkey.resolve(vm.split("#")[0])
+        key = didkey.public_key_from_document(doc, vm) if doc else None
+        return key is not None and proofs.verify_proof(proofs.without_proof(obj), proof, key, proofs.COMPAT), \
+            vm.split("#")[0]
+
+    vc, cap = p.get("membershipVC") or {}, p.get("rootCapability") or {}
+    subj = vc.get("credentialSubject") or {}
+    ctx.check("CommunityMembershipCredential" in (vc.get("type") or []) and subj.get("id") == owner.did
+              and subj.get("community") == cid and subj.get("role") == "admin", f"membershipVC content {vc}")
+    ok, signer = verified(vc)
+    ctx.check(ok and signer == vc.get("issuer") and signer != owner.did,
+              f"membershipVC does not verify under a server key (signer {signer!r}, issuer {vc.get('issuer')!r})")
+    ctx.check(cap.get("invoker") == owner.did, f"rootCapability invoker {cap.get('invoker')!r}")
+    ok, signer = verified(cap)
+    ctx.check(ok and signer != owner.did, f"rootCapability does not verify under a server key (signer {signer!r})")
+
+
+@case("COMM-035", area="community", reqs=["R-LIM-3", "R-CHAN-2"],
+      types=["community.ban/c2s", "community.kick/c2s", "error/s2c"],
+      title="ban and kick bound reason and require a DID-shaped target",
+      sends="community.kick with reason of 501; community.ban with targetDID \"bob\" (no did: prefix); "
+            "community.ban with a 257-character targetDID",
+      expects="three error INVALID_PAYLOAD; bob stays a member (no member.kicked, no close)")
+async def comm_ban_kick_limits(ctx):
+    w = await world(ctx, names=("bob",))
+    owner = w["owner"]
+    for t, p in (("community.kick", {"targetDID": w.did("bob"), "reason": "r" * 501}),
+                 ("community.ban", {"targetDID": "bob"}),
+                 ("community.ban", {"targetDID": "did:key:z" + "x" * 248})):
+        await owner.send(t, dict({"communityId": w.cid}, **p))
+        await owner.expect_error("INVALID_PAYLOAD")
+    await expect_silence(w.conns.values(), ["member.kicked", "community.ban.applied"])
+    await w["bob"].expect_open(within=0.05)

@@ -242,3 +242,41 @@ async def dm_persist(ctx):
     ctx.check(f["payload"].get("messageId") == env["id"], f"dm.edited {f}")
     await a2.send("dm.send", {"recipientDID": b2.did, "content": "again"}, id=env["id"])
     await a2.expect_error("CONFLICT")
+
+
+@case("DM-015", area="dm", reqs=["R-DM-6", "R-RATE-1"], types=["dm.send/c2s", "error/s2c"], needs=["timers"],
+      timeout=40,
+      title="dm.send counts against the DID's frame budget summed over its connections",
+      sends="alice sends budget+4 dm.send frames to bob alternating over two connections, as fast as possible",
+      expects="exactly `budget` dm.message at bob and 4 error RATE_LIMITED at alice's connections")
+async def dm_rate(ctx):
+    import time
+    spec = ctx.target.timers.get("rate_limit")
+    if not spec:
+        ctx.unsupported("the server's rate limit is unknown (set [timers] rate_limit or use --server-cmd)")
+    n, _, window_ms = str(spec).partition("/")
+    n, window_ms = int(n), int(window_ms)
+    c = await _parties(ctx)
+    conns = [c["alice"], c["alice-2"]]
+    t0 = time.monotonic()
+    for i in range(n + 4):
+        await conns[i % 2].send("dm.send", {"recipientDID": c["bob"].did, "content": f"r{i}"})
+    elapsed = (time.monotonic() - t0) * 1000
+    if elapsed > window_ms * 0.8:
+        ctx.unsupported(f"sending {n + 4} frames took {elapsed:.0f} ms, too close to the {window_ms} ms window")
+    limited = 0
+    for x in conns:
+        while True:
+            try:
+                await x.expect_error("RATE_LIMITED", timeout=1.0)
+                limited += 1
+            except Exception:
+                break
+    got = 0
+    while True:
+        try:
+            await c["bob"].expect_type("dm.message", timeout=1.0)
+            got += 1
+        except Exception:
+            break
+    ctx.check(limited == 4 and got == n, f"{got} relayed and {limited} RATE_LIMITED, expected {n} and 4")

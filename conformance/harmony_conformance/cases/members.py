@@ -391,3 +391,17 @@ async def pres_in_info(ctx):
     ctx.check((_view(info, w.did("owner")) or {}).get("status") == "online", f"owner {_view(info, w.did('owner'))}")
     online = {m.get("did") for m in info.get("onlineMembers") or []}
     ctx.check({w.did("bob"), w.did("owner")} <= online, f"onlineMembers {online}")
+
+
+@case("ROLE-014", area="members", reqs=["R-LIM-3"], types=["role.create/c2s", "role.update/c2s", "error/s2c"],
+      title="Role color and name limits apply to role.create and role.update",
+      sends="role.create with a 33-character color; role.update with a 101-character name",
+      expects="two error INVALID_PAYLOAD; nothing broadcast")
+async def role_limits(ctx):
+    w = await world(ctx, names=(), role=True)
+    owner = w["owner"]
+    await owner.send("role.create", {"communityId": w.cid, "name": "r", "color": "c" * 33})
+    await owner.expect_error("INVALID_PAYLOAD")
+    await owner.send("role.update", {"communityId": w.cid, "roleId": w.role, "name": "n" * 101})
+    await owner.expect_error("INVALID_PAYLOAD")
+    await owner.expect_none(lambda f: f.get("type") in ("role.created", "role.updated"))

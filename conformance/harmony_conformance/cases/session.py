@@ -50,7 +50,7 @@ async def sess_token_self(ctx):
     ctx.check(ok.get("type") == "sync.response" and ok["payload"].get("did") == alice.did, f"token login {ok}")
 
 
-@case("SESS-003", area="session", reqs=["R-AUTH-17"],
+@case("SESS-003", area="session", reqs=["R-AUTH-17", "R-AUTHZ-1"],
       types=["sync.state/c2s", "auth.token.verify/c2s", "error/s2c", "auth.token.request/c2s"],
       title="After login, sync.state and auth.token.verify are unknown types and do not change the DID",
       sends="after alice's login: sync.state with bob's valid VP; auth.token.verify with bob's token; "
