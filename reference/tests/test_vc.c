@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harmony/alloc.h"
+#include "harmony/codec.h"
 #include "harmony/crypto.h"
 #include "harmony/did.h"
 #include "harmony/json.h"
@@ -354,6 +355,40 @@ static void test_vc_verify_expiry(void **state) {
   assert_int_equal(hm_vc_verify(vc, &c, &res), HM_OK);
   assert_int_equal(hm_vc_verify(vc, &h, &res), HM_ERR_NOT_YET_VALID);
   hm_json_free(vc);
+}
+
+/* crypto-facts §0.2 / 9.3 #14: the order-2 key ecff..7f with R = identity, S = 0 signs
+ * anything under ZIP-215 and its did:key resolves upstream; compat must accept exactly
+ * that (checked against upstream's code), hardened must not. With the proofValue "z" +
+ * 64 x '1' (upstream decodes 65 zero bytes) both refuse. */
+static void test_vc_verify_small_order_key_zip215(void **state) {
+  (void)state;
+  uint8_t pk[32], sig[64] = {1};
+  memset(pk, 0xff, sizeof pk);
+  pk[0] = 0xec;
+  pk[31] = 0x7f;
+  char did[HM_DIDKEY_MAX], pv[128] = "z", text[2048];
+  assert_int_equal(hm_didkey_encode(did, sizeof did, pk), HM_OK);
+  assert_int_equal(hm_base58_encode(pv + 1, sizeof pv - 1, sig, sizeof sig), HM_OK);
+  for (int ones = 0; ones < 2; ones++) {
+    if (ones) {
+      memset(pv + 1, '1', 64);
+      pv[65] = 0;
+    }
+    snprintf(text, sizeof text,
+             "{\"@context\":[\"https://www.w3.org/2018/credentials/v1\"],\"id\":\"urn:uuid:1\",\"type\":"
+             "[\"VerifiableCredential\",\"X\"],\"issuer\":\"%s\",\"issuanceDate\":\"2025-01-01T00:00:00.000Z\","
+             "\"credentialSubject\":{\"id\":\"%s\",\"anything\":\"at all\"},\"proof\":{\"type\":"
+             "\"Ed25519Signature2020\",\"created\":\"2025-01-01T00:00:00.000Z\",\"verificationMethod\":\"%s#%s\","
+             "\"proofPurpose\":\"assertionMethod\",\"proofValue\":\"%s\"}}",
+             did, did, did, did + 8, pv);
+    hm_json *vc = parse(text);
+    hm_verify_result res;
+    hm_verify_opts c = opts(HM_PROFILE_COMPAT, T0), h = opts(HM_PROFILE_HARDENED, T0);
+    assert_int_equal(hm_vc_verify(vc, &c, &res), ones ? HM_ERR_BADSIG : HM_OK);
+    assert_int_not_equal(hm_vc_verify(vc, &h, &res), HM_OK);
+    hm_json_free(vc);
+  }
 }
 
 static int revoked_id(void *ctx, const char *id) { return strcmp(id, (const char *)ctx) == 0; }
@@ -799,6 +834,7 @@ int main(void) {
       cmocka_unit_test(test_vc_verify_structure_compat_quirks),
       cmocka_unit_test(test_vc_verify_expiry),
       cmocka_unit_test(test_vc_verify_revocation),
+      cmocka_unit_test(test_vc_verify_small_order_key_zip215),
       cmocka_unit_test(test_js_date_and_iso),
       cmocka_unit_test(test_vp_verify_known_answer),
       cmocka_unit_test(test_vp_verify_credentials_rules),
