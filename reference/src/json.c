@@ -95,15 +95,30 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
   return 0;
 }
 
+/* Canonical WTF-8: strict UTF-8 plus lone surrogates as 3-byte sequences (ED A0..BF xx),
+ * which is what the parser stores for a lone \uD800-\uDFFF escape. A high surrogate
+ * directly followed by a low one is refused: that pair must be one 4-byte sequence. */
 static int utf8_valid(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  int prev_high = 0;
   while (p < end) {
     if (*p < 0x80) {
       p++;
+      prev_high = 0;
       continue;
     }
     size_t n = utf8_seq(p, end);
-    if (!n) return 0;
+    if (!n) {
+      if (p[0] == 0xed && end - p >= 3 && p[1] >= 0xa0 && p[1] <= 0xbf && (p[2] & 0xc0) == 0x80) {
+        int high = p[1] < 0xb0;
+        if (!high && prev_high) return 0;
+        prev_high = high;
+        p += 3;
+        continue;
+      }
+      return 0;
+    }
+    prev_high = 0;
     p += n;
   }
   return 1;

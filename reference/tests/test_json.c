@@ -25,6 +25,12 @@ static char *roundtrip(const char *text, size_t len) {
   return out;
 }
 
+static char *str_of(const hm_json *j) {
+  char *s = NULL;
+  assert_int_equal(hm_json_stringify(&s, NULL, j), HM_OK);
+  return s;
+}
+
 static const struct {
   const char *in, *out;
 } JS_CASES[] = {
@@ -326,6 +332,14 @@ static void test_json_object_set_js_semantics(void **state) {
   assert_int_equal(hm_json_object_setc(NULL, "x", hm_json_new_null()), HM_ERR_INVAL);
   assert_int_equal(hm_json_array_append(o, hm_json_new_null()), HM_ERR_INVAL);
   assert_null(hm_json_new_string("\xc0\xaf", 2));
+  /* lone surrogates (WTF-8) are accepted and printed as JS does; a split pair is not */
+  hm_json *ls = hm_json_new_string("a\xed\xa0\x80", 4);
+  assert_non_null(ls);
+  assert_int_equal(hm_json_object_set(o, "\xed\xbf\xbf", 3, ls), HM_OK);
+  assert_null(hm_json_new_string("\xed\xa0\x80\xed\xb0\x80", 6));
+  assert_non_null(strstr((s = str_of(o)), "\"\\udfff\":\"a\\ud800\""));
+  hm_free(s);
+  assert_int_equal(hm_json_object_remove(o, "\xed\xbf\xbf", 3), HM_OK);
   assert_int_equal(hm_json_object_size(o), 3);
   hm_json_free(o);
 }

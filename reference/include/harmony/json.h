@@ -90,7 +90,9 @@ size_t hm_json_format_number(char buf[32], double d);
 hm_json *hm_json_new_null(void);
 hm_json *hm_json_new_bool(int b);
 hm_json *hm_json_new_number(double d);
-/* s[0..len) must be valid UTF-8 (NUL bytes allowed); otherwise NULL. The bytes are copied. */
+/* s[0..len) must be valid UTF-8 (NUL bytes allowed) or canonical WTF-8 (a lone surrogate as
+ * a 3-byte sequence, as hm_json_string returns it for a parsed "\udxxx"; a surrogate pair
+ * must be the 4-byte form); otherwise NULL. The bytes are copied. */
 hm_json *hm_json_new_string(const char *s, size_t len);
 hm_json *hm_json_new_cstr(const char *s); /* NUL-terminated convenience */
 hm_json *hm_json_new_array(void);
@@ -127,7 +129,8 @@ hm_json *hm_json_object_value_at(const hm_json *o, size_t i);
 hm_json *hm_json_object_get(const hm_json *o, const char *key, size_t klen);
 hm_json *hm_json_object_getc(const hm_json *o, const char *key); /* NUL-terminated key */
 /* Set key to val with JS semantics: an existing key keeps its position and gets the new
- * value (the old one is freed); a new key is appended. key must be valid UTF-8.
+ * value (the old one is freed); a new key is appended. key must be UTF-8 or canonical WTF-8
+ * (as for hm_json_new_string).
  * Ownership of val always passes to the callee, as for hm_json_array_append.
  * Returns HM_OK, HM_ERR_NOMEM or HM_ERR_INVAL. */
 int hm_json_object_set(hm_json *o, const char *key, size_t klen, hm_json *val);
