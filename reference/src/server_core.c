@@ -312,6 +312,12 @@ void hm_server_free(hm_server *srv) {
     hm_free(r->did);
     hm_free(r);
   }
+  while (srv->slow) {
+    hm_slow_entry *e = srv->slow;
+    srv->slow = e->next;
+    hm_free(e->key);
+    hm_free(e);
+  }
   sodium_memzero(srv->key_seed, sizeof srv->key_seed);
   hm_free(srv);
 }
@@ -789,6 +795,32 @@ static void unknown_type(hm_server *srv, hm_server_conn *c, const char *type, si
   hm_free(msg);
 }
 
+/* The FORBIDDEN text for a missing permission: upstream's where it has one (R-AUTHZ-21). */
+static const char *permission_denied_text(const char *type, const char *perm, char *buf, size_t cap) {
+  static const struct {
+    const char *type, *text;
+  } texts[] = {
+      {"community.update", "Only admins can update community settings"},
+      {"community.ban", "Only admins can ban users"},
+      {"community.unban", "Only admins can unban users"},
+      {"community.kick", "Only admins can kick users"},
+      {"role.create", "Only admins can create roles"},
+      {"role.update", "Only admins can update roles"},
+      {"role.delete", "Only admins can delete roles"},
+      {"role.assign", "Only admins can assign roles"},
+      {"role.remove", "Only admins can remove roles"},
+      {"channel.create", "You do not have permission to manage channels"},
+      {"channel.update", "You do not have permission to manage channels"},
+      {"channel.delete.admin", "You do not have permission to manage channels"},
+      {"channel.pin", "You do not have permission to pin messages"},
+      {"channel.unpin", "You do not have permission to unpin messages"},
+  };
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+    if (!strcmp(texts[i].type, type)) return texts[i].text;
+  snprintf(buf, cap, "Missing permission: %s", perm);
+  return buf;
+}
+
 /* Frames whose envelope id names a stored object (R-ORD-4). */
 static int needs_id(const char *type) {
   return strcmp(type, "channel.send") == 0 || strcmp(type, "dm.send") == 0 || strcmp(type, "thread.create") == 0 ||
@@ -870,6 +902,20 @@ static void dispatch(hm_server *srv, hm_server_conn *c, const hm_json *env, int 
     }
     if (m != HM_OK) {
       hm_frame_internal(&f, m);
+      return;
+    }
+  }
+  /* Permission (R-AUTHZ-19 .. R-AUTHZ-21): `admin` or the type's permission:<name> term. */
+  if (f.community_id && ((r->authz & HM_AZ_ADMIN) || r->permission)) {
+    const char *perm = (r->authz & HM_AZ_ADMIN) ? "admin" : r->permission;
+    int held = 0, pr = hm_srv_has_permission(srv, f.community_id, c->did, perm, &held);
+    if (pr != HM_OK) {
+      hm_frame_internal(&f, pr);
+      return;
+    }
+    if (!held) {
+      char msg[96];
+      hm_frame_error(&f, "FORBIDDEN", permission_denied_text(r->type, perm, msg, sizeof msg));
       return;
     }
   }

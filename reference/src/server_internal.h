@@ -24,6 +24,14 @@ typedef struct hm_rate_entry {
   uint32_t count;
 } hm_rate_entry;
 
+/* Last accepted message time per (channel, DID), for slow mode (R-MODR-1). In memory only
+ * (R-PERS-18). */
+typedef struct hm_slow_entry {
+  struct hm_slow_entry *next;
+  char *key; /* channel id "\n" DID */
+  int64_t last_ms;
+} hm_slow_entry;
+
 struct hm_server {
   hm_server_config cfg;
   hm_server_env env;
@@ -34,6 +42,7 @@ struct hm_server {
   hm_server_conn *conns;
   size_t n_conns;
   hm_rate_entry *rates;
+  hm_slow_entry *slow;
 };
 
 /* What a handler gets: the frame, already checked against the envelope rules, the
@@ -93,6 +102,9 @@ int hm_srv_announce_community(hm_server *srv, hm_server_conn *c, const char *com
 int hm_srv_resync(hm_server *srv, hm_server_conn *c);
 /* presence.changed {status} from did to members of its communities (R-AUTH-22). */
 void hm_srv_presence(hm_server *srv, const char *did, const char *status, const hm_server_conn *except);
+
+/* *held = 1 when did holds perm ("admin" or a permission name) in community_id. */
+int hm_srv_has_permission(hm_server *srv, const char *community_id, const char *did, const char *perm, int *held);
 
 /* UTF-16 length of WTF-8 text (a 4-byte sequence counts 2). */
 size_t hm_utf16_len(const char *s, size_t len);

@@ -11,13 +11,14 @@
  * (R-PERS-21).
  */
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 1
+#define HM_STORE_SCHEMA_VERSION 2
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -40,6 +41,22 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     " community_id TEXT NOT NULL, author TEXT NOT NULL, timestamp TEXT NOT NULL, payload TEXT NOT NULL,"
     " counter REAL, received_ms INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(channel_id, seq), UNIQUE(channel_id, id));",
+    /* 1 -> 2: edits, tombstones, reactions, pins, roles, display names, channel settings */
+    "ALTER TABLE channels ADD COLUMN category_id TEXT;"
+    "ALTER TABLE channels ADD COLUMN slow_mode INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN edited_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN deleted_by TEXT;"
+    "ALTER TABLE messages ADD COLUMN deleted_ms INTEGER;"
+    "CREATE TABLE reactions(channel_id TEXT NOT NULL, message_id TEXT NOT NULL, emoji TEXT NOT NULL,"
+    " did TEXT NOT NULL, added_ms INTEGER NOT NULL, UNIQUE(channel_id, message_id, emoji, did));"
+    "CREATE TABLE pins(channel_id TEXT NOT NULL, message_id TEXT NOT NULL, by_did TEXT NOT NULL,"
+    " pinned_ms INTEGER NOT NULL, UNIQUE(channel_id, message_id));"
+    "CREATE TABLE roles(id TEXT PRIMARY KEY, community_id TEXT NOT NULL, name TEXT NOT NULL, color TEXT,"
+    " permissions TEXT NOT NULL, position INTEGER NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX roles_community ON roles(community_id);"
+    "CREATE TABLE role_assignments(community_id TEXT NOT NULL, did TEXT NOT NULL, role_id TEXT NOT NULL,"
+    " UNIQUE(community_id, did, role_id));"
+    "CREATE TABLE profiles(did TEXT PRIMARY KEY, display_name TEXT NOT NULL);",
 };
 
 typedef struct {
@@ -71,6 +88,29 @@ static int step_done(sqlite3_stmt *s) {
   int rc = sqlite3_step(s);
   sqlite3_finalize(s);
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+/* Prepare sql, bind args by the letters of types (s = text or NULL, i = int64, d = double),
+ * run it to completion; *changes (may be NULL) gets the number of changed rows. */
+static int run(hm_store *st, int64_t *changes, const char *sql, const char *types, ...) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, sql) != HM_OK) return HM_ERR_IO;
+  va_list ap;
+  va_start(ap, types);
+  for (int i = 0; types[i]; i++) {
+    if (types[i] == 's')
+      bind_text(s, i + 1, va_arg(ap, const char *));
+    else if (types[i] == 'i')
+      sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+    else
+      sqlite3_bind_double(s, i + 1, va_arg(ap, double));
+  }
+  va_end(ap);
+  int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  if (changes) *changes = sqlite3_changes(db_of(st));
+  return HM_OK;
 }
 
 /* ---- secrets, replay, known DIDs ---------------------------------------------------- */
@@ -219,7 +259,7 @@ static int channel_rows(sqlite3_stmt *s, hm_store_channel_cb cb, void *ctx, int 
   int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_channel c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
-                          sqlite3_column_int64(s, 5)};
+                          sqlite3_column_int64(s, 5), col_text(s, 6), sqlite3_column_int64(s, 7)};
     found = 1;
     if (cb && cb(ctx, &c)) {
       rc = SQLITE_DONE;
@@ -231,7 +271,7 @@ static int channel_rows(sqlite3_stmt *s, hm_store_channel_cb cb, void *ctx, int 
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
 
-#define CHANNEL_COLS "SELECT id, community_id, name, type, topic, created_ms FROM channels"
+#define CHANNEL_COLS "SELECT id, community_id, name, type, topic, created_ms, category_id, slow_mode FROM channels"
 
 static int sq_channel_list(hm_store *st, const char *cid, hm_store_channel_cb cb, void *ctx) {
   sqlite3_stmt *s;
@@ -265,11 +305,12 @@ static int member_rows(sqlite3_stmt *s, hm_store_member_cb cb, void *ctx, int wa
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
 
-#define MEMBER_COLS "SELECT community_id, did, joined_ms, display_name FROM members"
+#define MEMBER_COLS \
+  "SELECT m.community_id, m.did, m.joined_ms, p.display_name FROM members m LEFT JOIN profiles p ON p.did = m.did"
 
 static int sq_member_get(hm_store *st, const char *cid, const char *did, hm_store_member_cb cb, void *ctx) {
   sqlite3_stmt *s;
-  if (prep(st, &s, MEMBER_COLS " WHERE community_id=?1 AND did=?2") != HM_OK) return HM_ERR_IO;
+  if (prep(st, &s, MEMBER_COLS " WHERE m.community_id=?1 AND m.did=?2") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, cid);
   bind_text(s, 2, did);
   return member_rows(s, cb, ctx, 1);
@@ -290,19 +331,21 @@ static int sq_member_add(hm_store *st, const char *cid, const char *did, int64_t
 }
 
 static int sq_member_remove(hm_store *st, const char *cid, const char *did) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, "DELETE FROM members WHERE community_id=?1 AND did=?2") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, cid);
-  bind_text(s, 2, did);
-  int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  return sqlite3_changes(db_of(st)) > 0 ? HM_OK : HM_ERR_NOT_FOUND;
+  sqlite3 *db = db_of(st);
+  int64_t changed = 0;
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (run(st, &changed, "DELETE FROM members WHERE community_id=?1 AND did=?2", "ss", cid, did) != HM_OK ||
+      run(st, NULL, "DELETE FROM role_assignments WHERE community_id=?1 AND did=?2", "ss", cid, did) != HM_OK ||
+      exec(db, "COMMIT") != HM_OK) {
+    exec(db, "ROLLBACK");
+    return HM_ERR_IO;
+  }
+  return changed > 0 ? HM_OK : HM_ERR_NOT_FOUND;
 }
 
 static int sq_member_list(hm_store *st, const char *cid, hm_store_member_cb cb, void *ctx) {
   sqlite3_stmt *s;
-  if (prep(st, &s, MEMBER_COLS " WHERE community_id=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+  if (prep(st, &s, MEMBER_COLS " WHERE m.community_id=?1 ORDER BY m.rowid") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, cid);
   return member_rows(s, cb, ctx, 0);
 }
@@ -314,7 +357,7 @@ static int sq_member_count(hm_store *st, const char *cid, int64_t *n) {
 static int sq_memberships_of(hm_store *st, const char *did, hm_store_member_cb cb, void *ctx) {
   sqlite3_stmt *s;
   /* rowid grows with every insert, so rowid order is join order (a re-join is a new row). */
-  if (prep(st, &s, MEMBER_COLS " WHERE did=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+  if (prep(st, &s, MEMBER_COLS " WHERE m.did=?1 ORDER BY m.rowid") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, did);
   return member_rows(s, cb, ctx, 0);
 }
@@ -384,21 +427,11 @@ fail:
   return ret;
 }
 
-static int sq_message_page(hm_store *st, const char *chid, const hm_store_page_query *q, hm_store_message_cb cb,
-                           void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s,
-           "SELECT community_id, channel_id, id, seq, author, timestamp, payload, counter, received_ms, deleted"
-           " FROM messages WHERE channel_id=?1 AND seq>?2 AND (?3 OR deleted=0)"
-           " AND (?4=0 OR counter IS NULL OR counter>?5) ORDER BY seq LIMIT ?6") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, chid);
-  sqlite3_bind_int64(s, 2, q->after_seq < 0 ? 0 : q->after_seq);
-  sqlite3_bind_int(s, 3, q->include_deleted ? 1 : 0);
-  sqlite3_bind_int(s, 4, q->has_counter_min ? 1 : 0);
-  sqlite3_bind_double(s, 5, q->counter_min);
-  sqlite3_bind_int64(s, 6, (sqlite3_int64)q->limit);
-  int rc;
+#define MESSAGE_COLS \
+  "SELECT community_id, channel_id, id, seq, author, timestamp, payload, counter, received_ms, deleted, edited_ms"
+
+static int message_rows(sqlite3_stmt *s, hm_store_message_cb cb, void *ctx, int want_one) {
+  int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_message m = {0};
     m.community_id = col_text(s, 0);
@@ -412,13 +445,321 @@ static int sq_message_page(hm_store *st, const char *chid, const hm_store_page_q
     m.counter = sqlite3_column_double(s, 7);
     m.received_ms = sqlite3_column_int64(s, 8);
     m.deleted = sqlite3_column_int(s, 9);
-    if (cb(ctx, &m)) {
+    m.edited_ms = sqlite3_column_int64(s, 10);
+    found = 1;
+    if (cb && cb(ctx, &m)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+}
+
+static int sq_message_page(hm_store *st, const char *chid, const hm_store_page_query *q, hm_store_message_cb cb,
+                           void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND seq>?2 AND (?3 OR deleted=0)"
+           " AND (?4=0 OR counter IS NULL OR counter>?5) ORDER BY seq LIMIT ?6") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  sqlite3_bind_int64(s, 2, q->after_seq < 0 ? 0 : q->after_seq);
+  sqlite3_bind_int(s, 3, q->include_deleted ? 1 : 0);
+  sqlite3_bind_int(s, 4, q->has_counter_min ? 1 : 0);
+  sqlite3_bind_double(s, 5, q->counter_min);
+  sqlite3_bind_int64(s, 6, (sqlite3_int64)q->limit);
+  return message_rows(s, cb, ctx, 0);
+}
+
+/* ---- schema 2: bans, settings, edits, tombstones, reactions, pins, roles ------------- */
+
+/* Run several statements as one transaction; each step is a run() call made by fn. */
+#define TX_BEGIN(db)                                \
+  do {                                              \
+    if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO; \
+  } while (0)
+#define TX_END(db, ok)                              \
+  do {                                              \
+    if (!(ok) || exec(db, "COMMIT") != HM_OK) {     \
+      exec(db, "ROLLBACK");                         \
+      return HM_ERR_IO;                             \
+    }                                               \
+    return HM_OK;                                   \
+  } while (0)
+
+static int sq_ban_add(hm_store *st, const char *cid, const char *did, const char *by, const char *reason, int64_t ms) {
+  sqlite3 *db = db_of(st);
+  TX_BEGIN(db);
+  int ok = run(st, NULL, "INSERT OR REPLACE INTO bans(community_id, did, by_did, reason, created_ms) VALUES(?1,?2,?3,?4,?5)",
+               "ssssi", cid, did, by, reason, ms) == HM_OK &&
+           run(st, NULL, "DELETE FROM members WHERE community_id=?1 AND did=?2", "ss", cid, did) == HM_OK &&
+           run(st, NULL, "DELETE FROM role_assignments WHERE community_id=?1 AND did=?2", "ss", cid, did) == HM_OK;
+  TX_END(db, ok);
+}
+
+static int sq_ban_remove(hm_store *st, const char *cid, const char *did) {
+  return run(st, NULL, "DELETE FROM bans WHERE community_id=?1 AND did=?2", "ss", cid, did);
+}
+
+static int sq_community_update(hm_store *st, const char *cid, const char *name, const char *description) {
+  sqlite3 *db = db_of(st);
+  TX_BEGIN(db);
+  int ok = 1;
+  if (name) ok = run(st, NULL, "UPDATE communities SET name=?2 WHERE id=?1", "ss", cid, name) == HM_OK;
+  if (ok && description)
+    ok = run(st, NULL, "UPDATE communities SET description=?2 WHERE id=?1", "ss", cid,
+             *description ? description : NULL) == HM_OK;
+  TX_END(db, ok);
+}
+
+static int sq_channel_count(hm_store *st, const char *cid, int64_t *n) {
+  return count_query(st, "SELECT count(*) FROM channels WHERE community_id=?1", cid, n);
+}
+
+static int sq_channel_create(hm_store *st, const hm_store_channel *ch) {
+  return run(st, NULL,
+             "INSERT INTO channels(id, community_id, name, type, topic, created_ms, category_id, slow_mode)"
+             " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+             "sssssisi", ch->id, ch->community_id, ch->name, ch->type, ch->topic, ch->created_ms, ch->category_id,
+             ch->slow_mode);
+}
+
+static int sq_channel_update(hm_store *st, const char *chid, const char *name, const char *topic, int64_t slow_mode) {
+  sqlite3 *db = db_of(st);
+  TX_BEGIN(db);
+  int ok = 1;
+  if (name) ok = run(st, NULL, "UPDATE channels SET name=?2 WHERE id=?1", "ss", chid, name) == HM_OK;
+  if (ok && topic)
+    ok = run(st, NULL, "UPDATE channels SET topic=?2 WHERE id=?1", "ss", chid, *topic ? topic : NULL) == HM_OK;
+  if (ok && slow_mode >= 0)
+    ok = run(st, NULL, "UPDATE channels SET slow_mode=?2 WHERE id=?1", "si", chid, slow_mode) == HM_OK;
+  TX_END(db, ok);
+}
+
+static int sq_channel_delete(hm_store *st, const char *chid) {
+  sqlite3 *db = db_of(st);
+  TX_BEGIN(db);
+  int ok = run(st, NULL, "DELETE FROM channels WHERE id=?1", "s", chid) == HM_OK &&
+           run(st, NULL, "DELETE FROM messages WHERE channel_id=?1", "s", chid) == HM_OK &&
+           run(st, NULL, "DELETE FROM reactions WHERE channel_id=?1", "s", chid) == HM_OK &&
+           run(st, NULL, "DELETE FROM pins WHERE channel_id=?1", "s", chid) == HM_OK;
+  TX_END(db, ok);
+}
+
+static int sq_message_get(hm_store *st, const char *chid, const char *id, hm_store_message_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND id=?2") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  bind_text(s, 2, id);
+  return message_rows(s, cb, ctx, 1);
+}
+
+static int sq_message_edit(hm_store *st, const char *chid, const char *id, const char *payload_json, int has_counter,
+                           double counter, int64_t edited_ms) {
+  int64_t n = 0;
+  int rc = has_counter ? run(st, &n, "UPDATE messages SET payload=?3, counter=?4, edited_ms=?5 WHERE channel_id=?1 AND id=?2",
+                             "sssdi", chid, id, payload_json, counter, edited_ms)
+                       : run(st, &n, "UPDATE messages SET payload=?3, edited_ms=?4 WHERE channel_id=?1 AND id=?2",
+                             "sssi", chid, id, payload_json, edited_ms);
+  if (rc != HM_OK) return rc;
+  return n ? HM_OK : HM_ERR_NOT_FOUND;
+}
+
+static int sq_message_tombstone(hm_store *st, const char *chid, const char *id, const char *payload_json,
+                                const char *by, int64_t ms) {
+  sqlite3 *db = db_of(st);
+  TX_BEGIN(db);
+  int ok = run(st, NULL,
+               "UPDATE messages SET payload=?3, deleted=1, deleted_by=?4, deleted_ms=?5, edited_ms=0"
+               " WHERE channel_id=?1 AND id=?2",
+               "ssssi", chid, id, payload_json, by, ms) == HM_OK &&
+           run(st, NULL, "DELETE FROM reactions WHERE channel_id=?1 AND message_id=?2", "ss", chid, id) == HM_OK &&
+           run(st, NULL, "DELETE FROM pins WHERE channel_id=?1 AND message_id=?2", "ss", chid, id) == HM_OK;
+  TX_END(db, ok);
+}
+
+static int sq_message_page_before(hm_store *st, const char *chid, int64_t before_seq, int has_counter_max,
+                                  double counter_max, size_t limit, hm_store_message_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND (?2 < 0 OR seq < ?2)"
+                        " AND (?3 = 0 OR counter IS NULL OR counter < ?4) ORDER BY seq DESC LIMIT ?5") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  sqlite3_bind_int64(s, 2, before_seq);
+  sqlite3_bind_int(s, 3, has_counter_max ? 1 : 0);
+  sqlite3_bind_double(s, 4, counter_max);
+  sqlite3_bind_int64(s, 5, (sqlite3_int64)limit);
+  return message_rows(s, cb, ctx, 0);
+}
+
+static int sq_reaction_add(hm_store *st, const char *chid, const char *mid, const char *emoji, const char *did,
+                           int64_t ms) {
+  return run(st, NULL,
+             "INSERT OR IGNORE INTO reactions(channel_id, message_id, emoji, did, added_ms) VALUES(?1,?2,?3,?4,?5)",
+             "ssssi", chid, mid, emoji, did, ms);
+}
+
+static int sq_reaction_remove(hm_store *st, const char *chid, const char *mid, const char *emoji, const char *did) {
+  return run(st, NULL, "DELETE FROM reactions WHERE channel_id=?1 AND message_id=?2 AND emoji=?3 AND did=?4", "ssss",
+             chid, mid, emoji, did);
+}
+
+static int sq_reaction_list(hm_store *st, const char *chid, const char *mid, hm_store_reaction_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT emoji, did FROM reactions WHERE channel_id=?1 AND message_id=?2 ORDER BY rowid") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  bind_text(s, 2, mid);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_reaction r = {col_text(s, 0), col_text(s, 1)};
+    if (cb(ctx, &r)) {
       rc = SQLITE_DONE;
       break;
     }
   }
   sqlite3_finalize(s);
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+static int sq_reaction_emoji_count(hm_store *st, const char *chid, const char *mid, const char *emoji,
+                                   int64_t *distinct, int *present) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT count(DISTINCT emoji), coalesce(sum(emoji=?3), 0) FROM reactions WHERE channel_id=?1 AND"
+           " message_id=?2") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  bind_text(s, 2, mid);
+  bind_text(s, 3, emoji);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *distinct = sqlite3_column_int64(s, 0);
+    *present = sqlite3_column_int64(s, 1) > 0;
+  }
+  sqlite3_finalize(s);
+  return rc == SQLITE_ROW ? HM_OK : HM_ERR_IO;
+}
+
+static int sq_pin_add(hm_store *st, const char *chid, const char *mid, const char *by, int64_t ms, int *added) {
+  int64_t n = 0;
+  int rc = run(st, &n, "INSERT OR IGNORE INTO pins(channel_id, message_id, by_did, pinned_ms) VALUES(?1,?2,?3,?4)",
+               "sssi", chid, mid, by, ms);
+  if (added) *added = n > 0;
+  return rc;
+}
+
+static int sq_pin_remove(hm_store *st, const char *chid, const char *mid) {
+  return run(st, NULL, "DELETE FROM pins WHERE channel_id=?1 AND message_id=?2", "ss", chid, mid);
+}
+
+static int sq_pin_list(hm_store *st, const char *chid, hm_store_string_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT message_id FROM pins WHERE channel_id=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (cb(ctx, col_text(s, 0))) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+static int sq_pin_count(hm_store *st, const char *chid, int64_t *n, const char *mid, int *pinned) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT count(*), coalesce(sum(message_id=?2), 0) FROM pins WHERE channel_id=?1") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  bind_text(s, 2, mid);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *n = sqlite3_column_int64(s, 0);
+    if (pinned) *pinned = sqlite3_column_int64(s, 1) > 0;
+  }
+  sqlite3_finalize(s);
+  return rc == SQLITE_ROW ? HM_OK : HM_ERR_IO;
+}
+
+static int sq_role_create(hm_store *st, const hm_store_role *r) {
+  return run(st, NULL,
+             "INSERT INTO roles(id, community_id, name, color, permissions, position, created_by, created_ms)"
+             " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+             "sssssisi", r->id, r->community_id, r->name, r->color, r->permissions_json, r->position, r->created_by,
+             r->created_ms);
+}
+
+static int sq_role_update(hm_store *st, const hm_store_role *r) {
+  return run(st, NULL, "UPDATE roles SET name=?3, color=?4, permissions=?5, position=?6 WHERE id=?1 AND community_id=?2",
+             "sssssi", r->id, r->community_id, r->name, r->color, r->permissions_json, r->position);
+}
+
+static int sq_role_delete(hm_store *st, const char *cid, const char *rid) {
+  sqlite3 *db = db_of(st);
+  TX_BEGIN(db);
+  int ok = run(st, NULL, "DELETE FROM roles WHERE id=?1 AND community_id=?2", "ss", rid, cid) == HM_OK &&
+           run(st, NULL, "DELETE FROM role_assignments WHERE role_id=?1 AND community_id=?2", "ss", rid, cid) == HM_OK;
+  TX_END(db, ok);
+}
+
+#define ROLE_COLS "SELECT r.id, r.community_id, r.name, r.color, r.permissions, r.position, r.created_by, r.created_ms"
+
+static int role_rows(sqlite3_stmt *s, hm_store_role_cb cb, void *ctx, int want_one) {
+  int rc, found = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_role r = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
+                       sqlite3_column_int64(s, 5), col_text(s, 6), sqlite3_column_int64(s, 7)};
+    found = 1;
+    if (cb && cb(ctx, &r)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+}
+
+static int sq_role_get(hm_store *st, const char *cid, const char *rid, hm_store_role_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, ROLE_COLS " FROM roles r WHERE r.id=?1 AND r.community_id=?2") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, rid);
+  bind_text(s, 2, cid);
+  return role_rows(s, cb, ctx, 1);
+}
+
+static int sq_role_count(hm_store *st, const char *cid, int64_t *n) {
+  return count_query(st, "SELECT count(*) FROM roles WHERE community_id=?1", cid, n);
+}
+
+static int sq_role_assign(hm_store *st, const char *cid, const char *did, const char *rid) {
+  return run(st, NULL, "INSERT OR IGNORE INTO role_assignments(community_id, did, role_id) VALUES(?1,?2,?3)", "sss",
+             cid, did, rid);
+}
+
+static int sq_role_unassign(hm_store *st, const char *cid, const char *did, const char *rid) {
+  return run(st, NULL, "DELETE FROM role_assignments WHERE community_id=?1 AND did=?2 AND role_id=?3", "sss", cid, did,
+             rid);
+}
+
+static int sq_roles_of(hm_store *st, const char *cid, const char *did, hm_store_role_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           ROLE_COLS " FROM role_assignments a JOIN roles r ON r.id = a.role_id AND r.community_id = a.community_id"
+                     " WHERE a.community_id=?1 AND a.did=?2 ORDER BY a.rowid") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  bind_text(s, 2, did);
+  return role_rows(s, cb, ctx, 0);
+}
+
+static int sq_display_name_set(hm_store *st, const char *did, const char *name) {
+  return run(st, NULL, "INSERT OR REPLACE INTO profiles(did, display_name) VALUES(?1,?2)", "ss", did, name);
 }
 
 /* ---- open / close ------------------------------------------------------------------- */
@@ -438,6 +779,12 @@ static const hm_store_vtable sq_vtable = {
     sq_channel_list,   sq_channel_get,     sq_member_get,   sq_member_add,       sq_member_remove,
     sq_member_list,    sq_member_count,    sq_memberships_of, sq_ban_get,        sq_message_append,
     sq_message_page,
+    sq_ban_add,        sq_ban_remove,      sq_community_update, sq_channel_count,  sq_channel_create,
+    sq_channel_update, sq_channel_delete,  sq_message_get,  sq_message_edit,     sq_message_tombstone,
+    sq_message_page_before, sq_reaction_add, sq_reaction_remove, sq_reaction_list, sq_reaction_emoji_count,
+    sq_pin_add,        sq_pin_remove,      sq_pin_list,     sq_pin_count,        sq_role_create,
+    sq_role_update,    sq_role_delete,     sq_role_get,     sq_role_count,       sq_role_assign,
+    sq_role_unassign,  sq_roles_of,        sq_display_name_set,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

@@ -43,6 +43,8 @@ typedef struct {
   const char *type;  /* text, voice, announcement, thread */
   const char *topic; /* NULL when not set */
   int64_t created_ms;
+  const char *category_id; /* NULL when not set */
+  int64_t slow_mode;       /* seconds; 0 = off */
 } hm_store_channel;
 
 typedef struct {
@@ -65,7 +67,24 @@ typedef struct {
   double counter;
   int64_t received_ms;
   int deleted;              /* tombstone */
+  int64_t edited_ms;        /* 0 = never edited */
 } hm_store_message;
+
+typedef struct {
+  const char *id;
+  const char *community_id;
+  const char *name;
+  const char *color;            /* NULL when not set */
+  const char *permissions_json; /* JSON array of strings */
+  int64_t position;
+  const char *created_by;
+  int64_t created_ms;
+} hm_store_role;
+
+typedef struct {
+  const char *emoji;
+  const char *did;
+} hm_store_reaction;
 
 /* Page of a channel: messages with seq > after_seq (after_seq < 0: from the start), and,
  * when has_counter_min, leaving out messages whose counter is <= counter_min (messages
@@ -83,6 +102,9 @@ typedef int (*hm_store_community_cb)(void *ctx, const hm_store_community *c);
 typedef int (*hm_store_channel_cb)(void *ctx, const hm_store_channel *c);
 typedef int (*hm_store_member_cb)(void *ctx, const hm_store_member *m);
 typedef int (*hm_store_message_cb)(void *ctx, const hm_store_message *m);
+typedef int (*hm_store_role_cb)(void *ctx, const hm_store_role *r);
+typedef int (*hm_store_reaction_cb)(void *ctx, const hm_store_reaction *r);
+typedef int (*hm_store_string_cb)(void *ctx, const char *s);
 
 typedef struct {
   /* Close and free the store (NULL-safe through hm_store_close). */
@@ -133,6 +155,62 @@ typedef struct {
   int (*message_append)(hm_store *st, const hm_store_message *m, int64_t *seq);
   int (*message_page)(hm_store *st, const char *channel_id, const hm_store_page_query *q, hm_store_message_cb cb,
                       void *ctx);
+
+  /* ---- schema 2 ---- */
+  /* Ban did (replacing an earlier ban) and remove its membership and role assignments,
+   * in one transaction (R-AUTHZ-12). */
+  int (*ban_add)(hm_store *st, const char *community_id, const char *did, const char *by, const char *reason,
+                 int64_t ms);
+  int (*ban_remove)(hm_store *st, const char *community_id, const char *did);
+  /* name NULL keeps it; description NULL keeps it, "" clears it. */
+  int (*community_update)(hm_store *st, const char *community_id, const char *name, const char *description);
+  int (*channel_count)(hm_store *st, const char *community_id, int64_t *n);
+  int (*channel_create)(hm_store *st, const hm_store_channel *ch);
+  /* name NULL keeps; topic NULL keeps, "" clears; slow_mode < 0 keeps. */
+  int (*channel_update)(hm_store *st, const char *channel_id, const char *name, const char *topic, int64_t slow_mode);
+  /* Removes the channel with its messages, reactions and pins. */
+  int (*channel_delete)(hm_store *st, const char *channel_id);
+  /* HM_ERR_NOT_FOUND unless id is a message (live or tombstone) of channel_id. */
+  int (*message_get)(hm_store *st, const char *channel_id, const char *id, hm_store_message_cb cb, void *ctx);
+  int (*message_edit)(hm_store *st, const char *channel_id, const char *id, const char *payload_json, int has_counter,
+                      double counter, int64_t edited_ms);
+  /* The message becomes a tombstone with payload_json; its reactions and pin go. */
+  int (*message_tombstone)(hm_store *st, const char *channel_id, const char *id, const char *payload_json,
+                           const char *by, int64_t ms);
+  /* Newest first: messages with seq < before_seq (before_seq < 0: no bound), leaving out
+   * those whose counter >= counter_max when has_counter_max (no counter: kept); tombstones
+   * included. At most limit rows. */
+  int (*message_page_before)(hm_store *st, const char *channel_id, int64_t before_seq, int has_counter_max,
+                             double counter_max, size_t limit, hm_store_message_cb cb, void *ctx);
+  /* Idempotent. */
+  int (*reaction_add)(hm_store *st, const char *channel_id, const char *message_id, const char *emoji,
+                      const char *did, int64_t ms);
+  int (*reaction_remove)(hm_store *st, const char *channel_id, const char *message_id, const char *emoji,
+                         const char *did);
+  /* In the order the reactions were added. */
+  int (*reaction_list)(hm_store *st, const char *channel_id, const char *message_id, hm_store_reaction_cb cb,
+                       void *ctx);
+  /* Distinct emoji on the message, and whether emoji is among them. */
+  int (*reaction_emoji_count)(hm_store *st, const char *channel_id, const char *message_id, const char *emoji,
+                              int64_t *distinct, int *present);
+  /* Idempotent; *added = 0 if it was already pinned. */
+  int (*pin_add)(hm_store *st, const char *channel_id, const char *message_id, const char *by, int64_t ms,
+                 int *added);
+  int (*pin_remove)(hm_store *st, const char *channel_id, const char *message_id);
+  int (*pin_list)(hm_store *st, const char *channel_id, hm_store_string_cb cb, void *ctx); /* oldest pin first */
+  int (*pin_count)(hm_store *st, const char *channel_id, int64_t *n, const char *message_id, int *pinned);
+  int (*role_create)(hm_store *st, const hm_store_role *r);
+  int (*role_update)(hm_store *st, const hm_store_role *r); /* replaces name, color, permissions, position */
+  /* Removes the role and its assignments. */
+  int (*role_delete)(hm_store *st, const char *community_id, const char *role_id);
+  int (*role_get)(hm_store *st, const char *community_id, const char *role_id, hm_store_role_cb cb, void *ctx);
+  int (*role_count)(hm_store *st, const char *community_id, int64_t *n);
+  int (*role_assign)(hm_store *st, const char *community_id, const char *did, const char *role_id);
+  int (*role_unassign)(hm_store *st, const char *community_id, const char *did, const char *role_id);
+  /* The roles assigned to did in community_id (assignment order). */
+  int (*roles_of)(hm_store *st, const char *community_id, const char *did, hm_store_role_cb cb, void *ctx);
+  /* The DID's display name (one per DID, R-MEMB-1); member records report it. */
+  int (*display_name_set)(hm_store *st, const char *did, const char *name);
 } hm_store_vtable;
 
 struct hm_store {
