@@ -289,3 +289,29 @@ def open_welcome(welcome: dict, init_key: bytes) -> dict:
     """What anyone holding the joiner's (public) KeyPackage can do (weakness 1)."""
     blob = bytes(welcome["encryptedGroupState"])
     return Group.deserialize_state(primitives.xchacha_decrypt(welcome_key(init_key), blob[:24], blob[24:]))
+
+
+def verify_key_package_hardened(kp: dict, expected_did: str | None = None) -> bool:
+    """R-CRY-MLS-4: version and suite are the number 1; 32-byte keys and a 64-byte signature;
+    ``leafNode.did`` resolves strictly and ``signatureKey`` is that DID's Ed25519 key;
+    ``encryptionKey == initKey``; strict signature; and, when given, ``did == expected_did``
+    (on the server: the connection's DID). ``kp`` holds bytes (e.g. from ``codec.deserialise``)."""
+    from . import didkey
+
+    if not isinstance(kp, dict) or not isinstance(kp.get("leafNode"), dict):
+        return False
+    leaf = kp["leafNode"]
+    for v in (kp.get("protocolVersion"), kp.get("cipherSuite")):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != 1:
+            return False
+    init, enc, sig_key, sig = kp.get("initKey"), leaf.get("encryptionKey"), leaf.get("signatureKey"), kp.get("signature")
+    if not all(isinstance(x, (bytes, bytearray)) for x in (init, enc, sig_key, sig)):
+        return False
+    if len(init) != 32 or len(enc) != 32 or len(sig_key) != 32 or len(sig) != 64 or bytes(enc) != bytes(init):
+        return False
+    did = leaf.get("did")
+    if not isinstance(did, str) or (expected_did is not None and did != expected_did):
+        return False
+    if didkey.resolve(did, strict=True) is None or didkey.decode_did(did, strict=True)[1] != bytes(sig_key):
+        return False
+    return verify_strict(bytes(sig_key), key_package_signing_input(1, 1, init, did), bytes(sig))

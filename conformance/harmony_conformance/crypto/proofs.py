@@ -597,7 +597,7 @@ def verify_invocation(invocation, chain, now_ms: int | None = None, resolver=Non
                       profile: str = COMPAT, trusted_roots=None, caller_did: str | None = None,
                       freshness_ms: int = DEFAULT_FRESHNESS_MS, seen=None, skew_ms: int = DEFAULT_SKEW_MS,
                       root_owner: str | None = None, expected_action: str | None = None,
-                      expected_target: str | None = None) -> Result:
+                      expected_target: str | None = None, require_kept_caveats: bool = False) -> Result:
     """``ZCAPService.verifyInvocation`` (compat, upstream's check order and early returns), or
     R-CRY-ZCAP-10..14 (hardened). ``invocation``/``chain`` may be parsed values or JSON text.
 
@@ -606,11 +606,14 @@ def verify_invocation(invocation, chain, now_ms: int | None = None, resolver=Non
     ids) and/or ``root_owner`` (a root is trusted when its ``delegator`` is that DID);
     ``caller_did``, ``expected_action`` and ``expected_target`` bind the invocation to the
     connection and the operation (R-CRY-ZCAP-13); ``seen`` is the invocation replay cache.
+    ``require_kept_caveats`` additionally refuses a delegation that drops one of its parent's
+    caveats (libharmony's rule; the spec instead applies every caveat on the path, R-CRY-ZCAP-12).
     """
     now_ms = _now_ms() if now_ms is None else now_ms
     if profile == HARDENED:
         return _verify_invocation_hardened(invocation, chain, now_ms, revoked, trusted_roots or set(), caller_did,
-                                           freshness_ms, seen, skew_ms, root_owner, expected_action, expected_target)
+                                           freshness_ms, seen, skew_ms, root_owner, expected_action, expected_target,
+                                           require_kept_caveats)
     if isinstance(invocation, str):
         invocation = parse(invocation)
     if isinstance(chain, str):
@@ -708,7 +711,8 @@ def _cap_shape_ok(c) -> bool:
 
 
 def _verify_invocation_hardened(invocation, chain, now_ms, revoked, trusted_roots, caller_did, freshness_ms, seen,
-                                skew_ms, root_owner=None, expected_action=None, expected_target=None) -> Result:
+                                skew_ms, root_owner=None, expected_action=None, expected_target=None,
+                                require_kept_caveats=False) -> Result:
     res = Result()
 
     def fail(name, err):
@@ -791,6 +795,9 @@ def _verify_invocation_hardened(invocation, chain, now_ms, revoked, trusted_root
             res.add(f"attenuation:{cid}", all(a in parent["allowedAction"] for a in c["allowedAction"])
                     and all(k in parent["scope"] and _deep_equal(v, parent["scope"][k]) for k, v in c["scope"].items()),
                     "WIDENED")
+            if require_kept_caveats:
+                kept = all(any(_deep_equal(pc, cc) for cc in c.get("caveats", [])) for pc in parent.get("caveats", []))
+                res.add(f"caveatsKept:{cid}", kept, "ATTENUATION")
     res.done()
     if res.valid and seen is not None:
         seen.add(base58.decode(invocation["proof"]["proofValue"][1:]).hex())

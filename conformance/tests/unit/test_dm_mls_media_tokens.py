@@ -244,3 +244,16 @@ def test_mls_flow_matches_upstream_run():
     assert up["signature"].hex() == ("8d2502cbfb54b68b76c419d9568579c0b049e8c00f41e4c2e26a312eebf1f3ae"
                                      "afc827f713fa18a1c42fe65d4db00981eb6f80e6ae55e8155e0bbd4790335700")
     assert g.media_key().hex() == "a47c7ff9aae90bc9fd4851172fc26587cb2eda4b38b7558fc18dc0eec1233809"
+
+
+def test_key_package_hardened_rules():
+    kp = mls.create_key_package(B.did, B.seed, B.ed_public, B.x_public)
+    assert mls.verify_key_package_hardened(kp, B.did)
+    wire = codec.deserialise(codec.serialise(kp))
+    assert mls.verify_key_package_hardened(wire, B.did)
+    assert not mls.verify_key_package_hardened(kp, A.did)  # not the connection's DID
+    # an impostor: A's keys and signature under B's DID verify upstream (self-signed), not here
+    imp = mls.create_key_package(B.did, A.seed, A.ed_public, A.x_public)
+    assert mls.verify_key_package(imp) and not mls.verify_key_package_hardened(imp, B.did)
+    assert not mls.verify_key_package_hardened(dict(kp, cipherSuite=2))
+    assert not mls.verify_key_package_hardened(dict(kp, leafNode=dict(kp["leafNode"], encryptionKey=bytes(32))))

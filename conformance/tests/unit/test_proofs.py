@@ -232,3 +232,18 @@ def test_zcap_revocation_stops_at_once(chain):
     root, child, inv = chain
     r = proofs.verify_invocation(inv, [child, root], NOW, revoked={child["id"]})
     assert not r.valid and r.checks[-1][0] == "chainRevocation:" + child["id"]
+
+
+def test_zcap_kept_caveats_option(chain):
+    root, _, _ = chain
+    bob = proofs.delegate(root, ALICE.seed, BOB.did, [SEND], {}, T0, id_hex="11" * 16,
+                          caveats=[{"type": "harmony:Expiry", "value": "2030-01-01T00:00:00.000Z"}])
+    carol = keys.identity_from_seed(bytes(range(3, 35)))
+    dropped = proofs.delegate(bob, BOB.seed, carol.did, [SEND], {}, T0, id_hex="22" * 16)
+    inv = proofs.invoke(dropped, carol.seed, SEND, "t", T1)
+    anchors = {root["id"]}
+    # the spec applies bob's caveat anyway (R-CRY-ZCAP-12); libharmony also refuses the drop
+    assert proofs.verify_invocation(inv, [dropped, bob, root], NOW, profile=proofs.HARDENED, trusted_roots=anchors).valid
+    r = proofs.verify_invocation(inv, [dropped, bob, root], NOW, profile=proofs.HARDENED, trusted_roots=anchors,
+                                 require_kept_caveats=True)
+    assert not r.valid and r.failed()[0][2] == "ATTENUATION"
