@@ -219,6 +219,24 @@ static void test_vc_verify_known_answer_both_profiles(void **state) {
   hm_json_free(vc);
 }
 
+/* R-CRY-JSON-12: a correctly signed credential whose claims hold a Uint8Array codec object
+ * verifies in compat (the bytes are signed as written) but is refused when hardened. */
+static void test_vc_verify_codec_object_hardened(void **state) {
+  (void)state;
+  hm_json *claims = parse("{\"key\":{\"__type\":\"Uint8Array\",\"data\":\"AAEC\"}}");
+  hm_vc_issue_params p = {DID, SEED, DID, "IdentityAssertion", claims, NULL,
+                          "urn:uuid:00000000000000000000000000000002", "2025-01-01T00:00:00.000Z", NULL, 0};
+  hm_json *vc = NULL;
+  assert_int_equal(hm_vc_issue(&vc, &p), HM_OK);
+  hm_json_free(claims);
+  hm_verify_result res;
+  hm_verify_opts c = opts(HM_PROFILE_COMPAT, T0), h = opts(HM_PROFILE_HARDENED, T0);
+  assert_int_equal(hm_vc_verify(vc, &c, &res), HM_OK);
+  assert_int_equal(hm_vc_verify(vc, &h, &res), HM_ERR_STRUCTURE);
+  assert_non_null(strstr(res.reason, "Uint8Array"));
+  hm_json_free(vc);
+}
+
 /* crypto-facts vc.key_order_sensitivity: same content, other order, fails. */
 static void test_vc_verify_key_order_sensitivity(void **state) {
   (void)state;
@@ -829,6 +847,7 @@ int main(void) {
       cmocka_unit_test(test_vc_default_vm),
       cmocka_unit_test(test_proof_signing_input_rules),
       cmocka_unit_test(test_vc_verify_known_answer_both_profiles),
+      cmocka_unit_test(test_vc_verify_codec_object_hardened),
       cmocka_unit_test(test_vc_verify_key_order_sensitivity),
       cmocka_unit_test(test_vc_verify_tamper_and_proofvalue_rules),
       cmocka_unit_test(test_vc_verify_structure_compat_quirks),
