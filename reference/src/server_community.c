@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "harmony/alloc.h"
+#include "harmony/codec.h"
 #include "harmony/vc.h"
 #include "server_internal.h"
 
@@ -84,9 +85,26 @@ static hm_json *channels_json(hm_server *srv, const char *cid, int summary) {
   return b.arr;
 }
 
-static const char *presence_of(hm_server *srv, const char *did) {
-  return hm_srv_did_online(srv, did) ? "online" : "offline";
+const char *hm_srv_presence_status(hm_server *srv, const char *did) {
+  if (!hm_srv_did_online(srv, did)) return "offline";
+  for (hm_presence_entry *e = srv->presence; e; e = e->next)
+    if (!strcmp(e->did, did)) return e->status;
+  return "online";
 }
+
+void hm_srv_presence_forget(hm_server *srv, const char *did) {
+  for (hm_presence_entry **pp = &srv->presence; *pp; pp = &(*pp)->next) {
+    if (!strcmp((*pp)->did, did)) {
+      hm_presence_entry *e = *pp;
+      *pp = e->next;
+      hm_free(e->did);
+      hm_free(e);
+      return;
+    }
+  }
+}
+
+static const char *presence_of(hm_server *srv, const char *did) { return hm_srv_presence_status(srv, did); }
 
 static int role_id_cb(void *ctx, const hm_store_role *r) {
   return hm_json_array_append(ctx, hm_json_new_cstr(r->id)) != HM_OK;
@@ -301,31 +319,45 @@ static int collect_member_did(void *ctx, const hm_store_member *m) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+static void presence_send(hm_server *srv, const char *did, hm_json *p, const hm_server_conn *except);
+
 void hm_srv_presence(hm_server *srv, const char *did, const char *status, const hm_server_conn *except) {
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "status", status, &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    return;
+  }
+  presence_send(srv, did, p, except);
+}
+
+/* To every connection sharing a community with did (once each), except `except`. */
+static void presence_send(hm_server *srv, const char *did, hm_json *p, const hm_server_conn *except) {
   str_list comms = {0}, peers = {0};
   int rc = srv->st->vt->memberships_of(srv->st, did, collect_community_of, &comms);
   for (size_t i = 0; rc == HM_OK && !comms.nomem && i < comms.n; i++)
     rc = srv->st->vt->member_list(srv->st, comms.ids[i], collect_member_did, &peers);
   if (rc == HM_OK && !comms.nomem && !peers.nomem && peers.n) {
     qsort(peers.ids, peers.n, sizeof *peers.ids, cmp_str);
-    hm_json *p = hm_json_new_object();
-    int jr = p ? HM_OK : HM_ERR_NOMEM;
-    set_str(p, "status", status, &jr);
+    int jr = HM_OK;
     char id[64], ts[32], *text = NULL;
     size_t len;
     hm_srv_fresh_id(srv, id, sizeof id, "presence", 16);
     hm_srv_now_iso(srv, ts);
     if (jr == HM_OK && hm_srv_frame_text(&text, &len, id, "presence.changed", ts, did, p) == HM_OK) {
+      p = NULL;
       for (hm_server_conn *c = srv->conns; c; c = c->next) {
-        if (c == except || !c->did || strcmp(c->did, did) == 0) continue;
+        if (c == except || !c->did) continue;
         const char *key = c->did;
         if (bsearch(&key, peers.ids, peers.n, sizeof *peers.ids, cmp_str)) hm_srv_send_text(srv, c, text, len);
       }
       hm_free(text);
-    } else if (jr != HM_OK) {
-      hm_json_free(p);
+    } else {
+      p = NULL; /* hm_srv_frame_text took it */
     }
   }
+  hm_json_free(p);
   str_list_clear(&comms);
   str_list_clear(&peers);
 }
@@ -917,7 +949,7 @@ static hm_json *stored_message(hm_server *srv, const hm_store_message *m) {
   hm_json *o = hm_json_new_object();
   if (rc == HM_OK && !o) rc = HM_ERR_NOMEM;
   set_str(o, "id", m->id, &rc);
-  set_str(o, "type", "channel.send", &rc);
+  set_str(o, "type", m->type ? m->type : "channel.send", &rc);
   set_str(o, "timestamp", m->timestamp, &rc);
   set_str(o, "sender", m->author, &rc);
   set(o, "payload", payload, &rc);
@@ -928,7 +960,7 @@ static hm_json *stored_message(hm_server *srv, const hm_store_message *m) {
     set_iso(o, "editedAt", m->edited_ms, &rc);
   }
   if (m->deleted) set(o, "deleted", hm_json_new_bool(1), &rc);
-  if (rc == HM_OK && !m->deleted) {
+  if (rc == HM_OK && !m->deleted && !m->type) {
     hm_json *reactions = hm_json_new_array();
     if (!reactions) rc = HM_ERR_NOMEM;
     if (rc == HM_OK) rc = srv->st->vt->reaction_list(srv->st, m->channel_id, m->id, reaction_cb, reactions);
@@ -974,6 +1006,30 @@ static int page_cb(void *ctx, const hm_store_message *m) {
   return 0;
 }
 
+static const char *pstr_of(const hm_json *p, const char *key) {
+  hm_json *v = hm_json_object_getc(p, key);
+  return hm_json_kind_of(v) == HM_JSON_STRING ? hm_json_string(v, NULL) : NULL;
+}
+
+typedef struct {
+  char *community_id, *channel_id;
+  int found;
+} thread_copy;
+
+static int copy_thread_cb(void *ctx, const hm_store_thread *t) {
+  thread_copy *tc = ctx;
+  tc->community_id = hm_strdup(t->community_id);
+  tc->channel_id = hm_strdup(t->channel_id);
+  tc->found = 1;
+  return 1;
+}
+
+static void thread_copy_clear(thread_copy *tc) {
+  hm_free(tc->community_id);
+  hm_free(tc->channel_id);
+  memset(tc, 0, sizeof *tc);
+}
+
 static void h_sync_request(hm_frame *f) {
   hm_server *srv = f->srv;
   const hm_json *p = f->payload;
@@ -998,10 +1054,21 @@ static void h_sync_request(hm_frame *f) {
     limit = d < 1 ? 1 : d > 200 ? 200 : (size_t)d;
   }
   if (!channel_exists(f, chid)) return;
-  if (hm_json_kind_of(hm_json_object_getc(p, "threadId")) == HM_JSON_STRING) {
-    /* Threads are not implemented, so no thread exists in any channel (R-SYNC-5). */
-    hm_frame_error(f, "THREAD_NOT_FOUND", "Thread not found");
-    return;
+  const char *tid = pstr_of(p, "threadId");
+  if (tid) { /* R-SYNC-5: the thread must be one of this channel */
+    thread_copy tc = {0};
+    int trc = srv->st->vt->thread_get(srv->st, tid, copy_thread_cb, &tc);
+    int ok = trc == HM_OK && tc.channel_id && tc.community_id && !strcmp(tc.channel_id, chid) &&
+             !strcmp(tc.community_id, f->community_id);
+    thread_copy_clear(&tc);
+    if (trc != HM_OK && trc != HM_ERR_NOT_FOUND) {
+      hm_frame_internal(f, trc);
+      return;
+    }
+    if (!ok) {
+      hm_frame_error(f, "THREAD_NOT_FOUND", "Thread not found");
+      return;
+    }
   }
   hm_store_page_query q = {0};
   q.after_seq = -1;
@@ -1014,7 +1081,9 @@ static void h_sync_request(hm_frame *f) {
   q.include_deleted = hm_json_kind_of(hm_json_object_getc(p, "includeDeleted")) == HM_JSON_TRUE;
   q.limit = limit + 1; /* one more tells whether more follow (R-HIST-5) */
   page_ctx pc = {srv, hm_json_new_array(), limit, 0, 0, HM_OK, 0, NULL};
-  int rc = pc.arr ? srv->st->vt->message_page(srv->st, chid, &q, page_cb, &pc) : HM_ERR_NOMEM;
+  int rc = !pc.arr ? HM_ERR_NOMEM
+           : tid   ? srv->st->vt->thread_message_page(srv->st, tid, &q, page_cb, &pc)
+                   : srv->st->vt->message_page(srv->st, chid, &q, page_cb, &pc);
   if (rc == HM_OK) rc = pc.rc;
   hm_json *latest = NULL;
   if (rc == HM_OK) {
@@ -1045,6 +1114,7 @@ static void h_sync_request(hm_frame *f) {
   set(out, "hasMore", hm_json_new_bool(pc.more), &rc);
   set(out, "latestClock", latest, &rc);
   latest = NULL;
+  if (tid) set_str(out, "threadId", tid, &rc);
   if (rc != HM_OK) {
     hm_json_free(out);
     hm_json_free(pc.arr);
@@ -1102,10 +1172,6 @@ static int is_creator(hm_server *srv, const char *cid, const char *did, int *yes
   return HM_OK;
 }
 
-static const char *pstr_of(const hm_json *p, const char *key) {
-  hm_json *v = hm_json_object_getc(p, key);
-  return hm_json_kind_of(v) == HM_JSON_STRING ? hm_json_string(v, NULL) : NULL;
-}
 
 static void frame_ts(hm_frame *f, char ts[32]) {
   if (f->timestamp)
@@ -2024,6 +2090,428 @@ static void h_member_reconciled(hm_frame *f) {
   }
 }
 
+/* ---- direct messages (dm.md) ------------------------------------------------------------ */
+
+/* The conversation key of two DIDs (order-independent). */
+static char *conversation_key(const char *a, const char *b) {
+  if (strcmp(a, b) > 0) {
+    const char *t = a;
+    a = b;
+    b = t;
+  }
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *k = hm_malloc(n);
+  if (k) snprintf(k, n, "%s\n%s", a, b);
+  return k;
+}
+
+static int recipient_known(hm_frame *f, const char *did) {
+  int rc = f->srv->st->vt->known_did_get(f->srv->st, did);
+  if (rc == HM_ERR_NOT_FOUND) {
+    hm_frame_error(f, "NOT_FOUND", "Recipient not found"); /* R-DM-3 */
+    return 0;
+  }
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return 0;
+  }
+  return 1;
+}
+
+/* Peer delivery: every connection of the recipient, never the sending connection. */
+static void peer_relay(hm_frame *f, const char *type, const char *recipient) {
+  char ts[32], id[64], *text = NULL;
+  size_t len;
+  frame_ts(f, ts);
+  if (!f->id) hm_srv_fresh_id(f->srv, id, sizeof id, "relay", 16);
+  int rc = hm_srv_frame_text(&text, &len, f->id ? f->id : id, type, ts, f->conn->did, hm_json_clone(f->payload));
+  if (rc != HM_OK) {
+    hm_srv_log(f->srv, HM_LOG_ERROR, "%s relay failed: %s", type, hm_strerror(rc));
+    return;
+  }
+  hm_srv_send_did(f->srv, recipient, text, len, f->conn);
+  hm_free(text);
+}
+
+static void h_dm_send(hm_frame *f) {
+  hm_server *srv = f->srv;
+  const char *to = pstr_of(f->payload, "recipientDID");
+  hm_json *clock = hm_json_object_getc(f->payload, "clock");
+  if (!content_ok(hm_json_object_getc(f->payload, "content"))) {
+    bad_field(f, "content");
+    return;
+  }
+  if (!clock_ok(clock)) {
+    bad_field(f, "clock");
+    return;
+  }
+  if (!recipient_known(f, to)) return;
+  char *conv = conversation_key(f->conn->did, to), *text = NULL, now_ts[32];
+  int rc = conv ? hm_json_stringify(&text, NULL, f->payload) : HM_ERR_NOMEM;
+  hm_srv_now_iso(srv, now_ts);
+  hm_store_message m = {0};
+  m.community_id = to;
+  m.channel_id = conv;
+  m.id = f->id;
+  m.author = f->conn->did;
+  m.timestamp = f->timestamp ? f->timestamp : now_ts;
+  m.payload_json = text;
+  m.received_ms = hm_srv_now(srv);
+  if (rc == HM_OK) rc = srv->st->vt->dm_append(srv->st, &m, NULL);
+  hm_free(conv);
+  hm_free(text);
+  if (rc == HM_ERR_CONFLICT) {
+    hm_frame_error(f, "CONFLICT", "Duplicate message id"); /* R-DM-5 */
+    return;
+  }
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  peer_relay(f, "dm.message", to);
+}
+
+/* Loads a DM of the conversation with `to`; answers NOT_FOUND / FORBIDDEN. *stored gets
+ * its payload (caller frees). */
+static int dm_load_own(hm_frame *f, const char *to, const char *mid, const char *forbidden, char **conv_out,
+                       hm_json **stored) {
+  char *conv = conversation_key(f->conn->did, to);
+  msg_copy mc;
+  memset(&mc, 0, sizeof mc);
+  int rc = conv ? f->srv->st->vt->dm_get(f->srv->st, conv, mid, copy_msg_cb, &mc) : HM_ERR_NOMEM;
+  if (rc == HM_OK && (!mc.author || !mc.payload_json)) rc = HM_ERR_NOMEM;
+  if (rc == HM_ERR_NOT_FOUND || (rc == HM_OK && mc.deleted)) {
+    hm_frame_error(f, "NOT_FOUND", "Message not found");
+    rc = -1000;
+  } else if (rc == HM_OK && strcmp(mc.author, f->conn->did) != 0) {
+    hm_frame_error(f, "FORBIDDEN", forbidden);
+    rc = -1000;
+  } else if (rc == HM_OK) {
+    rc = hm_json_parse(stored, mc.payload_json, strlen(mc.payload_json), 0, NULL);
+    if (rc != HM_OK) hm_frame_internal(f, rc);
+  } else {
+    hm_frame_internal(f, rc);
+  }
+  msg_copy_clear(&mc);
+  if (rc != HM_OK) {
+    hm_free(conv);
+    return 0;
+  }
+  *conv_out = conv;
+  return 1;
+}
+
+static void h_dm_edit(hm_frame *f) {
+  const char *to = pstr_of(f->payload, "recipientDID"), *mid = pstr_of(f->payload, "messageId");
+  hm_json *content = hm_json_object_getc(f->payload, "content"), *clock = hm_json_object_getc(f->payload, "clock");
+  if (!content_ok(content)) {
+    bad_field(f, "content");
+    return;
+  }
+  if (!clock_ok(clock)) {
+    bad_field(f, "clock");
+    return;
+  }
+  char *conv = NULL, *text = NULL;
+  hm_json *stored = NULL;
+  if (!dm_load_own(f, to, mid, "Only the author can edit this message", &conv, &stored)) return;
+  int rc = hm_json_object_setc(stored, "content", hm_json_clone(content));
+  if (rc == HM_OK && clock && hm_json_kind_of(clock) == HM_JSON_OBJECT)
+    rc = hm_json_object_setc(stored, "clock", hm_json_clone(clock));
+  if (rc == HM_OK) rc = hm_json_stringify(&text, NULL, stored);
+  if (rc == HM_OK) rc = f->srv->st->vt->dm_edit(f->srv->st, conv, mid, text, hm_srv_now(f->srv));
+  hm_json_free(stored);
+  hm_free(conv);
+  hm_free(text);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  peer_relay(f, "dm.edited", to);
+}
+
+static void h_dm_delete(hm_frame *f) {
+  const char *to = pstr_of(f->payload, "recipientDID"), *mid = pstr_of(f->payload, "messageId");
+  if (!clock_ok(hm_json_object_getc(f->payload, "clock"))) {
+    bad_field(f, "clock");
+    return;
+  }
+  char *conv = NULL, *text = NULL;
+  hm_json *stored = NULL, *tomb = hm_json_new_object();
+  if (!dm_load_own(f, to, mid, "Only the author can delete this message", &conv, &stored)) {
+    hm_json_free(tomb);
+    return;
+  }
+  int rc = tomb ? HM_OK : HM_ERR_NOMEM;
+  set_str(tomb, "recipientDID", to, &rc);
+  hm_json *oc = hm_json_object_getc(stored, "clock");
+  if (oc) set(tomb, "clock", hm_json_clone(oc), &rc);
+  if (rc == HM_OK) rc = hm_json_stringify(&text, NULL, tomb);
+  if (rc == HM_OK) rc = f->srv->st->vt->dm_tombstone(f->srv->st, conv, mid, text, hm_srv_now(f->srv));
+  hm_json_free(stored);
+  hm_json_free(tomb);
+  hm_free(conv);
+  hm_free(text);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  peer_relay(f, "dm.deleted", to);
+}
+
+static void h_dm_typing(hm_frame *f) {
+  const char *to = pstr_of(f->payload, "recipientDID");
+  if (!recipient_known(f, to)) return;
+  peer_relay(f, "dm.typing.indicator", to);
+}
+
+/* 32 bytes as an integer array or a codec object (R-DM-17). */
+static int key32_ok(const hm_json *v) {
+  if (hm_json_kind_of(v) == HM_JSON_ARRAY) {
+    if (hm_json_array_size(v) != 32) return 0;
+    for (size_t i = 0; i < 32; i++) {
+      hm_json *b = hm_json_array_get(v, i);
+      if (!safe_uint(b) || hm_json_number(b) > 255) return 0;
+    }
+    return 1;
+  }
+  if (!bytes_value(v)) return 0;
+  size_t n;
+  const char *s = hm_json_string(hm_json_object_getc(v, "data"), &n);
+  uint8_t buf[64];
+  size_t outlen = 0;
+  return s && n <= 88 && hm_base64_decode(buf, sizeof buf, &outlen, s, n, 0) == HM_OK && outlen == 32;
+}
+
+static void h_dm_keyexchange(hm_frame *f) {
+  const char *to = pstr_of(f->payload, "recipientDID");
+  if (!key32_ok(hm_json_object_getc(f->payload, "senderPublicKey"))) {
+    bad_field(f, "senderPublicKey");
+    return;
+  }
+  if (!recipient_known(f, to)) return;
+  peer_relay(f, "dm.keyexchange", to);
+}
+
+/* ---- presence.update (R-PRES-1 .. R-PRES-4) ------------------------------------------- */
+
+static void h_presence_update(hm_frame *f) {
+  hm_server *srv = f->srv;
+  const char *status = pstr_of(f->payload, "status");
+  if (!status || (strcmp(status, "online") && strcmp(status, "idle") && strcmp(status, "dnd") &&
+                  strcmp(status, "offline"))) {
+    bad_field(f, "status");
+    return;
+  }
+  hm_presence_entry *e;
+  for (e = srv->presence; e; e = e->next)
+    if (!strcmp(e->did, f->conn->did)) break;
+  if (!e) {
+    e = hm_calloc(1, sizeof *e);
+    if (!e || !(e->did = hm_strdup(f->conn->did))) {
+      hm_free(e);
+      hm_frame_internal(f, HM_ERR_NOMEM);
+      return;
+    }
+    e->next = srv->presence;
+    srv->presence = e;
+  }
+  snprintf(e->status, sizeof e->status, "%s", status);
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "status", status, &rc);
+  const char *cs = pstr_of(f->payload, "customStatus"), *ac = pstr_of(f->payload, "activeChannelId");
+  if (cs) set_str(p, "customStatus", cs, &rc);
+  if (ac) set_str(p, "activeChannelId", ac, &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  presence_send(srv, f->conn->did, p, f->conn);
+}
+
+/* ---- threads (threads.md) ---------------------------------------------------------------- */
+
+static void h_thread_create(hm_frame *f) {
+  hm_server *srv = f->srv;
+  const char *chid = pstr_of(f->payload, "channelId"), *parent = pstr_of(f->payload, "parentMessageId");
+  hm_json *content = hm_json_object_getc(f->payload, "content"), *clock = hm_json_object_getc(f->payload, "clock");
+  if (hm_json_kind_of(content) == HM_JSON_NULL) content = NULL;
+  if (content && !content_ok(content)) {
+    bad_field(f, "content");
+    return;
+  }
+  if (!clock_ok(clock)) {
+    bad_field(f, "clock");
+    return;
+  }
+  if (!channel_exists(f, chid)) return;
+  msg_copy mc;
+  if (!message_load(f, chid, parent, 0, &mc)) return;
+  msg_copy_clear(&mc);
+  int rc = srv->st->vt->thread_get(srv->st, f->id, NULL, NULL);
+  if (rc == HM_OK) {
+    hm_frame_error(f, "CONFLICT", "Duplicate message id"); /* R-THR-3 */
+    return;
+  }
+  int64_t n = 0;
+  if (rc == HM_ERR_NOT_FOUND) rc = srv->st->vt->thread_count(srv->st, chid, &n);
+  if (rc == HM_OK && n >= 1000) {
+    hm_frame_error(f, "QUOTA_EXCEEDED", "Thread limit reached (1000)");
+    return;
+  }
+  /* the relayed payload (R-THR-1) */
+  hm_json *p = hm_json_new_object();
+  if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
+  set_str(p, "threadId", f->id, &rc);
+  set_str(p, "parentMessageId", parent, &rc);
+  set_str(p, "channelId", chid, &rc);
+  set_str(p, "communityId", f->community_id, &rc);
+  set(p, "name", hm_json_clone(hm_json_object_getc(f->payload, "name")), &rc);
+  set_str(p, "creatorDID", f->conn->did, &rc);
+  if (content) set(p, "content", hm_json_clone(content), &rc);
+  if (clock && hm_json_kind_of(clock) != HM_JSON_NULL) set(p, "clock", hm_json_clone(clock), &rc);
+  char ts[32], *text = NULL;
+  frame_ts(f, ts);
+  int64_t now = hm_srv_now(srv);
+  hm_store_thread t = {f->id, f->community_id, chid, parent, pstr_of(f->payload, "name"), f->conn->did, now};
+  hm_store_message first = {0};
+  if (rc == HM_OK && content) {
+    rc = hm_json_stringify(&text, NULL, f->payload);
+    first.community_id = f->community_id;
+    first.channel_id = chid;
+    first.id = f->id;
+    first.author = f->conn->did;
+    first.timestamp = ts;
+    first.payload_json = text;
+    first.received_ms = now;
+    first.type = "thread.create";
+    hm_json *ct = clock ? hm_json_object_getc(clock, "counter") : NULL;
+    first.has_counter = hm_json_kind_of(ct) == HM_JSON_NUMBER;
+    first.counter = hm_json_number(ct);
+  }
+  if (rc == HM_OK) rc = srv->st->vt->thread_create(srv->st, &t, content ? &first : NULL);
+  hm_free(text);
+  if (rc == HM_ERR_CONFLICT) {
+    hm_json_free(p);
+    hm_frame_error(f, "CONFLICT", "Duplicate message id");
+    return;
+  }
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  rc = broadcast_frame(srv, f->community_id, f->id, "thread.created", ts, f->conn->did, p, NULL);
+  if (rc != HM_OK) hm_srv_log(srv, HM_LOG_ERROR, "thread.created broadcast failed: %s", hm_strerror(rc));
+}
+
+static void h_thread_send(hm_frame *f) {
+  hm_server *srv = f->srv;
+  const char *tid = pstr_of(f->payload, "threadId");
+  hm_json *content = hm_json_object_getc(f->payload, "content"), *clock = hm_json_object_getc(f->payload, "clock");
+  if (!content_ok(content)) {
+    bad_field(f, "content");
+    return;
+  }
+  if (!clock_ok(clock)) {
+    bad_field(f, "clock");
+    return;
+  }
+  thread_copy tc = {0};
+  int rc = srv->st->vt->thread_get(srv->st, tid, copy_thread_cb, &tc);
+  if (rc == HM_OK && (!tc.community_id || !tc.channel_id)) rc = HM_ERR_NOMEM;
+  if (rc == HM_ERR_NOT_FOUND) {
+    hm_frame_error(f, "THREAD_NOT_FOUND", "Thread not found"); /* R-THR-7 */
+    return;
+  }
+  if (rc != HM_OK) {
+    thread_copy_clear(&tc);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  /* the thread names the community: ban, then membership (R-THR-8) */
+  f->community_id = tc.community_id;
+  rc = srv->st->vt->ban_get(srv->st, tc.community_id, f->conn->did);
+  if (rc == HM_OK) {
+    hm_frame_error(f, "BANNED", "You are banned from this community");
+    goto out;
+  }
+  rc = srv->st->vt->member_get(srv->st, tc.community_id, f->conn->did, NULL, NULL);
+  if (rc == HM_ERR_NOT_FOUND) {
+    hm_frame_error(f, "NOT_MEMBER", "Not a member of this community");
+    goto out;
+  }
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    goto out;
+  }
+  int64_t slow_mode = 0, now = hm_srv_now(srv);
+  srv->st->vt->channel_get(srv->st, tc.community_id, tc.channel_id, slow_mode_cb, &slow_mode);
+  if (slow_mode > 0) {
+    hm_slow_entry *e = slow_entry(srv, tc.channel_id, f->conn->did, 0);
+    if (e && now - e->last_ms < slow_mode * 1000) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "Slow mode: wait %llds between messages", (long long)slow_mode);
+      hm_frame_error(f, "SLOW_MODE", msg);
+      goto out;
+    }
+  }
+  char ts[32], *text = NULL;
+  frame_ts(f, ts);
+  rc = hm_json_stringify(&text, NULL, f->payload);
+  hm_store_message m = {0};
+  m.community_id = tc.community_id;
+  m.channel_id = tc.channel_id;
+  m.id = f->id;
+  m.author = f->conn->did;
+  m.timestamp = ts;
+  m.payload_json = text;
+  m.received_ms = now;
+  m.type = "thread.send";
+  hm_json *ct = clock ? hm_json_object_getc(clock, "counter") : NULL;
+  m.has_counter = hm_json_kind_of(ct) == HM_JSON_NUMBER;
+  m.counter = hm_json_number(ct);
+  int64_t count = 0;
+  if (rc == HM_OK) rc = srv->st->vt->thread_message_append(srv->st, tid, &m, NULL, &count);
+  hm_free(text);
+  if (rc == HM_ERR_CONFLICT) {
+    hm_frame_error(f, "CONFLICT", "Duplicate message id");
+    goto out;
+  }
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    goto out;
+  }
+  if (slow_mode > 0) {
+    hm_slow_entry *e = slow_entry(srv, tc.channel_id, f->conn->did, 1);
+    if (e) e->last_ms = now;
+  }
+  hm_json *p = hm_json_new_object();
+  rc = p ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "threadId", tid, &rc);
+  set(p, "content", hm_json_clone(content), &rc);
+  static const char *const opt[] = {"nonce", "replyTo", "clock"};
+  for (size_t i = 0; i < 3; i++) {
+    hm_json *v = hm_json_object_getc(f->payload, opt[i]);
+    if (v && hm_json_kind_of(v) != HM_JSON_NULL) set(p, opt[i], hm_json_clone(v), &rc);
+  }
+  set(p, "messageCount", hm_json_new_number((double)count), &rc);
+  set_str(p, "communityId", tc.community_id, &rc);
+  set_str(p, "channelId", tc.channel_id, &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_srv_log(srv, HM_LOG_ERROR, "thread.message build failed");
+    goto out;
+  }
+  rc = broadcast_frame(srv, tc.community_id, f->id, "thread.message", ts, f->conn->did, p, NULL);
+  if (rc != HM_OK) hm_srv_log(srv, HM_LOG_ERROR, "thread.message broadcast failed: %s", hm_strerror(rc));
+out:
+  f->community_id = NULL;
+  thread_copy_clear(&tc);
+}
+
 /* ---- the handler table ----------------------------------------------------------------- */
 
 const hm_handler hm_server_handlers[] = {
@@ -2058,5 +2546,13 @@ const hm_handler hm_server_handlers[] = {
     {"role.assign", h_role_assign},
     {"role.remove", h_role_remove},
     {"member.update", h_member_update},
+    {"dm.send", h_dm_send},
+    {"dm.edit", h_dm_edit},
+    {"dm.delete", h_dm_delete},
+    {"dm.typing", h_dm_typing},
+    {"dm.keyexchange", h_dm_keyexchange},
+    {"presence.update", h_presence_update},
+    {"thread.create", h_thread_create},
+    {"thread.send", h_thread_send},
     {NULL, NULL},
 };

@@ -312,6 +312,12 @@ void hm_server_free(hm_server *srv) {
     hm_free(r->did);
     hm_free(r);
   }
+  while (srv->presence) {
+    hm_presence_entry *e = srv->presence;
+    srv->presence = e->next;
+    hm_free(e->did);
+    hm_free(e);
+  }
   while (srv->slow) {
     hm_slow_entry *e = srv->slow;
     srv->slow = e->next;
@@ -351,7 +357,10 @@ void hm_server_conn_closed(hm_server *srv, hm_server_conn *c) {
   conn_free(c);
   if (did) {
     /* R-AUTH-22: offline only when the DID's last authenticated connection is gone. */
-    if (!hm_srv_did_online(srv, did)) hm_srv_presence(srv, did, "offline", NULL);
+    if (!hm_srv_did_online(srv, did)) {
+      hm_srv_presence_forget(srv, did);
+      hm_srv_presence(srv, did, "offline", NULL);
+    }
     hm_free(did);
   }
 }
@@ -529,6 +538,11 @@ static int blank(const char *s, size_t n) {
   return 1;
 }
 
+static int is_did_field(const char *name) {
+  return !strcmp(name, "targetDID") || !strcmp(name, "memberDID") || !strcmp(name, "recipientDID") ||
+         !strcmp(name, "did");
+}
+
 /* Returns 1 if the payload passed; otherwise it answered the frame. */
 static int validate_payload(hm_frame *f) {
   const hm_reg_type *r = f->reg;
@@ -550,6 +564,7 @@ static int validate_payload(hm_frame *f) {
       size_t n;
       const char *s = hm_json_string(v, &n);
       if (fd->required && (fd->types & HM_FT_STRING) && blank(s, n)) goto bad;
+      if (is_did_field(fd->name) && (n < 4 || memcmp(s, "did:", 4) != 0)) goto bad; /* R-CHAN-2 */
       long max = fd->max >= 0 ? fd->max : (strcmp(fd->name, "data") == 0 ? -1 : 4000);
       if (max >= 0 && hm_utf16_len(s, n) > (size_t)max) {
         snprintf(msg, sizeof msg, "%s exceeds maximum length of %ld", fd->name, max);

@@ -32,6 +32,13 @@ typedef struct hm_slow_entry {
   int64_t last_ms;
 } hm_slow_entry;
 
+/* The status a DID set with presence.update while connected (R-PRES-4). Memory only. */
+typedef struct hm_presence_entry {
+  struct hm_presence_entry *next;
+  char *did;
+  char status[16];
+} hm_presence_entry;
+
 struct hm_server {
   hm_server_config cfg;
   hm_server_env env;
@@ -43,6 +50,7 @@ struct hm_server {
   size_t n_conns;
   hm_rate_entry *rates;
   hm_slow_entry *slow;
+  hm_presence_entry *presence;
 };
 
 /* What a handler gets: the frame, already checked against the envelope rules, the
@@ -100,6 +108,10 @@ extern const hm_handler hm_server_handlers[];
 int hm_srv_announce_community(hm_server *srv, hm_server_conn *c, const char *community_id, int with_info);
 /* Post-authentication resync (R-AUTH-18 .. R-AUTH-20). */
 int hm_srv_resync(hm_server *srv, hm_server_conn *c);
+/* The DID's current presence status: offline, the status it set, or online. */
+const char *hm_srv_presence_status(hm_server *srv, const char *did);
+/* Forget the status a DID set (its last connection closed). */
+void hm_srv_presence_forget(hm_server *srv, const char *did);
 /* presence.changed {status} from did to members of its communities (R-AUTH-22). */
 void hm_srv_presence(hm_server *srv, const char *did, const char *status, const hm_server_conn *except);
 

@@ -18,7 +18,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 2
+#define HM_STORE_SCHEMA_VERSION 4
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -57,6 +57,19 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     "CREATE TABLE role_assignments(community_id TEXT NOT NULL, did TEXT NOT NULL, role_id TEXT NOT NULL,"
     " UNIQUE(community_id, did, role_id));"
     "CREATE TABLE profiles(did TEXT PRIMARY KEY, display_name TEXT NOT NULL);",
+    /* 2 -> 3: direct messages */
+    "CREATE TABLE dms(conversation TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, recipient TEXT NOT NULL,"
+    " author TEXT NOT NULL, timestamp TEXT NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL,"
+    " deleted INTEGER NOT NULL DEFAULT 0, edited_ms INTEGER NOT NULL DEFAULT 0, deleted_ms INTEGER,"
+    " PRIMARY KEY(conversation, seq), UNIQUE(conversation, id));",
+    /* 3 -> 4: threads */
+    "CREATE TABLE threads(id TEXT PRIMARY KEY, community_id TEXT NOT NULL, channel_id TEXT NOT NULL,"
+    " parent_id TEXT NOT NULL, name TEXT NOT NULL, creator TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX threads_channel ON threads(channel_id);"
+    "CREATE TABLE thread_messages(thread_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,"
+    " community_id TEXT NOT NULL, channel_id TEXT NOT NULL, author TEXT NOT NULL, timestamp TEXT NOT NULL,"
+    " payload TEXT NOT NULL, counter REAL, received_ms INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
+    " edited_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(thread_id, seq), UNIQUE(thread_id, id));",
 };
 
 typedef struct {
@@ -446,6 +459,7 @@ static int message_rows(sqlite3_stmt *s, hm_store_message_cb cb, void *ctx, int 
     m.received_ms = sqlite3_column_int64(s, 8);
     m.deleted = sqlite3_column_int(s, 9);
     m.edited_ms = sqlite3_column_int64(s, 10);
+    if (sqlite3_column_count(s) > 11) m.type = col_text(s, 11);
     found = 1;
     if (cb && cb(ctx, &m)) {
       rc = SQLITE_DONE;
@@ -544,7 +558,9 @@ static int sq_channel_delete(hm_store *st, const char *chid) {
   int ok = run(st, NULL, "DELETE FROM channels WHERE id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM messages WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM reactions WHERE channel_id=?1", "s", chid) == HM_OK &&
-           run(st, NULL, "DELETE FROM pins WHERE channel_id=?1", "s", chid) == HM_OK;
+           run(st, NULL, "DELETE FROM pins WHERE channel_id=?1", "s", chid) == HM_OK &&
+           run(st, NULL, "DELETE FROM thread_messages WHERE channel_id=?1", "s", chid) == HM_OK &&
+           run(st, NULL, "DELETE FROM threads WHERE channel_id=?1", "s", chid) == HM_OK;
   TX_END(db, ok);
 }
 
@@ -762,6 +778,191 @@ static int sq_display_name_set(hm_store *st, const char *did, const char *name) 
   return run(st, NULL, "INSERT OR REPLACE INTO profiles(did, display_name) VALUES(?1,?2)", "ss", did, name);
 }
 
+/* ---- schema 3: known DIDs, direct messages ----------------------------------------- */
+
+static int sq_known_did_get(hm_store *st, const char *did) {
+  int64_t n = 0;
+  int rc = count_query(st,
+                       "SELECT (SELECT count(*) FROM known_dids WHERE did=?1) + (SELECT count(*) FROM members WHERE did=?1)",
+                       did, &n);
+  if (rc != HM_OK) return rc;
+  return n > 0 ? HM_OK : HM_ERR_NOT_FOUND;
+}
+
+static int sq_dm_append(hm_store *st, const hm_store_message *m, int64_t *seq_out) {
+  sqlite3 *db = db_of(st);
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  int64_t seq = 0;
+  int rc = count_query(st, "SELECT coalesce(max(seq), 0) + 1 FROM dms WHERE conversation=?1", m->channel_id, &seq);
+  if (rc == HM_OK) {
+    sqlite3_stmt *s;
+    rc = prep(st, &s,
+              "INSERT INTO dms(conversation, seq, id, recipient, author, timestamp, payload, received_ms)"
+              " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
+    if (rc == HM_OK) {
+      bind_text(s, 1, m->channel_id);
+      sqlite3_bind_int64(s, 2, seq);
+      bind_text(s, 3, m->id);
+      bind_text(s, 4, m->community_id);
+      bind_text(s, 5, m->author);
+      bind_text(s, 6, m->timestamp);
+      bind_text(s, 7, m->payload_json);
+      sqlite3_bind_int64(s, 8, m->received_ms);
+      int r = sqlite3_step(s);
+      sqlite3_finalize(s);
+      rc = r == SQLITE_DONE ? HM_OK : r == SQLITE_CONSTRAINT ? HM_ERR_CONFLICT : HM_ERR_IO;
+    }
+  }
+  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
+    exec(db, "ROLLBACK");
+    return rc != HM_OK ? rc : HM_ERR_IO;
+  }
+  if (seq_out) *seq_out = seq;
+  return HM_OK;
+}
+
+static int sq_dm_get(hm_store *st, const char *conv, const char *id, hm_store_message_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT recipient, conversation, id, seq, author, timestamp, payload, NULL, received_ms, deleted, edited_ms"
+           " FROM dms WHERE conversation=?1 AND id=?2") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, conv);
+  bind_text(s, 2, id);
+  return message_rows(s, cb, ctx, 1);
+}
+
+static int sq_dm_edit(hm_store *st, const char *conv, const char *id, const char *payload_json, int64_t ms) {
+  int64_t n = 0;
+  int rc = run(st, &n, "UPDATE dms SET payload=?3, edited_ms=?4 WHERE conversation=?1 AND id=?2", "sssi", conv, id,
+               payload_json, ms);
+  if (rc != HM_OK) return rc;
+  return n ? HM_OK : HM_ERR_NOT_FOUND;
+}
+
+static int sq_dm_tombstone(hm_store *st, const char *conv, const char *id, const char *payload_json, int64_t ms) {
+  int64_t n = 0;
+  int rc = run(st, &n, "UPDATE dms SET payload=?3, deleted=1, deleted_ms=?4 WHERE conversation=?1 AND id=?2", "sssi",
+               conv, id, payload_json, ms);
+  if (rc != HM_OK) return rc;
+  return n ? HM_OK : HM_ERR_NOT_FOUND;
+}
+
+/* ---- schema 4: threads ------------------------------------------------------------------ */
+
+static int thread_msg_insert(hm_store *st, const char *tid, const hm_store_message *m, int64_t *seq_out,
+                             int64_t *count_out) {
+  int64_t seq = 0, count = 0;
+  int rc = count_query(st, "SELECT coalesce(max(seq), 0) + 1 FROM thread_messages WHERE thread_id=?1", tid, &seq);
+  if (rc != HM_OK) return rc;
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "INSERT INTO thread_messages(thread_id, seq, id, type, community_id, channel_id, author, timestamp, payload,"
+           " counter, received_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, tid);
+  sqlite3_bind_int64(s, 2, seq);
+  bind_text(s, 3, m->id);
+  bind_text(s, 4, m->type ? m->type : "thread.send");
+  bind_text(s, 5, m->community_id);
+  bind_text(s, 6, m->channel_id);
+  bind_text(s, 7, m->author);
+  bind_text(s, 8, m->timestamp);
+  bind_text(s, 9, m->payload_json);
+  if (m->has_counter)
+    sqlite3_bind_double(s, 10, m->counter);
+  else
+    sqlite3_bind_null(s, 10);
+  sqlite3_bind_int64(s, 11, m->received_ms);
+  int r = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (r == SQLITE_CONSTRAINT) return HM_ERR_CONFLICT;
+  if (r != SQLITE_DONE) return HM_ERR_IO;
+  rc = count_query(st, "SELECT count(*) FROM thread_messages WHERE thread_id=?1", tid, &count);
+  if (seq_out) *seq_out = seq;
+  if (count_out) *count_out = count;
+  return rc;
+}
+
+static int sq_thread_create(hm_store *st, const hm_store_thread *t, const hm_store_message *first) {
+  sqlite3 *db = db_of(st);
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  sqlite3_stmt *s;
+  int rc = prep(st, &s,
+                "INSERT INTO threads(id, community_id, channel_id, parent_id, name, creator, created_ms)"
+                " VALUES(?1,?2,?3,?4,?5,?6,?7)");
+  if (rc == HM_OK) {
+    bind_text(s, 1, t->id);
+    bind_text(s, 2, t->community_id);
+    bind_text(s, 3, t->channel_id);
+    bind_text(s, 4, t->parent_message_id);
+    bind_text(s, 5, t->name);
+    bind_text(s, 6, t->creator);
+    sqlite3_bind_int64(s, 7, t->created_ms);
+    int r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    rc = r == SQLITE_DONE ? HM_OK : r == SQLITE_CONSTRAINT ? HM_ERR_CONFLICT : HM_ERR_IO;
+  }
+  if (rc == HM_OK && first) rc = thread_msg_insert(st, t->id, first, NULL, NULL);
+  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
+    exec(db, "ROLLBACK");
+    return rc != HM_OK ? rc : HM_ERR_IO;
+  }
+  return HM_OK;
+}
+
+static int sq_thread_get(hm_store *st, const char *id, hm_store_thread_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT id, community_id, channel_id, parent_id, name, creator, created_ms FROM threads WHERE id=?1") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, id);
+  int rc = sqlite3_step(s), ret;
+  if (rc == SQLITE_ROW) {
+    hm_store_thread t = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
+                         col_text(s, 5), sqlite3_column_int64(s, 6)};
+    if (cb) cb(ctx, &t);
+    ret = HM_OK;
+  } else {
+    ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
+  }
+  sqlite3_finalize(s);
+  return ret;
+}
+
+static int sq_thread_count(hm_store *st, const char *chid, int64_t *n) {
+  return count_query(st, "SELECT count(*) FROM threads WHERE channel_id=?1", chid, n);
+}
+
+static int sq_thread_message_append(hm_store *st, const char *tid, const hm_store_message *m, int64_t *seq,
+                                    int64_t *count) {
+  sqlite3 *db = db_of(st);
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  int rc = thread_msg_insert(st, tid, m, seq, count);
+  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
+    exec(db, "ROLLBACK");
+    return rc != HM_OK ? rc : HM_ERR_IO;
+  }
+  return HM_OK;
+}
+
+static int sq_thread_message_page(hm_store *st, const char *tid, const hm_store_page_query *q, hm_store_message_cb cb,
+                                  void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT community_id, channel_id, id, seq, author, timestamp, payload, counter, received_ms, deleted,"
+           " edited_ms, type FROM thread_messages WHERE thread_id=?1 AND seq>?2 AND (?3 OR deleted=0)"
+           " AND (?4=0 OR counter IS NULL OR counter>?5) ORDER BY seq LIMIT ?6") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, tid);
+  sqlite3_bind_int64(s, 2, q->after_seq < 0 ? 0 : q->after_seq);
+  sqlite3_bind_int(s, 3, q->include_deleted ? 1 : 0);
+  sqlite3_bind_int(s, 4, q->has_counter_min ? 1 : 0);
+  sqlite3_bind_double(s, 5, q->counter_min);
+  sqlite3_bind_int64(s, 6, (sqlite3_int64)q->limit);
+  return message_rows(s, cb, ctx, 0);
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -785,6 +986,8 @@ static const hm_store_vtable sq_vtable = {
     sq_pin_add,        sq_pin_remove,      sq_pin_list,     sq_pin_count,        sq_role_create,
     sq_role_update,    sq_role_delete,     sq_role_get,     sq_role_count,       sq_role_assign,
     sq_role_unassign,  sq_roles_of,        sq_display_name_set,
+    sq_known_did_get,  sq_dm_append,       sq_dm_get,       sq_dm_edit,          sq_dm_tombstone,
+    sq_thread_create,  sq_thread_get,      sq_thread_count, sq_thread_message_append, sq_thread_message_page,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

@@ -68,7 +68,20 @@ typedef struct {
   int64_t received_ms;
   int deleted;              /* tombstone */
   int64_t edited_ms;        /* 0 = never edited */
+  const char *type;         /* thread messages: "thread.create" or "thread.send"; else NULL */
 } hm_store_message;
+
+typedef struct {
+  const char *id; /* the envelope id of thread.create */
+  const char *community_id;
+  const char *channel_id;
+  const char *parent_message_id;
+  const char *name;
+  const char *creator;
+  int64_t created_ms;
+} hm_store_thread;
+
+typedef int (*hm_store_thread_cb)(void *ctx, const hm_store_thread *t);
 
 typedef struct {
   const char *id;
@@ -211,6 +224,30 @@ typedef struct {
   int (*roles_of)(hm_store *st, const char *community_id, const char *did, hm_store_role_cb cb, void *ctx);
   /* The DID's display name (one per DID, R-MEMB-1); member records report it. */
   int (*display_name_set)(hm_store *st, const char *did, const char *name);
+
+  /* ---- schema 3 ---- */
+  /* HM_OK if did has authenticated here or is a stored member of a community, else
+   * HM_ERR_NOT_FOUND (dm.md "known DID"). */
+  int (*known_did_get)(hm_store *st, const char *did);
+  /* DMs: m->channel_id is the conversation key, m->community_id the recipient DID.
+   * Same semantics as message_append / message_get / message_edit / message_tombstone. */
+  int (*dm_append)(hm_store *st, const hm_store_message *m, int64_t *seq);
+  int (*dm_get)(hm_store *st, const char *conversation, const char *id, hm_store_message_cb cb, void *ctx);
+  int (*dm_edit)(hm_store *st, const char *conversation, const char *id, const char *payload_json, int64_t edited_ms);
+  int (*dm_tombstone)(hm_store *st, const char *conversation, const char *id, const char *payload_json, int64_t ms);
+
+  /* ---- schema 4: threads ---- */
+  /* Creates the thread and, when first is non-NULL, its first message (type
+   * "thread.create"), in one transaction. HM_ERR_CONFLICT if the id is already a thread. */
+  int (*thread_create)(hm_store *st, const hm_store_thread *t, const hm_store_message *first);
+  int (*thread_get)(hm_store *st, const char *id, hm_store_thread_cb cb, void *ctx); /* HM_ERR_NOT_FOUND */
+  int (*thread_count)(hm_store *st, const char *channel_id, int64_t *n);
+  /* Appends m (m->type, m->id, author, ...) to the thread: *seq its position, *count the
+   * thread's message count after it. HM_ERR_CONFLICT for an id used in the thread. */
+  int (*thread_message_append)(hm_store *st, const char *thread_id, const hm_store_message *m, int64_t *seq,
+                               int64_t *count);
+  int (*thread_message_page)(hm_store *st, const char *thread_id, const hm_store_page_query *q,
+                             hm_store_message_cb cb, void *ctx);
 } hm_store_vtable;
 
 struct hm_store {
