@@ -2,7 +2,7 @@
 invocations built with harmony_conformance.crypto. Writes <workdir>/cases.json."""
 import sys, json, os, random
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..'))
-from harmony_conformance.crypto import keys, proofs, didkey, base58, jsjson
+from harmony_conformance.crypto import keys, proofs, didkey, base58
 from harmony_conformance.crypto.jsjson import stringify, parse
 random.seed(5)
 A = keys.identity_from_seed(bytes(range(1, 33)))

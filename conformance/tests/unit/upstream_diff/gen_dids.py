@@ -2,7 +2,7 @@
 non-canonical keys, overlong varints, wrong codecs and lengths. Writes <workdir>/dids.json."""
 import sys, json, os, random
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..'))
-from harmony_conformance.crypto import didkey, base58, ed25519_zip215 as z, primitives as pr
+from harmony_conformance.crypto import base58, ed25519_zip215 as z, primitives as pr  # noqa: E402
 random.seed(9)
 dids = []
 def mk(prefix_bytes, key): return "did:key:z" + base58.encode(prefix_bytes + key)
