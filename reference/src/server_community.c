@@ -701,6 +701,10 @@ static void h_community_info(hm_frame *f) {
   hm_srv_send(f->srv, f->conn, "community.info.response", p);
 }
 
+static void channel_send_notifications(hm_frame *f, const char *chid);
+static void notify(hm_server *srv, const char *to, const char *type, const char *from, const char *cid,
+                   const char *chid, const char *mid, const char *content);
+
 /* ---- channel.send (R-CHAN-10 .. R-CHAN-18) ------------------------------------------- */
 
 static int safe_uint(const hm_json *v) {
@@ -899,6 +903,7 @@ static void h_channel_send(hm_frame *f) {
   /* committed: now it may be revealed (R-CHAN-13, R-DLV-6) */
   rc = broadcast_frame(srv, f->community_id, f->id, "channel.message", ts, f->conn->did, hm_json_clone(p), NULL);
   if (rc != HM_OK) hm_srv_log(srv, HM_LOG_ERROR, "broadcast of %s failed: %s", f->id, hm_strerror(rc));
+  channel_send_notifications(f, chid);
 }
 
 /* ---- channel.typing (R-CHAN-27) ----------------------------------------------------- */
@@ -2169,6 +2174,7 @@ static void h_dm_send(hm_frame *f) {
     return;
   }
   peer_relay(f, "dm.message", to);
+  if (strcmp(to, f->conn->did) != 0) notify(srv, to, "dm", f->conn->did, NULL, NULL, f->id, "New direct message");
 }
 
 /* Loads a DM of the conversation with `to`; answers NOT_FOUND / FORBIDDEN. *stored gets
@@ -2512,6 +2518,165 @@ out:
   thread_copy_clear(&tc);
 }
 
+/* ---- notifications (notifications.md) ------------------------------------------------------ */
+
+#define MAX_NOTIFICATIONS_PER_DID 1000
+
+static hm_json *notification_json(const hm_store_notification *n) {
+  hm_json *o = hm_json_new_object();
+  int rc = o ? HM_OK : HM_ERR_NOMEM;
+  set_str(o, "id", n->id, &rc);
+  set_str(o, "type", n->type, &rc);
+  set_str(o, "fromDID", n->from_did, &rc);
+  if (n->community_id) set_str(o, "communityId", n->community_id, &rc);
+  if (n->channel_id) set_str(o, "channelId", n->channel_id, &rc);
+  set_str(o, "messageId", n->message_id, &rc);
+  set_str(o, "content", n->content, &rc);
+  set(o, "read", hm_json_new_bool(n->read), &rc);
+  set_iso(o, "createdAt", n->created_ms, &rc);
+  if (rc != HM_OK) {
+    hm_json_free(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* Store a notification for `to` and push it to its connections (R-NOTIF-1 .. 3). */
+static void notify(hm_server *srv, const char *to, const char *type, const char *from, const char *cid,
+                   const char *chid, const char *mid, const char *content) {
+  char id[64], ts[32], *text = NULL;
+  size_t len;
+  hm_srv_fresh_id(srv, id, sizeof id, "notif", 16);
+  hm_store_notification n = {id, to, type, from, cid, chid, mid, content, 0, hm_srv_now(srv)};
+  int rc = srv->st->vt->notification_add(srv->st, &n, MAX_NOTIFICATIONS_PER_DID);
+  hm_json *p = rc == HM_OK ? notification_json(&n) : NULL;
+  if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
+  hm_srv_iso(ts, n.created_ms);
+  if (rc == HM_OK) rc = hm_srv_frame_text(&text, &len, id, "notification.new", ts, "server", p);
+  if (rc != HM_OK) {
+    hm_srv_log(srv, HM_LOG_ERROR, "notification for %s failed: %s", to, hm_strerror(rc));
+    return;
+  }
+  hm_srv_send_did(srv, to, text, len, NULL);
+  hm_free(text);
+}
+
+/* After an accepted channel.send (R-AUTHZ-27, R-CHAN-16). */
+static void channel_send_notifications(hm_frame *f, const char *chid) {
+  hm_server *srv = f->srv;
+  const char *me = f->conn->did;
+  hm_json *content = hm_json_object_getc(f->payload, "content");
+  hm_json *mentions = hm_json_kind_of(content) == HM_JSON_OBJECT ? hm_json_object_getc(content, "mentions") : NULL;
+  size_t distinct = 0;
+  for (size_t i = 0; i < hm_json_array_size(mentions) && distinct < 20; i++) {
+    const char *d = hm_json_string(hm_json_array_get(mentions, i), NULL);
+    if (!d) continue;
+    int seen = 0;
+    for (size_t k = 0; k < i && !seen; k++) seen = hm_json_string_is(hm_json_array_get(mentions, k), d);
+    if (seen) continue;
+    distinct++;
+    if (!strcmp(d, me) || srv->st->vt->member_get(srv->st, f->community_id, d, NULL, NULL) != HM_OK) continue;
+    notify(srv, d, "mention", me, f->community_id, chid, f->id, "You were mentioned");
+  }
+  const char *reply_to = pstr_of(f->payload, "replyTo");
+  if (reply_to) {
+    msg_copy mc;
+    memset(&mc, 0, sizeof mc);
+    if (srv->st->vt->message_get(srv->st, chid, reply_to, copy_msg_cb, &mc) == HM_OK && mc.author && !mc.deleted &&
+        strcmp(mc.author, me) != 0 && srv->st->vt->member_get(srv->st, f->community_id, mc.author, NULL, NULL) == HM_OK)
+      notify(srv, mc.author, "reply", me, f->community_id, chid, f->id, "Replied to your message");
+    msg_copy_clear(&mc);
+  }
+}
+
+static int notif_list_cb(void *ctx, const hm_store_notification *n) {
+  hm_json *o = notification_json(n);
+  return !o || hm_json_array_append(ctx, o) != HM_OK;
+}
+
+static void h_notification_list(hm_frame *f) {
+  const hm_json *p = hm_json_kind_of(f->payload) == HM_JSON_OBJECT ? f->payload : NULL;
+  hm_json *lv = p ? hm_json_object_getc(p, "limit") : NULL, *ov = p ? hm_json_object_getc(p, "offset") : NULL;
+  size_t limit = 50, offset = 0;
+  if (lv && hm_json_kind_of(lv) != HM_JSON_NULL) {
+    if (!safe_uint(lv) || hm_json_number(lv) < 1) {
+      bad_field(f, "limit");
+      return;
+    }
+    limit = hm_json_number(lv) > 200 ? 200 : (size_t)hm_json_number(lv);
+  }
+  if (ov && hm_json_kind_of(ov) != HM_JSON_NULL) {
+    if (!safe_uint(ov)) {
+      bad_field(f, "offset");
+      return;
+    }
+    offset = (size_t)hm_json_number(ov);
+  }
+  int unread = p && hm_json_kind_of(hm_json_object_getc(p, "unreadOnly")) == HM_JSON_TRUE;
+  hm_json *arr = hm_json_new_array(), *out = hm_json_new_object();
+  int64_t total = 0;
+  int rc = (arr && out) ? f->srv->st->vt->notification_list(f->srv->st, f->conn->did, unread, offset, limit,
+                                                           notif_list_cb, arr, &total)
+                        : HM_ERR_NOMEM;
+  set(out, "notifications", arr, &rc);
+  arr = NULL;
+  set(out, "total", hm_json_new_number((double)total), &rc);
+  if (rc != HM_OK) {
+    hm_json_free(out);
+    hm_json_free(arr);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "notification.list.response", out);
+}
+
+static void h_notification_mark_read(hm_frame *f) {
+  hm_json *ids = hm_json_kind_of(f->payload) == HM_JSON_OBJECT ? hm_json_object_getc(f->payload, "notificationIds")
+                                                                : NULL;
+  size_t n = hm_json_array_size(ids);
+  const char **list = hm_calloc(n ? n : 1, sizeof *list);
+  if (!list) {
+    hm_frame_internal(f, HM_ERR_NOMEM);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    list[i] = hm_json_string(hm_json_array_get(ids, i), NULL);
+    if (!list[i]) {
+      hm_free(list);
+      bad_field(f, "notificationIds");
+      return;
+    }
+  }
+  int rc = f->srv->st->vt->notification_mark_read(f->srv->st, f->conn->did, list, n);
+  hm_free(list);
+  if (rc != HM_OK) hm_frame_internal(f, rc);
+}
+
+static int notif_count_cb(void *ctx, const hm_store_notification *n) {
+  hm_json *by = ctx;
+  if (!n->channel_id) return 0;
+  hm_json *v = hm_json_object_getc(by, n->channel_id);
+  return hm_json_object_setc(by, n->channel_id, hm_json_new_number(v ? hm_json_number(v) + 1 : 1)) != HM_OK;
+}
+
+static void h_notification_count(hm_frame *f) {
+  hm_json *by = hm_json_new_object(), *out = hm_json_new_object();
+  int64_t unread = 0;
+  int rc = (by && out) ? f->srv->st->vt->notification_list(f->srv->st, f->conn->did, 1, 0, MAX_NOTIFICATIONS_PER_DID,
+                                                          notif_count_cb, by, &unread)
+                       : HM_ERR_NOMEM;
+  set(out, "unread", hm_json_new_number((double)unread), &rc);
+  set(out, "byChannel", by, &rc);
+  by = NULL;
+  if (rc != HM_OK) {
+    hm_json_free(out);
+    hm_json_free(by);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "notification.count.response", out);
+}
+
 /* ---- the handler table ----------------------------------------------------------------- */
 
 const hm_handler hm_server_handlers[] = {
@@ -2554,5 +2719,8 @@ const hm_handler hm_server_handlers[] = {
     {"presence.update", h_presence_update},
     {"thread.create", h_thread_create},
     {"thread.send", h_thread_send},
+    {"notification.list", h_notification_list},
+    {"notification.mark-read", h_notification_mark_read},
+    {"notification.count", h_notification_count},
     {NULL, NULL},
 };

@@ -548,6 +548,9 @@ static int validate_payload(hm_frame *f) {
   const hm_reg_type *r = f->reg;
   char msg[160];
   if (r->n_fields == 0) return 1; /* payload ignored (auth.token.request, community.list, ...) */
+  /* R-MISC-7: the notification types take an absent or null payload as {} */
+  if ((!f->payload || hm_json_kind_of(f->payload) == HM_JSON_NULL) && !strncmp(r->type, "notification.", 13))
+    return 1;
   if (hm_json_kind_of(f->payload) != HM_JSON_OBJECT) {
     hm_frame_error(f, "INVALID_PAYLOAD", "Missing or invalid payload");
     return 0;

@@ -18,7 +18,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 4
+#define HM_STORE_SCHEMA_VERSION 5
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -70,6 +70,11 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     " community_id TEXT NOT NULL, channel_id TEXT NOT NULL, author TEXT NOT NULL, timestamp TEXT NOT NULL,"
     " payload TEXT NOT NULL, counter REAL, received_ms INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
     " edited_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(thread_id, seq), UNIQUE(thread_id, id));",
+    /* 4 -> 5: notifications */
+    "CREATE TABLE notifications(id TEXT PRIMARY KEY, did TEXT NOT NULL, type TEXT NOT NULL, from_did TEXT NOT NULL,"
+    " community_id TEXT, channel_id TEXT, message_id TEXT NOT NULL, content TEXT NOT NULL,"
+    " read INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX notifications_did ON notifications(did);",
 };
 
 typedef struct {
@@ -963,6 +968,66 @@ static int sq_thread_message_page(hm_store *st, const char *tid, const hm_store_
   return message_rows(s, cb, ctx, 0);
 }
 
+/* ---- schema 5: notifications ----------------------------------------------------------- */
+
+static int sq_notification_add(hm_store *st, const hm_store_notification *n, size_t keep) {
+  sqlite3 *db = db_of(st);
+  TX_BEGIN(db);
+  int ok = run(st, NULL,
+               "INSERT INTO notifications(id, did, type, from_did, community_id, channel_id, message_id, content, read,"
+               " created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,0,?9)",
+               "ssssssssi", n->id, n->did, n->type, n->from_did, n->community_id, n->channel_id, n->message_id,
+               n->content, n->created_ms) == HM_OK &&
+           run(st, NULL,
+               "DELETE FROM notifications WHERE did=?1 AND rowid NOT IN"
+               " (SELECT rowid FROM notifications WHERE did=?1 ORDER BY rowid DESC LIMIT ?2)",
+               "si", n->did, (int64_t)keep) == HM_OK;
+  TX_END(db, ok);
+}
+
+static int sq_notification_list(hm_store *st, const char *did, int unread_only, size_t offset, size_t limit,
+                                hm_store_notification_cb cb, void *ctx, int64_t *total) {
+  sqlite3_stmt *s;
+  int64_t t = 0;
+  if (prep(st, &s, "SELECT count(*) FROM notifications WHERE did=?1 AND (?2=0 OR read=0)") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, did);
+  sqlite3_bind_int(s, 2, unread_only ? 1 : 0);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) t = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW) return HM_ERR_IO;
+  if (total) *total = t;
+  if (prep(st, &s,
+           "SELECT id, did, type, from_did, community_id, channel_id, message_id, content, read, created_ms"
+           " FROM notifications WHERE did=?1 AND (?2=0 OR read=0) ORDER BY rowid LIMIT ?3 OFFSET ?4") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, did);
+  sqlite3_bind_int(s, 2, unread_only ? 1 : 0);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)offset);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_notification n = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
+                               col_text(s, 5), col_text(s, 6), col_text(s, 7), sqlite3_column_int(s, 8),
+                               sqlite3_column_int64(s, 9)};
+    if (cb(ctx, &n)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+static int sq_notification_mark_read(hm_store *st, const char *did, const char *const *ids, size_t n) {
+  sqlite3 *db = db_of(st);
+  if (n == 0) return run(st, NULL, "UPDATE notifications SET read=1 WHERE did=?1", "s", did);
+  TX_BEGIN(db);
+  int ok = 1;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = run(st, NULL, "UPDATE notifications SET read=1 WHERE did=?1 AND id=?2", "ss", did, ids[i]) == HM_OK;
+  TX_END(db, ok);
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -988,6 +1053,7 @@ static const hm_store_vtable sq_vtable = {
     sq_role_unassign,  sq_roles_of,        sq_display_name_set,
     sq_known_did_get,  sq_dm_append,       sq_dm_get,       sq_dm_edit,          sq_dm_tombstone,
     sq_thread_create,  sq_thread_get,      sq_thread_count, sq_thread_message_append, sq_thread_message_page,
+    sq_notification_add, sq_notification_list, sq_notification_mark_read,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

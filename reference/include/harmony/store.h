@@ -85,6 +85,21 @@ typedef int (*hm_store_thread_cb)(void *ctx, const hm_store_thread *t);
 
 typedef struct {
   const char *id;
+  const char *did; /* recipient */
+  const char *type; /* mention, reply, dm */
+  const char *from_did;
+  const char *community_id; /* NULL for dm */
+  const char *channel_id;   /* NULL for dm */
+  const char *message_id;
+  const char *content;
+  int read;
+  int64_t created_ms;
+} hm_store_notification;
+
+typedef int (*hm_store_notification_cb)(void *ctx, const hm_store_notification *n);
+
+typedef struct {
+  const char *id;
   const char *community_id;
   const char *name;
   const char *color;            /* NULL when not set */
@@ -248,6 +263,16 @@ typedef struct {
                                int64_t *count);
   int (*thread_message_page)(hm_store *st, const char *thread_id, const hm_store_page_query *q,
                              hm_store_message_cb cb, void *ctx);
+
+  /* ---- schema 5: notifications ---- */
+  /* Stores n; keeps only the recipient's `keep` newest notifications (R-NOTIF-6). */
+  int (*notification_add)(hm_store *st, const hm_store_notification *n, size_t keep);
+  /* The DID's notifications oldest first, filtered by unread_only, skipping offset, at most
+   * limit; *total = the count after the filter. */
+  int (*notification_list)(hm_store *st, const char *did, int unread_only, size_t offset, size_t limit,
+                           hm_store_notification_cb cb, void *ctx, int64_t *total);
+  /* Marks the listed ids of did read (n_ids == 0: all of them). */
+  int (*notification_mark_read)(hm_store *st, const char *did, const char *const *ids, size_t n_ids);
 } hm_store_vtable;
 
 struct hm_store {
