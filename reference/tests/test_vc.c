@@ -645,6 +645,35 @@ static void zfree(zfix *z) {
   hm_json_free(z->chain);
 }
 
+/* R-CRY-ZCAP-15: our server's root is delegated by the server (DID) to the community's
+ * creator (DID2); hardened verification accepts it with the server as the trust anchor and
+ * refuses it when another owner is expected. */
+static void test_zcap_verify_server_delegated_root(void **state) {
+  (void)state;
+  hm_json *acts = strs("https://harmony.example/vocab#SendMessage", NULL);
+  hm_json *scope = parse("{\"community\":\"c1\"}");
+  hm_json *root = NULL, *inv = NULL;
+  assert_int_equal(hm_zcap_create(&root, NULL, DID, SEED, DID2, acts, scope, NULL, "urn:uuid:sroot",
+                                  "2025-01-01T00:00:00.000Z"),
+                   HM_OK);
+  assert_int_equal(hm_zcap_invoke(&inv, root, SEED2, "https://harmony.example/vocab#SendMessage", "t1",
+                                  "2025-01-01T00:00:05.000Z"),
+                   HM_OK);
+  hm_json *chain = hm_json_new_array();
+  assert_int_equal(hm_json_array_append(chain, hm_json_clone(root)), HM_OK);
+  hm_verify_opts h = opts(HM_PROFILE_HARDENED, T0 + 10000);
+  hm_verify_result res;
+  hm_zcap_expect e = {DID2, NULL, NULL, NULL, DID};
+  assert_int_equal(hm_zcap_verify_invocation(inv, chain, &h, &e, &res), HM_OK);
+  hm_zcap_expect wrong = {DID2, NULL, NULL, NULL, DID2};
+  assert_int_equal(hm_zcap_verify_invocation(inv, chain, &h, &wrong, &res), HM_ERR_UNTRUSTED);
+  hm_json_free(acts);
+  hm_json_free(scope);
+  hm_json_free(root);
+  hm_json_free(inv);
+  hm_json_free(chain);
+}
+
 static void test_zcap_shapes(void **state) {
   (void)state;
   zfix z;
@@ -859,6 +888,7 @@ int main(void) {
       cmocka_unit_test(test_vp_verify_credentials_rules),
       cmocka_unit_test(test_vp_verify_replay),
       cmocka_unit_test(test_zcap_shapes),
+      cmocka_unit_test(test_zcap_verify_server_delegated_root),
       cmocka_unit_test(test_zcap_verify_valid_both_profiles),
       cmocka_unit_test(test_zcap_verify_attenuation_and_chain),
       cmocka_unit_test(test_vc_vp_alloc_failure_sweep),

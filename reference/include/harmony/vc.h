@@ -202,7 +202,8 @@ typedef struct {
   const char *target;      /* NULL = not checked */
   const hm_json *scope;    /* object or NULL: every key must be present with an equal value
                             * in the root's scope and, where set, in every delegation */
-  const char *root_owner;  /* NULL = any self-delegated root; else the root's delegator */
+  const char *root_owner;  /* NULL = any root whose signature verifies; else the root's delegator
+                            * (the trust anchor: our server delegates its roots to the creator) */
 } hm_zcap_expect;
 
 /* Verify an invocation against a capability chain (a JSON array of capabilities).
