@@ -585,6 +585,8 @@ static void member_event(hm_server *srv, const char *type, const char *cid, cons
   hm_free(text);
 }
 
+static int mod_join(hm_frame *f);
+
 static void h_community_join(hm_frame *f) {
   hm_server *srv = f->srv;
   const char *did = f->conn->did, *cid = f->community_id;
@@ -599,8 +601,13 @@ static void h_community_join(hm_frame *f) {
     return;
   }
   community_copy_clear(&cc);
-  /* Join rules (moderation.md) cannot exist yet: moderation.config.update is not
-   * implemented, so no community has any rule to apply. */
+  /* join rules apply to a DID that is not yet a member (moderation.md, R-MODR-5) */
+  rc = srv->st->vt->member_get(srv->st, cid, did, NULL, NULL);
+  if (rc == HM_ERR_NOT_FOUND && !mod_join(f)) return;
+  if (rc != HM_OK && rc != HM_ERR_NOT_FOUND) {
+    hm_frame_internal(f, rc);
+    return;
+  }
   int added = 0;
   rc = srv->st->vt->member_add(srv->st, cid, did, hm_srv_now(srv), &added);
   hm_json *p = hm_json_new_object();
@@ -699,6 +706,454 @@ static void h_community_info(hm_frame *f) {
     return;
   }
   hm_srv_send(f->srv, f->conn, "community.info.response", p);
+}
+
+static int is_creator(hm_server *srv, const char *cid, const char *did, int *yes);
+
+/* ---- moderation (moderation.md) ------------------------------------------------------------ */
+
+static hm_mod_entry *mod_entry(hm_server *srv, const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *key = hm_malloc(n);
+  if (!key) return NULL;
+  snprintf(key, n, "%s\n%s", a, b);
+  for (hm_mod_entry *e = srv->mod; e; e = e->next)
+    if (!strcmp(e->key, key)) {
+      hm_free(key);
+      return e;
+    }
+  hm_mod_entry *e = hm_calloc(1, sizeof *e);
+  if (!e) {
+    hm_free(key);
+    return NULL;
+  }
+  e->key = key;
+  e->next = srv->mod;
+  srv->mod = e;
+  return e;
+}
+
+static int64_t rule_int(const hm_json *rule, const char *k) { return (int64_t)hm_json_number(hm_json_object_getc(rule, k)); }
+
+/* slowMode rules (from the channels) followed by the stored rules: the wire list. */
+typedef struct {
+  hm_json *arr;
+  int rc;
+} slow_rules_ctx;
+
+static int slow_rule_cb(void *ctx, const hm_store_channel *c) {
+  slow_rules_ctx *sc = ctx;
+  if (c->slow_mode <= 0) return 0;
+  char id[400];
+  snprintf(id, sizeof id, "slowmode:%s", c->id);
+  hm_json *o = hm_json_new_object();
+  int rc = o ? HM_OK : HM_ERR_NOMEM;
+  set_str(o, "id", id, &rc);
+  set_str(o, "type", "slowMode", &rc);
+  set_str(o, "channelId", c->id, &rc);
+  set(o, "intervalSeconds", hm_json_new_number((double)c->slow_mode), &rc);
+  push(sc->arr, rc == HM_OK ? o : NULL, &sc->rc);
+  if (rc != HM_OK) {
+    hm_json_free(o);
+    sc->rc = rc;
+  }
+  return sc->rc != HM_OK;
+}
+
+/* *rules = the stored (non-slow-mode) rules; *lockdown = lockdown end. */
+static int mod_load(hm_server *srv, const char *cid, hm_json **rules, int64_t *lockdown) {
+  char *text = NULL;
+  int rc = srv->st->vt->moderation_get(srv->st, cid, &text, lockdown);
+  if (rc == HM_OK) rc = hm_json_parse(rules, text, strlen(text), 0, NULL);
+  hm_free(text);
+  return rc;
+}
+
+static void mod_response(hm_frame *f, const hm_json *stored) {
+  slow_rules_ctx sc = {hm_json_new_array(), HM_OK};
+  int rc = sc.arr ? f->srv->st->vt->channel_list(f->srv->st, f->community_id, slow_rule_cb, &sc) : HM_ERR_NOMEM;
+  if (rc == HM_OK) rc = sc.rc;
+  for (size_t i = 0; rc == HM_OK && i < hm_json_array_size(stored); i++)
+    push(sc.arr, hm_json_clone(hm_json_array_get(stored, i)), &rc);
+  hm_json *p = hm_json_new_object();
+  if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
+  set_str(p, "communityId", f->community_id, &rc);
+  set(p, "rules", sc.arr, &rc);
+  sc.arr = NULL;
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_json_free(sc.arr);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "moderation.config.response", p);
+}
+
+static void h_moderation_get(hm_frame *f) {
+  hm_json *rules = NULL;
+  int rc = mod_load(f->srv, f->community_id, &rules, NULL);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  mod_response(f, rules);
+  hm_json_free(rules);
+}
+
+/* One config field: absent/null takes the default; else must be an integer in [lo, hi]. */
+static int cfg_int(const hm_json *cfg, hm_json *out, const char *k, int64_t def, int64_t lo, int64_t hi) {
+  hm_json *v = cfg ? hm_json_object_getc(cfg, k) : NULL;
+  int64_t x = def;
+  if (v && hm_json_kind_of(v) != HM_JSON_NULL) {
+    if (hm_json_kind_of(v) != HM_JSON_NUMBER) return 0;
+    double d = hm_json_number(v);
+    if (!isfinite(d) || floor(d) != d || d < (double)lo || d > (double)hi) return 0;
+    x = (int64_t)d;
+  }
+  return hm_json_object_setc(out, k, hm_json_new_number((double)x)) == HM_OK;
+}
+
+static int cfg_enum(const hm_json *cfg, hm_json *out, const char *k, const char *def, const char *a, const char *b) {
+  hm_json *v = cfg ? hm_json_object_getc(cfg, k) : NULL;
+  const char *x = def;
+  if (v && hm_json_kind_of(v) != HM_JSON_NULL) {
+    x = hm_json_string(v, NULL);
+    if (!x || (strcmp(x, a) && strcmp(x, b))) return 0;
+  }
+  return hm_json_object_setc(out, k, hm_json_new_cstr(x)) == HM_OK;
+}
+
+/* A validated rule with its fields in table order and defaults, or NULL. */
+static hm_json *mod_rule(hm_frame *f, const hm_json *entry) {
+  if (hm_json_kind_of(entry) != HM_JSON_OBJECT) return NULL;
+  const char *type = hm_json_string(hm_json_object_getc(entry, "type"), NULL);
+  hm_json *cfg = hm_json_object_getc(entry, "config");
+  if (hm_json_kind_of(cfg) == HM_JSON_NULL) cfg = NULL;
+  if (!type || (cfg && hm_json_kind_of(cfg) != HM_JSON_OBJECT)) return NULL;
+  hm_json *o = hm_json_new_object();
+  if (!o) return NULL;
+  char id[64];
+  int ok = 1;
+  if (!strcmp(type, "rateLimit")) {
+    hm_srv_fresh_id(f->srv, id, sizeof id, "rateLimit", 8);
+    id[9] = ':';
+    ok = hm_json_object_setc(o, "id", hm_json_new_cstr(id)) == HM_OK &&
+         hm_json_object_setc(o, "type", hm_json_new_cstr(type)) == HM_OK &&
+         cfg_enum(cfg, o, "scope", "community", "community", "channel");
+    if (ok) {
+      hm_json *sid = cfg ? hm_json_object_getc(cfg, "scopeId") : NULL;
+      const char *scope = hm_json_string(hm_json_object_getc(o, "scope"), NULL);
+      const char *sv = f->community_id;
+      if (sid && hm_json_kind_of(sid) != HM_JSON_NULL) {
+        sv = hm_json_string(sid, NULL);
+        if (!sv || hm_utf16_len(sv, strlen(sv)) > 256) ok = 0;
+      }
+      if (ok && !strcmp(scope, "channel") &&
+          f->srv->st->vt->channel_get(f->srv->st, f->community_id, sv, NULL, NULL) != HM_OK)
+        ok = 0;
+      ok = ok && hm_json_object_setc(o, "scopeId", hm_json_new_cstr(sv)) == HM_OK &&
+           cfg_int(cfg, o, "maxMessages", 10, 1, 10000) && cfg_int(cfg, o, "windowSeconds", 60, 1, 86400);
+    }
+  } else if (!strcmp(type, "accountAge")) {
+    hm_srv_fresh_id(f->srv, id, sizeof id, "accountAge", 8);
+    id[10] = ':';
+    ok = hm_json_object_setc(o, "id", hm_json_new_cstr(id)) == HM_OK &&
+         hm_json_object_setc(o, "type", hm_json_new_cstr(type)) == HM_OK &&
+         cfg_int(cfg, o, "minAgeSeconds", 86400, 0, 31536000) && cfg_enum(cfg, o, "action", "block", "block", "flag");
+  } else if (!strcmp(type, "raidDetection")) {
+    hm_srv_fresh_id(f->srv, id, sizeof id, "raidDetection", 8);
+    id[13] = ':';
+    ok = hm_json_object_setc(o, "id", hm_json_new_cstr(id)) == HM_OK &&
+         hm_json_object_setc(o, "type", hm_json_new_cstr(type)) == HM_OK &&
+         cfg_int(cfg, o, "joinThreshold", 10, 2, 10000) && cfg_int(cfg, o, "windowSeconds", 60, 1, 86400) &&
+         cfg_enum(cfg, o, "action", "lockdown", "lockdown", "alert") &&
+         cfg_int(cfg, o, "lockdownDurationSeconds", 300, 1, 604800);
+  } else if (!strcmp(type, "vcRequirement")) {
+    hm_srv_fresh_id(f->srv, id, sizeof id, "vcRequirement", 8);
+    id[13] = ':';
+    hm_json *types = cfg ? hm_json_object_getc(cfg, "requiredVCTypes") : NULL;
+    if (types && hm_json_kind_of(types) == HM_JSON_NULL) types = NULL;
+    if (types && (hm_json_kind_of(types) != HM_JSON_ARRAY || hm_json_array_size(types) > 16)) ok = 0;
+    for (size_t i = 0; ok && types && i < hm_json_array_size(types); i++) {
+      size_t n;
+      const char *t = hm_json_string(hm_json_array_get(types, i), &n);
+      if (!t || hm_utf16_len(t, n) > 100) ok = 0;
+    }
+    ok = ok && hm_json_object_setc(o, "id", hm_json_new_cstr(id)) == HM_OK &&
+         hm_json_object_setc(o, "type", hm_json_new_cstr(type)) == HM_OK &&
+         hm_json_object_setc(o, "requiredVCTypes", types ? hm_json_clone(types) : hm_json_new_array()) == HM_OK &&
+         cfg_enum(cfg, o, "action", "block", "block", "flag");
+  } else {
+    ok = 0; /* unknown, including slowMode (only channel.update sets it) */
+  }
+  if (!ok) {
+    hm_json_free(o);
+    return NULL;
+  }
+  return o;
+}
+
+static void h_moderation_update(hm_frame *f) {
+  hm_json *rules = hm_json_object_getc(f->payload, "rules");
+  if (hm_json_kind_of(rules) != HM_JSON_ARRAY) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "rules must be an array");
+    return;
+  }
+  if (hm_json_array_size(rules) > 32) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "rules has too many items (max 32)");
+    return;
+  }
+  hm_json *out = hm_json_new_array();
+  if (!out) {
+    hm_frame_internal(f, HM_ERR_NOMEM);
+    return;
+  }
+  for (size_t i = 0; i < hm_json_array_size(rules); i++) {
+    hm_json *r = mod_rule(f, hm_json_array_get(rules, i));
+    if (!r) {
+      char msg[64];
+      snprintf(msg, sizeof msg, "Invalid moderation rule: %zu", i);
+      hm_json_free(out);
+      hm_frame_error(f, "INVALID_PAYLOAD", msg);
+      return;
+    }
+    int rc = hm_json_array_append(out, r);
+    if (rc != HM_OK) {
+      hm_json_free(out);
+      hm_frame_internal(f, rc);
+      return;
+    }
+  }
+  char *text = NULL;
+  int rc = hm_json_stringify(&text, NULL, out);
+  if (rc == HM_OK) rc = f->srv->st->vt->moderation_set_rules(f->srv->st, f->community_id, text);
+  hm_free(text);
+  if (rc != HM_OK) {
+    hm_json_free(out);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  /* the rule set changed: forget windows and join records of the old rules */
+  mod_response(f, out);
+  hm_json_free(out);
+}
+
+static int account_age_s(hm_server *srv, const char *did, int64_t *age) {
+  int64_t first = 0;
+  int rc = srv->st->vt->known_did_first_seen(srv->st, did, &first);
+  if (rc == HM_ERR_NOT_FOUND) {
+    first = hm_srv_now(srv);
+    rc = HM_OK;
+  }
+  *age = (hm_srv_now(srv) - first) / 1000;
+  return rc;
+}
+
+/* channel.send / thread.send rules after slow mode's place in the order: lockdown
+ * comes first, so the caller runs mod_send_lockdown before slow mode and mod_send_rest
+ * after it. Returns 1 to proceed; otherwise the frame was answered. */
+static int mod_send_lockdown(hm_frame *f) {
+  int64_t until = 0;
+  hm_json *rules = NULL;
+  int rc = mod_load(f->srv, f->community_id, &rules, &until);
+  hm_json_free(rules);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return 0;
+  }
+  if (until > hm_srv_now(f->srv)) {
+    hm_frame_error(f, "RATE_LIMITED", "Community is in lockdown"); /* R-MODR-6 */
+    return 0;
+  }
+  return 1;
+}
+
+static int mod_send_rest(hm_frame *f, const char *chid) {
+  hm_server *srv = f->srv;
+  hm_json *rules = NULL;
+  int rc = mod_load(srv, f->community_id, &rules, NULL);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return 0;
+  }
+  int64_t now = hm_srv_now(srv);
+  int ok = 1;
+  char msg[128];
+  for (size_t i = 0; ok && i < hm_json_array_size(rules); i++) { /* R-MODR-3, R-MODR-4 */
+    hm_json *r = hm_json_array_get(rules, i);
+    if (!hm_json_string_is(hm_json_object_getc(r, "type"), "rateLimit")) continue;
+    if (hm_json_string_is(hm_json_object_getc(r, "scope"), "channel") &&
+        !hm_json_string_is(hm_json_object_getc(r, "scopeId"), chid))
+      continue;
+    int64_t max = rule_int(r, "maxMessages"), win = rule_int(r, "windowSeconds");
+    hm_mod_entry *e = mod_entry(srv, hm_json_string(hm_json_object_getc(r, "id"), NULL), f->conn->did);
+    if (!e) continue;
+    if (e->count == 0 || now - e->window_start >= win * 1000) {
+      e->window_start = now;
+      e->count = 0;
+    }
+    if (++e->count > max) {
+      snprintf(msg, sizeof msg, "Rate limited: max %lld messages per %llds", (long long)max, (long long)win);
+      hm_frame_error(f, "RATE_LIMITED", msg);
+      ok = 0;
+    }
+  }
+  for (size_t i = 0; ok && i < hm_json_array_size(rules); i++) {
+    hm_json *r = hm_json_array_get(rules, i);
+    if (!hm_json_string_is(hm_json_object_getc(r, "type"), "accountAge") ||
+        !hm_json_string_is(hm_json_object_getc(r, "action"), "block"))
+      continue;
+    int64_t age = 0, min = rule_int(r, "minAgeSeconds");
+    if (account_age_s(srv, f->conn->did, &age) == HM_OK && age < min) {
+      snprintf(msg, sizeof msg, "Account too new: %llds < %llds required", (long long)age, (long long)min);
+      hm_frame_error(f, "RATE_LIMITED", msg);
+      ok = 0;
+    }
+  }
+  hm_json_free(rules);
+  return ok;
+}
+
+/* Is the VC requirement met by membershipVC (moderation.md join step 2, R-MODR-9)? */
+static int vc_requirement_met(hm_frame *f, const hm_json *types) {
+  hm_server *srv = f->srv;
+  hm_json *vc = hm_json_object_getc(f->payload, "membershipVC");
+  if (hm_json_kind_of(vc) != HM_JSON_OBJECT || hm_json_object_size(vc) == 0) return 0;
+  hm_verify_opts o = {0};
+  o.profile = HM_PROFILE_HARDENED;
+  o.now_ms = hm_srv_now(srv);
+  o.freshness_s = srv->cfg.vp_freshness_s;
+  if (hm_vc_verify(vc, &o, NULL) != HM_OK) return 0;
+  hm_json *subj = hm_json_object_getc(vc, "credentialSubject");
+  if (!hm_json_string_is(hm_json_object_getc(subj, "id"), f->conn->did)) return 0;
+  const char *issuer = hm_json_string(hm_json_object_getc(vc, "issuer"), NULL);
+  int trusted = 0;
+  if (issuer) {
+    int held = 0;
+    if (hm_srv_has_permission(srv, f->community_id, issuer, "admin", &held) == HM_OK && held &&
+        srv->st->vt->member_get(srv->st, f->community_id, issuer, NULL, NULL) == HM_OK)
+      trusted = 1;
+    int creator = 0;
+    if (is_creator(srv, f->community_id, issuer, &creator) == HM_OK && creator) trusted = 1;
+    for (size_t i = 0; i < srv->cfg.n_trusted_issuers; i++)
+      if (!strcmp(srv->cfg.trusted_issuers[i], issuer)) trusted = 1;
+  }
+  if (!trusted) return 0;
+  hm_json *vt = hm_json_object_getc(vc, "type");
+  for (size_t i = 0; i < hm_json_array_size(types); i++) {
+    const char *want = hm_json_string(hm_json_array_get(types, i), NULL);
+    int found = 0;
+    for (size_t k = 0; k < hm_json_array_size(vt) && !found; k++) found = hm_json_string_is(hm_json_array_get(vt, k), want);
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+typedef struct {
+  hm_server *srv;
+  const char *cid;
+  const char *text;
+  size_t len;
+} raid_ctx;
+
+static int raid_alert_cb(void *ctx, const hm_store_member *m) {
+  raid_ctx *rc = ctx;
+  int held = 0;
+  if (hm_srv_has_permission(rc->srv, rc->cid, m->did, "moderation.manage", &held) == HM_OK && held)
+    hm_srv_send_did(rc->srv, m->did, rc->text, rc->len, NULL);
+  return 0;
+}
+
+/* community.join rules for a non-member (moderation.md). Returns 1 to proceed. */
+static int mod_join(hm_frame *f) {
+  hm_server *srv = f->srv;
+  int64_t until = 0, now = hm_srv_now(srv);
+  hm_json *rules = NULL;
+  int rc = mod_load(srv, f->community_id, &rules, &until);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return 0;
+  }
+  int ok = 1;
+  char msg[300];
+  if (until > now) {
+    hm_frame_error(f, "FORBIDDEN", "Community is in lockdown");
+    ok = 0;
+  }
+  for (size_t i = 0; ok && i < hm_json_array_size(rules); i++) {
+    hm_json *r = hm_json_array_get(rules, i);
+    hm_json *types = hm_json_object_getc(r, "requiredVCTypes");
+    if (!hm_json_string_is(hm_json_object_getc(r, "type"), "vcRequirement") ||
+        !hm_json_string_is(hm_json_object_getc(r, "action"), "block") || hm_json_array_size(types) == 0)
+      continue;
+    if (!vc_requirement_met(f, types)) {
+      size_t k = (size_t)snprintf(msg, sizeof msg, "Missing required VC types: ");
+      for (size_t j = 0; j < hm_json_array_size(types) && k < sizeof msg; j++)
+        k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%s", j ? ", " : "",
+                              hm_json_string(hm_json_array_get(types, j), NULL));
+      hm_frame_error(f, "FORBIDDEN", msg);
+      ok = 0;
+    }
+  }
+  for (size_t i = 0; ok && i < hm_json_array_size(rules); i++) {
+    hm_json *r = hm_json_array_get(rules, i);
+    if (!hm_json_string_is(hm_json_object_getc(r, "type"), "accountAge") ||
+        !hm_json_string_is(hm_json_object_getc(r, "action"), "block"))
+      continue;
+    int64_t age = 0, min = rule_int(r, "minAgeSeconds");
+    if (account_age_s(srv, f->conn->did, &age) == HM_OK && age < min) {
+      snprintf(msg, sizeof msg, "Account too new: %llds < %llds", (long long)age, (long long)min);
+      hm_frame_error(f, "FORBIDDEN", msg);
+      ok = 0;
+    }
+  }
+  for (size_t i = 0; ok && i < hm_json_array_size(rules); i++) {
+    hm_json *r = hm_json_array_get(rules, i);
+    if (!hm_json_string_is(hm_json_object_getc(r, "type"), "raidDetection")) continue;
+    int64_t thr = rule_int(r, "joinThreshold"), win = rule_int(r, "windowSeconds");
+    hm_mod_entry *e = mod_entry(srv, hm_json_string(hm_json_object_getc(r, "id"), NULL), "raid");
+    if (!e) continue;
+    size_t k = 0; /* keep the joins inside the window */
+    for (size_t j = 0; j < e->n_times; j++)
+      if (now - e->times[j] < win * 1000) e->times[k++] = e->times[j];
+    e->n_times = k;
+    if (e->n_times == e->cap_times) {
+      size_t nc = e->cap_times ? e->cap_times * 2 : 16;
+      int64_t *nt = hm_realloc(e->times, nc * sizeof *nt);
+      if (!nt) continue;
+      e->times = nt;
+      e->cap_times = nc;
+    }
+    e->times[e->n_times++] = now;
+    if ((int64_t)e->n_times < thr) continue;
+    int64_t n = (int64_t)e->n_times;
+    e->n_times = 0;
+    hm_json *p = hm_json_new_object();
+    int r2 = p ? HM_OK : HM_ERR_NOMEM;
+    set_str(p, "communityId", f->community_id, &r2);
+    set(p, "rule", hm_json_clone(r), &r2);
+    char id[64], ts[32], *text = NULL;
+    size_t len;
+    hm_srv_fresh_id(srv, id, sizeof id, "raid", 16);
+    hm_srv_now_iso(srv, ts);
+    int lock = hm_json_string_is(hm_json_object_getc(r, "action"), "lockdown");
+    if (lock) srv->st->vt->moderation_set_lockdown(srv->st, f->community_id,
+                                                   now + rule_int(r, "lockdownDurationSeconds") * 1000);
+    if (r2 == HM_OK && hm_srv_frame_text(&text, &len, id, "moderation.raid-detected", ts, "server", p) == HM_OK) {
+      raid_ctx rcx = {srv, f->community_id, text, len};
+      srv->st->vt->member_list(srv->st, f->community_id, raid_alert_cb, &rcx); /* R-MODR-7 */
+      hm_free(text);
+    } else if (r2 != HM_OK) {
+      hm_json_free(p);
+    }
+    if (lock) {
+      snprintf(msg, sizeof msg, "Raid detected: %lld joins in %llds", (long long)n, (long long)win);
+      hm_frame_error(f, "FORBIDDEN", msg);
+      ok = 0;
+    }
+  }
+  hm_json_free(rules);
+  return ok;
 }
 
 static void channel_send_notifications(hm_frame *f, const char *chid);
@@ -853,6 +1308,7 @@ static void h_channel_send(hm_frame *f) {
     return;
   }
   int64_t now = hm_srv_now(srv);
+  if (!mod_send_lockdown(f)) return;
   if (slow_mode > 0) { /* R-MODR-1 */
     hm_slow_entry *e = slow_entry(srv, chid, f->conn->did, 0);
     if (e && now - e->last_ms < slow_mode * 1000) {
@@ -862,6 +1318,7 @@ static void h_channel_send(hm_frame *f) {
       return;
     }
   }
+  if (!mod_send_rest(f, chid)) return;
   char now_ts[32], *payload_text = NULL;
   hm_srv_now_iso(srv, now_ts);
   const char *ts = f->timestamp ? f->timestamp : now_ts;
@@ -2455,6 +2912,7 @@ static void h_thread_send(hm_frame *f) {
   }
   int64_t slow_mode = 0, now = hm_srv_now(srv);
   srv->st->vt->channel_get(srv->st, tc.community_id, tc.channel_id, slow_mode_cb, &slow_mode);
+  if (!mod_send_lockdown(f)) goto out;
   if (slow_mode > 0) {
     hm_slow_entry *e = slow_entry(srv, tc.channel_id, f->conn->did, 0);
     if (e && now - e->last_ms < slow_mode * 1000) {
@@ -2464,6 +2922,7 @@ static void h_thread_send(hm_frame *f) {
       goto out;
     }
   }
+  if (!mod_send_rest(f, tc.channel_id)) goto out;
   char ts[32], *text = NULL;
   frame_ts(f, ts);
   rc = hm_json_stringify(&text, NULL, f->payload);
@@ -2722,5 +3181,7 @@ const hm_handler hm_server_handlers[] = {
     {"notification.list", h_notification_list},
     {"notification.mark-read", h_notification_mark_read},
     {"notification.count", h_notification_count},
+    {"moderation.config.get", h_moderation_get},
+    {"moderation.config.update", h_moderation_update},
     {NULL, NULL},
 };

@@ -39,6 +39,17 @@ typedef struct hm_presence_entry {
   char status[16];
 } hm_presence_entry;
 
+/* In-memory moderation state (R-PERS-18): per (rule, DID) rate windows and per-rule raid
+ * join times. */
+typedef struct hm_mod_entry {
+  struct hm_mod_entry *next;
+  char *key;
+  int64_t window_start;
+  int64_t count;
+  int64_t *times; /* raid detection: recorded join times */
+  size_t n_times, cap_times;
+} hm_mod_entry;
+
 struct hm_server {
   hm_server_config cfg;
   hm_server_env env;
@@ -51,6 +62,7 @@ struct hm_server {
   hm_rate_entry *rates;
   hm_slow_entry *slow;
   hm_presence_entry *presence;
+  hm_mod_entry *mod;
 };
 
 /* What a handler gets: the frame, already checked against the envelope rules, the

@@ -18,7 +18,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 5
+#define HM_STORE_SCHEMA_VERSION 6
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -75,6 +75,9 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     " community_id TEXT, channel_id TEXT, message_id TEXT NOT NULL, content TEXT NOT NULL,"
     " read INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"
     "CREATE INDEX notifications_did ON notifications(did);",
+    /* 5 -> 6: moderation */
+    "CREATE TABLE moderation(community_id TEXT PRIMARY KEY, rules TEXT NOT NULL DEFAULT '[]',"
+    " lockdown_until INTEGER NOT NULL DEFAULT 0);",
 };
 
 typedef struct {
@@ -1028,6 +1031,51 @@ static int sq_notification_mark_read(hm_store *st, const char *did, const char *
   TX_END(db, ok);
 }
 
+/* ---- schema 6: moderation ------------------------------------------------------------- */
+
+static int sq_moderation_get(hm_store *st, const char *cid, char **rules, int64_t *until) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT rules, lockdown_until FROM moderation WHERE community_id=?1") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  int rc = sqlite3_step(s);
+  const char *r = rc == SQLITE_ROW ? col_text(s, 0) : "[]";
+  if (until) *until = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+  if (rules) *rules = hm_strdup(r ? r : "[]");
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    if (rules) {
+      hm_free(*rules);
+      *rules = NULL;
+    }
+    return HM_ERR_IO;
+  }
+  return (rules && !*rules) ? HM_ERR_NOMEM : HM_OK;
+}
+
+static int sq_moderation_set_rules(hm_store *st, const char *cid, const char *rules) {
+  return run(st, NULL,
+             "INSERT INTO moderation(community_id, rules) VALUES(?1,?2)"
+             " ON CONFLICT(community_id) DO UPDATE SET rules=excluded.rules",
+             "ss", cid, rules);
+}
+
+static int sq_moderation_set_lockdown(hm_store *st, const char *cid, int64_t until) {
+  return run(st, NULL,
+             "INSERT INTO moderation(community_id, lockdown_until) VALUES(?1,?2)"
+             " ON CONFLICT(community_id) DO UPDATE SET lockdown_until=excluded.lockdown_until",
+             "si", cid, until);
+}
+
+static int sq_known_did_first_seen(hm_store *st, const char *did, int64_t *ms) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT first_ms FROM known_dids WHERE did=?1") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, did);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *ms = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return rc == SQLITE_ROW ? HM_OK : rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -1054,6 +1102,7 @@ static const hm_store_vtable sq_vtable = {
     sq_known_did_get,  sq_dm_append,       sq_dm_get,       sq_dm_edit,          sq_dm_tombstone,
     sq_thread_create,  sq_thread_get,      sq_thread_count, sq_thread_message_append, sq_thread_message_page,
     sq_notification_add, sq_notification_list, sq_notification_mark_read,
+    sq_moderation_get, sq_moderation_set_rules, sq_moderation_set_lockdown, sq_known_did_first_seen,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

@@ -273,6 +273,15 @@ typedef struct {
                            hm_store_notification_cb cb, void *ctx, int64_t *total);
   /* Marks the listed ids of did read (n_ids == 0: all of them). */
   int (*notification_mark_read)(hm_store *st, const char *did, const char *const *ids, size_t n_ids);
+
+  /* ---- schema 6: moderation ---- */
+  /* The community's moderation rules (a JSON array text, slow mode excluded: that lives on
+   * the channel) and lockdown end. get: *rules_json hm_malloc'd ("[]" when none set). */
+  int (*moderation_get)(hm_store *st, const char *community_id, char **rules_json, int64_t *lockdown_until);
+  int (*moderation_set_rules)(hm_store *st, const char *community_id, const char *rules_json);
+  int (*moderation_set_lockdown)(hm_store *st, const char *community_id, int64_t until_ms);
+  /* When did first authenticated here (R-MODR-10); HM_ERR_NOT_FOUND if never. */
+  int (*known_did_first_seen)(hm_store *st, const char *did, int64_t *ms);
 } hm_store_vtable;
 
 struct hm_store {
