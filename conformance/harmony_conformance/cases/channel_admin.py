@@ -275,3 +275,39 @@ async def cadm_slow_mode_per_did(ctx):
     await send_message(ctx, w["bob"], w.cid, w.chid, "first")
     await bob2.send("channel.send", message_payload(w.cid, w.chid, "second, other connection"))
     await bob2.expect_error("SLOW_MODE")
+
+
+def _key_package(ident) -> dict:
+    """ident's key package in wire form (bytes as the Uint8Array codec), built by the harness' crypto."""
+    from ..crypto import mls
+    from ..wsclient import u8
+    kp = mls.create_key_package(ident.did, ident.seed32, ident.public_key, ident.x25519_public)
+
+    def wire(v):
+        if isinstance(v, (bytes, bytearray)):
+            return u8(bytes(v))
+        if isinstance(v, dict):
+            return {k: wire(x) for k, x in v.items()}
+        return v
+    return wire(kp)
+
+
+@case("CADM-016", area="channel-admin", reqs=["R-CADM-5"],
+      types=["channel.create/c2s", "mls.keypackage.upload/c2s", "mls.group.setup.needed/s2c"],
+      title="channel.create tells the creating connection to set up the MLS group once a member has a key package",
+      sends="bob (member) uploads his key package; the creator sends channel.create",
+      expects="mls.group.setup.needed {communityId, channelId, groupId = <communityId>:<channelId>} at the creating "
+              "connection only; channel.created at both")
+async def cadm_mls_setup_needed(ctx):
+    w = await world(ctx, names=("bob",))
+    owner, bob = w["owner"], w["bob"]
+    await bob.send("mls.keypackage.upload", {"keyPackage": _key_package(ctx.identity("bob"))})
+    await bob.expect_none("error", what="an error for a valid key package upload")
+    await owner.send("channel.create", {"communityId": w.cid, "name": "secure", "type": "text"})
+    created = await owner.expect_type("channel.created", lambda p: p.get("name") == "secure")
+    chid = created["payload"]["id"]
+    f = await owner.expect_type("mls.group.setup.needed")
+    ctx.check(f["payload"] == {"communityId": w.cid, "channelId": chid, "groupId": f"{w.cid}:{chid}"},
+              f"mls.group.setup.needed {f['payload']}")
+    await bob.expect_type("channel.created")
+    await bob.expect_none("mls.group.setup.needed", what="another member's setup notice")
