@@ -237,7 +237,7 @@ def build_parser():
     sg.add_argument("--seed", default="0", help="seed of the deterministic identities (default 0)")
     sg.add_argument("--slow", action="store_true", help="also run cases that wait for the server's real timers")
     og = ap.add_argument_group("execution and output")
-    og.add_argument("--jobs", type=int, default=4, help="cases run concurrently (default 4)")
+    og.add_argument("--jobs", type=int, default=8, help="cases run concurrently (default 8)")
     og.add_argument("--report", metavar="DIR", default="conformance-report", help="report directory")
     og.add_argument("--reply-timeout", type=float, default=3.0, help="seconds to wait for an expected frame")
     og.add_argument("--quiet-time", type=float, default=0.4, help="seconds a 'no frame' assertion waits")
