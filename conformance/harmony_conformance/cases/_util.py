@@ -197,3 +197,222 @@ async def restart(ctx, hard: bool = False):
     for c in ctx.conns:
         await c.close_quietly()
     await ctx.target.managed.restart(hard=hard)
+
+
+# ---- shared helpers of the search .. misc, sfu and http families (helper cases-b) ----
+
+import json as _json  # noqa: E402
+import time as _time  # noqa: E402
+import urllib.error as _urlerror  # noqa: E402
+import urllib.request as _urlrequest  # noqa: E402
+
+
+def key_package(ident, *, did: Optional[str] = None, mutate=None) -> dict:
+    """A key package of `ident` on the wire (bytes in the Uint8Array codec), built and signed by
+    the harness' own crypto (crypto/mls.py). `did` overrides leafNode.did *before* signing;
+    `mutate(kp)` may change the python-level object (bytes values) after signing."""
+    from ..crypto import mls as _mls
+    from ..wsclient import u8
+    kp = _mls.create_key_package(did or ident.did, ident.seed32, ident.public_key, ident.x25519_public)
+    if mutate is not None:
+        mutate(kp)
+
+    def wire(v):
+        if isinstance(v, (bytes, bytearray)):
+            return u8(bytes(v))
+        if isinstance(v, dict):
+            return {k: wire(x) for k, x in v.items()}
+        return v
+    return wire(kp)
+
+
+def rate_limit(ctx):
+    """(N, WINDOW_MS) of the server-wide frame limit the suite configured (R-RATE-1), or UNSUPPORTED."""
+    rl = (ctx.target.timers or {}).get("rate_limit")
+    if not isinstance(rl, str) or "/" not in rl:
+        ctx.unsupported("the server's frame rate limit is not known (start it with --server-cmd/--harmonyd, "
+                        "or give [timers] rate_limit in the expectations file)")
+    n, w = rl.split("/", 1)
+    n, w = int(n), int(w)
+    if n <= 0:
+        ctx.unsupported("the frame rate limit is off (rate_limit 0)")
+    return n, w
+
+
+async def voice_join(ctx, conn, chid, *, cid=None) -> dict:
+    """voice.join; waits for the joiner's own voice.participant.joined and the voice.state join reply."""
+    p = {"channelId": chid}
+    if cid is not None:
+        p["communityId"] = cid
+    await conn.send("voice.join", p)
+    await conn.expect_type("voice.participant.joined", lambda q: q.get("did") == conn.did
+                           and q.get("channelId") == chid, what="voice.participant.joined for the own join")
+    f = await conn.expect_type("voice.state", lambda q: "action" not in q and q.get("channelId") == chid,
+                               what="voice.state (join reply)")
+    return f["payload"]
+
+
+async def voice_world(ctx, names=("bob",), *, joined=None) -> World:
+    """world() whose owner and `joined` members (default: all) are in the voice room of the channel;
+    voice frames caused by the joins are drained."""
+    w = await world(ctx, names=names)
+    joined = list(w.conns) if joined is None else list(joined)
+    for n in joined:
+        await voice_join(ctx, w[n], w.chid, cid=w.cid)
+    await asyncio.sleep(0.15)
+    for c in w.conns.values():
+        c.drain()
+    return w
+
+
+def http_url(ctx, path: str) -> str:
+    ctx.adapter.require("http")
+    return ctx.target.http_url.rstrip("/") + path
+
+
+def _http_sync(url, method, body, headers, timeout):
+    req = _urlrequest.Request(url, data=body, method=method, headers=headers)
+    try:
+        with _urlrequest.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except _urlerror.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+class HttpAnswer:
+    def __init__(self, status, headers, data):
+        self.status, self.headers, self.data = status, headers, data
+
+    def json(self):
+        try:
+            return _json.loads(self.data)
+        except ValueError:
+            return None
+
+    def __repr__(self):
+        return f"HTTP {self.status} {self.data[:200]!r}"
+
+
+async def http(ctx, method: str, path: str, *, body=None, headers=None, sign=None, ts=None,
+               auth: Optional[str] = None) -> HttpAnswer:
+    """One HTTP request to the server's HTTP port. `body` (not bytes) is sent as JSON. `sign`: an
+    identity that signs with Harmony-Ed25519 (timestamp `ts`, default now in seconds) over the
+    request target `path`; `auth`: a literal Authorization header instead."""
+    from ..crypto import httpsig
+    h = dict(headers or {})
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else _json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    if sign is not None:
+        h["Authorization"] = httpsig.header(sign.did, sign.seed32, int(_time.time()) if ts is None else ts,
+                                            method, path)
+    elif auth is not None:
+        h["Authorization"] = auth
+    url = http_url(ctx, path)
+    loop = asyncio.get_running_loop()
+    try:
+        st, hd, d = await loop.run_in_executor(None, _http_sync, url, method, data, h, ctx.timeout)
+    except OSError as e:
+        raise CheckFailed(f"HTTP {method} {path}: no answer from {url}: {e}")
+    return HttpAnswer(st, hd, d)
+
+
+def register_authz_matrix(prefix: str, area: str, payloads: dict, *, unauth=(), forged=(), non_member=None,
+                          banned=None, setup=None):
+    """Register an authorization matrix like authz.py's for other families.
+
+    payloads: type -> builder(w, me_did, other_did) -> payload. Ids: <prefix>-0nn unauthenticated
+    (R-AUTH-14), -1nn forged sender (R-AUTHZ-4), -2nn non-member ({type: (reqs, code)}), -3nn banned
+    ({type: (reqs, code)}); numbering follows the order of each list/dict: append only.
+    setup(ctx, w) may prepare the world (e.g. create a voice room) and returns nothing."""
+    from ..core import case as _case
+
+    def dummy():
+        w = World(cid="community:00000000000000000000000000000000",
+                  chid="community:00000000000000000000000000000000:channel:0000000000000000", conns={})
+        w.msg = "msg-probe"
+        return w
+
+    def effects(t):
+        from ..spec import Registry
+        e = Registry().entry(t, "c2s") or {}
+        return sorted(set((e.get("reply") or []) + [b["type"] for b in e.get("broadcast") or []]))
+
+    def unauth_case(n, t):
+        @_case(f"{prefix}-{n:03d}", area=area, reqs=["R-AUTH-14"], types=[f"{t}/c2s", "error/s2c"],
+               title=f"{t} before authentication gets AUTH_REQUIRED",
+               sends=f"{t} with a well-formed payload on a connection that has not authenticated",
+               expects="error AUTH_REQUIRED; no other frame; the connection stays open")
+        async def fn(ctx):
+            c = await ctx.connect("anon", auth=False)
+            ident = ctx.identity("anon")
+            await c.send(t, payloads[t](dummy(), ident.did, ctx.identity("other").did), sender=ident.did)
+            await c.expect_error("AUTH_REQUIRED")
+            await c.expect_none(lambda f: f.get("type") != "error", what="a frame other than the error")
+            await c.expect_open(within=0.05)
+
+    def forged_case(n, t):
+        eff = effects(t)
+
+        @_case(f"{prefix}-{100 + n:03d}", area=area, reqs=["R-AUTHZ-4"], types=[f"{t}/c2s", "error/s2c"],
+               title=f"{t} with a forged envelope sender is refused with FORBIDDEN",
+               sends=f"{t} from a member allowed to send it, with envelope sender = another member's DID",
+               expects=f"error FORBIDDEN; none of {', '.join(eff) or 'no frames'} anywhere (upstream: G5)")
+        async def fn(ctx):
+            w = await world(ctx, names=("bob",), msg=True)
+            if setup:
+                await setup(ctx, w)
+            owner, bob = w["owner"], w["bob"]
+            await owner.send(t, payloads[t](w, owner.did, bob.did), sender=bob.did)
+            await owner.expect_error("FORBIDDEN")
+            await expect_silence(w.conns.values(), effect_types(ctx, t))
+
+    def non_member_case(n, t, reqs, code):
+        eff = effects(t)
+
+        @_case(f"{prefix}-{200 + n:03d}", area=area, reqs=reqs, types=[f"{t}/c2s", "error/s2c"],
+               title=f"{t} from a non-member is refused with {code}",
+               sends=f"{t} naming a real community and channel from an authenticated DID that never joined it",
+               expects=f"error {code}; none of {', '.join(eff) or 'no frames'} at the members or the sender")
+        async def fn(ctx):
+            w = await world(ctx, names=("bob",), msg=True)
+            if setup:
+                await setup(ctx, w)
+            eve = await ctx.connect("eve")
+            w.conns["eve"] = eve
+            await eve.send(t, payloads[t](w, eve.did, w["bob"].did))
+            await eve.expect_error(code)
+            await expect_silence(w.conns.values(), effect_types(ctx, t))
+
+    def banned_case(n, t, reqs, code):
+        eff = effects(t)
+
+        @_case(f"{prefix}-{300 + n:03d}", area=area, reqs=reqs, types=[f"{t}/c2s", "community.ban/c2s", "error/s2c"],
+               title=f"{t} from a banned DID is refused with {code}",
+               sends=f"a member is banned (closed with 4003), logs in again and sends {t} for that community",
+               expects=f"error {code}; the connection stays open; none of {', '.join(eff) or 'no frames'} anywhere")
+        async def fn(ctx):
+            w = await world(ctx, names=("bob", "mallory"), msg=True)
+            if setup:
+                await setup(ctx, w)
+            owner = w["owner"]
+            await ban(ctx, owner, w.cid, w["mallory"])
+            m2 = await ctx.connect("mallory-again", identity=ctx.identity("mallory"))
+            await asyncio.sleep(ctx.quiet)
+            for c in list(w.conns.values()) + [m2]:
+                c.drain()
+            w.conns["mallory-again"] = m2
+            await m2.send(t, payloads[t](w, m2.did, w["bob"].did))
+            await m2.expect_error(code)
+            await m2.expect_open(within=0.05)
+            await expect_silence([w["owner"], w["bob"], m2], effect_types(ctx, t))
+
+    for i, t in enumerate(unauth, start=1):
+        unauth_case(i, t)
+    for i, t in enumerate(forged, start=1):
+        forged_case(i, t)
+    for i, (t, (reqs, code)) in enumerate((non_member or {}).items(), start=1):
+        non_member_case(i, t, reqs, code)
+    for i, (t, (reqs, code)) in enumerate((banned or {}).items(), start=1):
+        banned_case(i, t, reqs, code)
