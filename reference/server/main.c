@@ -92,7 +92,7 @@ static void usage(FILE *f) {
           "  --auth-timeout-ms N       authentication timer, >= 100 (default 30000)\n"
           "  --rate-limit N/WINDOW_MS  per-DID frame budget (default 200/10000; 0 = off)\n"
           "  --vp-freshness-s N        VP freshness window, >= 1 (default 300)\n"
-          "  --keepalive-ms N          keepalive interval (default 30000; 0 = off) [accepted, not yet used]\n"
+          "  --keepalive-ms N          keepalive ping interval (default 30000; 0 = off)\n"
           "  --max-connections N       total connection limit (default 1024)\n"
           "  --trusted-issuer DID      a VC issuer trusted besides the holder (repeatable)\n"
           "  --revoked-credential ID   a VC id refused as revoked (repeatable)\n"
@@ -240,6 +240,7 @@ typedef struct {
   msg *head, *tail;
   size_t queued;
   int close_code; /* 0 = none pending */
+  int ping_pending;
   char close_reason[124];
   unsigned char *rx;
   size_t rx_len, rx_cap;
@@ -300,6 +301,14 @@ static void env_close(void *ctx, void *handle, int code, const char *reason) {
   if (s->close_code) return;
   s->close_code = code;
   snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
+  lws_callback_on_writable(s->wsi);
+}
+
+static void env_ping(void *ctx, void *handle) {
+  (void)ctx;
+  session *s = handle;
+  if (s->close_code) return;
+  s->ping_pending = 1;
   lws_callback_on_writable(s->wsi);
 }
 
@@ -389,7 +398,19 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
       }
       break;
     }
+    case LWS_CALLBACK_RECEIVE_PONG:
+      if (s->conn) hm_server_conn_activity(g_srv, s->conn);
+      break;
     case LWS_CALLBACK_SERVER_WRITEABLE: {
+      if (s->ping_pending && !s->close_code) {
+        /* a non-empty ping payload: never a 0-byte write (toolchain notes) */
+        unsigned char pb[LWS_PRE + 8];
+        memcpy(pb + LWS_PRE, "hm-ka", 5);
+        s->ping_pending = 0;
+        if (lws_write(wsi, pb + LWS_PRE, 5, LWS_WRITE_PING) < 5) return -1;
+        if (s->head || s->close_code) lws_callback_on_writable(wsi);
+        break;
+      }
       if (s->head) {
         msg *m = s->head;
         int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
@@ -604,12 +625,14 @@ int main(int argc, char **argv) {
   cfg.revoked_credentials = (const char *const *)o.revoked;
   cfg.n_revoked_credentials = o.n_revoked;
   cfg.log_level = g_log_level;
+  cfg.keepalive_ms = (uint32_t)o.keepalive_ms;
   hm_server_env env = {0};
   env.now_ms = env_now;
   env.random = env_random;
   env.send = env_send;
   env.close = env_close;
   env.log = env_log;
+  env.ping = env_ping;
   env.store = store;
   rc = hm_server_new(&g_srv, &cfg, &env);
   if (rc != HM_OK) {

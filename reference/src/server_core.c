@@ -343,6 +343,7 @@ hm_server_conn *hm_server_conn_open(hm_server *srv, void *handle) {
   if (!c) return NULL;
   c->handle = handle;
   c->opened_ms = hm_srv_now(srv);
+  c->last_rx_ms = c->last_ping_ms = c->opened_ms;
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
@@ -372,10 +373,26 @@ void hm_server_conn_closed(hm_server *srv, hm_server_conn *c) {
   }
 }
 
+void hm_server_conn_activity(hm_server *srv, hm_server_conn *c) {
+  if (c) c->last_rx_ms = hm_srv_now(srv);
+}
+
 void hm_server_tick(hm_server *srv, int64_t now_ms) {
+  int64_t ka = srv->env.ping ? (int64_t)srv->cfg.keepalive_ms : 0;
   for (hm_server_conn *c = srv->conns; c; c = c->next) {
-    if (!c->did && !c->closing && now_ms - c->opened_ms >= (int64_t)srv->cfg.auth_timeout_ms)
+    if (c->closing) continue;
+    if (!c->did && now_ms - c->opened_ms >= (int64_t)srv->cfg.auth_timeout_ms) {
       hm_srv_close(srv, c, 4001, "Authentication timeout");
+      continue;
+    }
+    if (ka > 0) {
+      if (now_ms - c->last_rx_ms >= 2 * ka) {
+        hm_srv_close(srv, c, 4005, "Keepalive timeout"); /* R-TRN-11, R-CLOSE-6 */
+      } else if (now_ms - c->last_ping_ms >= ka) {
+        c->last_ping_ms = now_ms;
+        srv->env.ping(srv->env.ctx, c->handle);
+      }
+    }
   }
   /* drop rate windows that ended */
   hm_rate_entry **pp = &srv->rates;
@@ -959,6 +976,7 @@ static void dispatch(hm_server *srv, hm_server_conn *c, const hm_json *env, int 
 
 void hm_server_conn_frame(hm_server *srv, hm_server_conn *c, const uint8_t *bytes, size_t len, int is_binary) {
   if (!c || c->closing) return;
+  c->last_rx_ms = hm_srv_now(srv);
   if (len > HM_SERVER_MAX_FRAME) {
     hm_srv_close(srv, c, 1009, "Message too big");
     return;

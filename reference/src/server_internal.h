@@ -15,6 +15,8 @@ struct hm_server_conn {
   int closing;       /* env.close was called: nothing more is sent or processed */
   int64_t opened_ms; /* for the auth timer (R-AUTH-25) */
   uint32_t frames_before_auth;
+  int64_t last_rx_ms;   /* last frame of any kind from the peer (R-TRN-11) */
+  int64_t last_ping_ms; /* last keepalive ping sent */
 };
 
 typedef struct hm_rate_entry {

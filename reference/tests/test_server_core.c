@@ -835,7 +835,7 @@ static void test_server_rate_limit(void **state) {
   hm_server_config cfg = {0};
   cfg.rate_max_frames = 3;
   cfg.rate_window_ms = 1000;
-  hm_server_env env = {NULL, f_now, f_random, f_send, f_close, NULL, r.st};
+  hm_server_env env = {NULL, f_now, f_random, f_send, f_close, NULL, NULL, r.st};
   assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
   ident a;
   ident_make(&a, 1);
@@ -864,6 +864,43 @@ static void test_server_shutdown_closes_1001(void **state) {
   assert_int_equal(p1.close_code, 1001);
   assert_int_equal(p2.close_code, 1001);
   assert_string_equal(p1.close_reason, "Server shutting down");
+  rig_close(&r);
+}
+
+static int pings;
+static void f_ping(void *ctx, void *handle) {
+  (void)ctx;
+  (void)handle;
+  pings++;
+}
+
+static void test_server_keepalive_ping_and_timeout(void **state) {
+  (void)state;
+  F.now = T0;
+  F.rnd = 11;
+  rig r;
+  const char *why;
+  assert_int_equal(hm_store_sqlite_open(&r.st, ":memory:", &why), HM_OK);
+  hm_server_config cfg = {0};
+  cfg.keepalive_ms = 300;
+  cfg.auth_timeout_ms = 100000;
+  hm_server_env env = {NULL, f_now, f_random, f_send, f_close, f_ping, NULL, r.st};
+  assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
+  peer p1 = {0}, p2 = {0};
+  hm_server_conn *c1 = hm_server_conn_open(r.srv, &p1);
+  hm_server_conn_open(r.srv, &p2);
+  pings = 0;
+  F.now += 300;
+  hm_server_tick(r.srv, F.now);
+  assert_int_equal(pings, 2); /* one ping per connection per interval */
+  hm_server_conn_activity(r.srv, c1); /* c1 answers (a pong) */
+  F.now += 300;
+  hm_server_tick(r.srv, F.now);
+  assert_int_equal(p2.close_code, 4005); /* silent for two intervals (R-TRN-11) */
+  assert_string_equal(p2.close_reason, "Keepalive timeout");
+  assert_int_equal(p1.close_code, 0);
+  peer_clear(&p1);
+  peer_clear(&p2);
   rig_close(&r);
 }
 
@@ -910,6 +947,7 @@ int main(void) {
       cmocka_unit_test(test_server_unimplemented_type_answers),
       cmocka_unit_test(test_server_rate_limit),
       cmocka_unit_test(test_server_shutdown_closes_1001),
+      cmocka_unit_test(test_server_keepalive_ping_and_timeout),
       cmocka_unit_test(test_server_handlers_all_in_registry),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,9 @@ typedef struct {
    * before has been sent. The core sends nothing more on it; the shell still calls
    * hm_server_conn_closed when the socket is gone. */
   void (*close)(void *ctx, void *handle, int code, const char *reason);
+  /* Optional (may be NULL = no keepalive pings): send a WebSocket ping on the connection
+   * (R-TRN-11). The shell reports the pong (any frame, really) with hm_server_conn_activity. */
+  void (*ping)(void *ctx, void *handle);
   /* Optional (may be NULL): one log line without newline. */
   void (*log)(void *ctx, int level, const char *line);
   /* The store; owned by the caller, must outlive the server. */
@@ -62,6 +65,7 @@ typedef struct {
   const char *const *revoked_credentials; /* R-AUTH-12; borrowed */
   size_t n_revoked_credentials;
   int log_level;               /* HM_LOG_*; messages above it are not formatted */
+  uint32_t keepalive_ms;       /* R-TRN-11: ping interval; 0 = keepalive off */
 } hm_server_config;
 
 /* A new server. Loads the session-token key from the store (secret "token-key") or
@@ -87,10 +91,15 @@ hm_server_conn *hm_server_conn_open(hm_server *srv, void *handle);
  * too. */
 void hm_server_conn_frame(hm_server *srv, hm_server_conn *conn, const uint8_t *bytes, size_t len, int is_binary);
 
+/* A control frame (ping, pong) or any other sign of life arrived on the connection: it
+ * counts for the keepalive of R-TRN-11 (R-TRN-12). Data frames count by themselves. */
+void hm_server_conn_activity(hm_server *srv, hm_server_conn *conn);
+
 /* The socket is gone. The core frees conn and broadcasts what a disconnect causes. */
 void hm_server_conn_closed(hm_server *srv, hm_server_conn *conn);
 
-/* Advance timers to now_ms (auth timeouts, R-AUTH-25). Call at least every 50 ms. */
+/* Advance timers to now_ms: auth timeouts (R-AUTH-25), keepalive pings and the keepalive
+ * close 4005 (R-TRN-11), rate windows. Call at least every 50 ms. */
 void hm_server_tick(hm_server *srv, int64_t now_ms);
 
 /* Close every connection with 1001 "Server shutting down" (R-CLOSE-5). */
