@@ -3136,6 +3136,147 @@ static void h_notification_count(hm_frame *f) {
   hm_srv_send(f->srv, f->conn, "notification.count.response", out);
 }
 
+/* ---- search.query (search.md) ------------------------------------------------------------ */
+
+typedef struct {
+  hm_server *srv;
+  const hm_json *req;
+  const char *query;
+  hm_json *results, *metadata;
+  size_t limit, n;
+  int rc;
+} search_ctx;
+
+/* ASCII case-folded substring test (search.md). */
+static int folded_contains(const char *hay, size_t hn, const char *needle, size_t nn) {
+  if (nn == 0) return 1;
+  for (size_t i = 0; i + nn <= hn; i++) {
+    size_t k = 0;
+    while (k < nn) {
+      unsigned char a = (unsigned char)hay[i + k], b = (unsigned char)needle[k];
+      if (a >= 'A' && a <= 'Z') a = (unsigned char)(a + 32);
+      if (b >= 'A' && b <= 'Z') b = (unsigned char)(b + 32);
+      if (a != b) break;
+      k++;
+    }
+    if (k == nn) return 1;
+  }
+  return 0;
+}
+
+static int valid_utf8(const uint8_t *s, size_t n) {
+  for (size_t i = 0; i < n;) {
+    uint8_t c = s[i];
+    size_t w = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (!w || i + w > n) return 0;
+    for (size_t k = 1; k < w; k++)
+      if ((s[i + k] & 0xC0) != 0x80) return 0;
+    i += w;
+  }
+  return 1;
+}
+
+/* Does the message's searchable text contain the query? */
+static int search_match(const hm_json *payload, const char *q) {
+  size_t qn = strlen(q), n;
+  hm_json *content = hm_json_object_getc(payload, "content");
+  const char *t = NULL;
+  if (hm_json_kind_of(content) == HM_JSON_STRING) {
+    t = hm_json_string(content, &n);
+  } else if (hm_json_kind_of(content) == HM_JSON_OBJECT &&
+             hm_json_kind_of(hm_json_object_getc(content, "text")) == HM_JSON_STRING) {
+    t = hm_json_string(hm_json_object_getc(content, "text"), &n);
+  } else if (hm_json_kind_of(hm_json_object_getc(payload, "text")) == HM_JSON_STRING) {
+    t = hm_json_string(hm_json_object_getc(payload, "text"), &n);
+  }
+  if (t) return folded_contains(t, n, q, qn);
+  hm_json *ep = hm_json_kind_of(content) == HM_JSON_OBJECT ? hm_json_object_getc(content, "epoch") : NULL;
+  hm_json *ct = ep ? hm_json_object_getc(content, "ciphertext") : NULL;
+  if (hm_json_kind_of(ep) != HM_JSON_NUMBER || hm_json_number(ep) != 0 || !bytes_value(ct)) return 0;
+  const char *b64 = hm_json_string(hm_json_object_getc(ct, "data"), &n);
+  if (!b64) return 0;
+  uint8_t *buf = hm_malloc(n + 1);
+  size_t len = 0;
+  int ok = buf && hm_base64_decode(buf, n + 1, &len, b64, n, 0) == HM_OK && valid_utf8(buf, len) &&
+           folded_contains((const char *)buf, len, q, qn);
+  hm_free(buf);
+  return ok;
+}
+
+static int search_cb(void *ctx, const hm_store_message *m) {
+  search_ctx *sc = ctx;
+  if (sc->n >= sc->limit) return 1;
+  const char *chid = pstr_of(sc->req, "channelId"), *author = pstr_of(sc->req, "authorDID"),
+             *before = pstr_of(sc->req, "before"), *after = pstr_of(sc->req, "after");
+  if (chid && strcmp(chid, m->channel_id)) return 0;
+  if (author && strcmp(author, m->author)) return 0;
+  if (before && !(strcmp(m->timestamp, before) < 0)) return 0;
+  if (after && !(strcmp(m->timestamp, after) > 0)) return 0;
+  hm_json *payload = NULL;
+  if (hm_json_parse(&payload, m->payload_json, strlen(m->payload_json), 0, NULL) != HM_OK) return 0;
+  hm_json *att = hm_json_object_getc(payload, "attachments");
+  int has_att = hm_json_kind_of(att) == HM_JSON_ARRAY && hm_json_array_size(att) > 0;
+  hm_json *ha = hm_json_object_getc(sc->req, "hasAttachment");
+  int keep = search_match(payload, sc->query);
+  if (keep && hm_json_kind_of(ha) == HM_JSON_TRUE && !has_att) keep = 0;
+  if (keep && hm_json_kind_of(ha) == HM_JSON_FALSE && has_att) keep = 0;
+  hm_json_free(payload);
+  if (!keep) return 0;
+  hm_json *sm = stored_message(sc->srv, m), *md = hm_json_new_object();
+  int rc = (sm && md) ? HM_OK : HM_ERR_NOMEM;
+  set_str(md, "messageId", m->id, &rc);
+  set_str(md, "channelId", m->channel_id, &rc);
+  set_str(md, "authorDID", m->author, &rc);
+  set_str(md, "timestamp", m->timestamp, &rc);
+  set(md, "hasAttachment", hm_json_new_bool(has_att), &rc);
+  push(sc->results, sm, &rc);
+  sm = NULL;
+  push(sc->metadata, md, &rc);
+  md = NULL;
+  hm_json_free(sm);
+  hm_json_free(md);
+  if (rc != HM_OK) {
+    sc->rc = rc;
+    return 1;
+  }
+  sc->n++;
+  return sc->n >= sc->limit;
+}
+
+static void h_search_query(hm_frame *f) {
+  hm_json *lv = hm_json_object_getc(f->payload, "limit");
+  size_t limit = 50;
+  if (lv && hm_json_kind_of(lv) != HM_JSON_NULL) {
+    if (!safe_uint(lv) || hm_json_number(lv) < 1) {
+      bad_field(f, "limit");
+      return;
+    }
+    limit = hm_json_number(lv) > 100 ? 100 : (size_t)hm_json_number(lv);
+  }
+  search_ctx sc = {f->srv, f->payload, pstr_of(f->payload, "query"), hm_json_new_array(), hm_json_new_array(),
+                   limit, 0, HM_OK};
+  int rc = (sc.results && sc.metadata)
+               ? f->srv->st->vt->message_scan_community(f->srv->st, f->community_id, search_cb, &sc)
+               : HM_ERR_NOMEM;
+  if (rc == HM_OK) rc = sc.rc;
+  hm_json *p = hm_json_new_object();
+  if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
+  set_str(p, "communityId", f->community_id, &rc);
+  set_str(p, "query", sc.query, &rc);
+  set(p, "results", sc.results, &rc);
+  sc.results = NULL;
+  set(p, "metadata", sc.metadata, &rc);
+  sc.metadata = NULL;
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_json_free(sc.results);
+    hm_json_free(sc.metadata);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "search.results", p);
+}
+
 /* ---- the handler table ----------------------------------------------------------------- */
 
 const hm_handler hm_server_handlers[] = {
@@ -3183,5 +3324,6 @@ const hm_handler hm_server_handlers[] = {
     {"notification.count", h_notification_count},
     {"moderation.config.get", h_moderation_get},
     {"moderation.config.update", h_moderation_update},
+    {"search.query", h_search_query},
     {NULL, NULL},
 };

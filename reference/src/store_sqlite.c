@@ -1076,6 +1076,14 @@ static int sq_known_did_first_seen(hm_store *st, const char *did, int64_t *ms) {
   return rc == SQLITE_ROW ? HM_OK : rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
 }
 
+static int sq_message_scan_community(hm_store *st, const char *cid, hm_store_message_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, MESSAGE_COLS " FROM messages WHERE community_id=?1 AND deleted=0 ORDER BY rowid DESC") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  return message_rows(s, cb, ctx, 0);
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -1103,6 +1111,7 @@ static const hm_store_vtable sq_vtable = {
     sq_thread_create,  sq_thread_get,      sq_thread_count, sq_thread_message_append, sq_thread_message_page,
     sq_notification_add, sq_notification_list, sq_notification_mark_read,
     sq_moderation_get, sq_moderation_set_rules, sq_moderation_set_lockdown, sq_known_did_first_seen,
+    sq_message_scan_community,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

@@ -282,6 +282,8 @@ typedef struct {
   int (*moderation_set_lockdown)(hm_store *st, const char *community_id, int64_t until_ms);
   /* When did first authenticated here (R-MODR-10); HM_ERR_NOT_FOUND if never. */
   int (*known_did_first_seen)(hm_store *st, const char *did, int64_t *ms);
+  /* Every live (not deleted) channel message of the community, newest first (search). */
+  int (*message_scan_community)(hm_store *st, const char *community_id, hm_store_message_cb cb, void *ctx);
 } hm_store_vtable;
 
 struct hm_store {
