@@ -567,10 +567,10 @@ async def chan_history_paging(ctx):
     ctx.check(pages == want, f"pages {pages} != {want}")
 
 
-@case("CHAN-033", area="channel", reqs=["R-CHAN-49"], types=["channel.history/c2s", "error/s2c"],
+@case("CHAN-033", area="channel", reqs=["R-CHAN-52"], types=["channel.history/c2s", "error/s2c"],
       title="channel.history of a channel that is not the community's is refused with NOT_FOUND",
       sends="a member asks channel.history naming its community and an invented channel id",
-      expects="error NOT_FOUND; no channel.history.response")
+      expects="error NOT_FOUND; no channel.history.response (upstream answers an empty history)")
 async def chan_history_unknown_channel(ctx):
     w = await world(ctx, names=())
     owner = w["owner"]
