@@ -13,6 +13,8 @@
 
 #include "harmony/alloc.h"
 #include "harmony/codec.h"
+#include "harmony/crypto.h"
+#include "harmony/did.h"
 #include "harmony/vc.h"
 #include "server_internal.h"
 
@@ -586,6 +588,8 @@ static void member_event(hm_server *srv, const char *type, const char *cid, cons
 }
 
 static int mod_join(hm_frame *f);
+static void mls_announce_member(hm_server *srv, const char *member, const char *only_cid);
+static int community_has_key_package(hm_server *srv, const char *cid);
 
 static void h_community_join(hm_frame *f) {
   hm_server *srv = f->srv;
@@ -630,6 +634,7 @@ static void h_community_join(hm_frame *f) {
   if (!added) return; /* R-COMM-10: a repeated join broadcasts nothing */
   hm_srv_log(srv, HM_LOG_INFO, "%s joined %s", did, cid);
   member_event(srv, "community.member.joined", cid, did, did, f->conn, 0);
+  mls_announce_member(srv, did, cid); /* R-MLS-5 */
   for (hm_server_conn *o = srv->conns; o; o = o->next)
     if (o != f->conn && o->did && strcmp(o->did, did) == 0) hm_srv_announce_community(srv, o, cid, 0);
 }
@@ -1865,8 +1870,19 @@ static void h_channel_create(hm_frame *f) {
     hm_frame_internal(f, HM_ERR_NOMEM);
     return;
   }
-  /* mls.group.setup.needed (R-CADM-5) needs an uploaded key package; key packages are not
-   * implemented yet, so none exists and the reply is correctly absent. */
+  if (community_has_key_package(srv, f->community_id)) { /* R-CADM-5 */
+    char gid[800];
+    snprintf(gid, sizeof gid, "%s:%s", f->community_id, chid);
+    hm_json *p = hm_json_new_object();
+    int r3 = p ? HM_OK : HM_ERR_NOMEM;
+    set_str(p, "communityId", f->community_id, &r3);
+    set_str(p, "channelId", chid, &r3);
+    set_str(p, "groupId", gid, &r3);
+    if (r3 == HM_OK)
+      hm_srv_send(srv, f->conn, "mls.group.setup.needed", p);
+    else
+      hm_json_free(p);
+  }
   announce(f, "channel.created", info, NULL);
 }
 
@@ -3277,6 +3293,340 @@ static void h_search_query(hm_frame *f) {
   hm_srv_send(f->srv, f->conn, "search.results", p);
 }
 
+/* ---- MLS relay (mls.md) -------------------------------------------------------------------- */
+
+#define MAX_KEY_PACKAGES_PER_DID 10
+
+/* Decoded codec bytes of exactly `want` bytes into out; 1 on success. */
+static int bytes_exact(const hm_json *v, uint8_t *out, size_t want) {
+  if (!bytes_value(v) || hm_json_object_size(v) != 2) return 0;
+  size_t n;
+  const char *s = hm_json_string(hm_json_object_getc(v, "data"), &n);
+  uint8_t buf[128];
+  size_t len = 0;
+  if (!s || n > 172 || hm_base64_decode(buf, sizeof buf, &len, s, n, 0) != HM_OK || len != want) return 0;
+  memcpy(out, buf, want);
+  return 1;
+}
+
+/* Send mls.member.joined {communityId, channelId, groupId, memberDID} to conn once (R-MLS-6). */
+static void mls_member_joined_to(hm_server *srv, hm_server_conn *c, const char *gid, const char *cid,
+                                 const char *chid, const char *member) {
+  size_t n = strlen(gid) + strlen(member) + 2;
+  char *key = hm_malloc(n);
+  if (!key) return;
+  snprintf(key, n, "%s\n%s", gid, member);
+  for (size_t i = 0; i < c->n_mls_sent; i++)
+    if (!strcmp(c->mls_sent[i], key)) {
+      hm_free(key);
+      return;
+    }
+  char **ns = hm_realloc(c->mls_sent, (c->n_mls_sent + 1) * sizeof *ns);
+  if (!ns) {
+    hm_free(key);
+    return;
+  }
+  c->mls_sent = ns;
+  c->mls_sent[c->n_mls_sent++] = key;
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "communityId", cid, &rc);
+  set_str(p, "channelId", chid, &rc);
+  set_str(p, "groupId", gid, &rc);
+  set_str(p, "memberDID", member, &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    return;
+  }
+  hm_srv_send(srv, c, "mls.member.joined", p);
+}
+
+static int has_key_package_cb(void *ctx, const char *json) {
+  (void)json;
+  *(int *)ctx = 1;
+  return 1;
+}
+
+static int has_key_package(hm_server *srv, const char *did) {
+  int has = 0;
+  srv->st->vt->keypackage_list(srv->st, did, has_key_package_cb, &has);
+  return has;
+}
+
+typedef struct {
+  hm_server *srv;
+  const char *member;
+} mls_notify_ctx;
+
+/* For a group of the member's community whose creator is another member: tell the
+ * creator's connections (R-MLS-5). */
+static int mls_notify_group_cb(void *ctx, const hm_store_thread *g) {
+  mls_notify_ctx *m = ctx;
+  hm_server *srv = m->srv;
+  if (!strcmp(g->creator, m->member)) return 0;
+  if (srv->st->vt->member_get(srv->st, g->community_id, g->creator, NULL, NULL) != HM_OK) return 0;
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c->did && !strcmp(c->did, g->creator))
+      mls_member_joined_to(srv, c, g->id, g->community_id, g->channel_id, m->member);
+  return 0;
+}
+
+/* After `member` uploaded a key package or joined `only_cid` (NULL: all its communities). */
+static void mls_announce_member(hm_server *srv, const char *member, const char *only_cid) {
+  if (!has_key_package(srv, member)) return;
+  str_list comms = {0};
+  if (only_cid) {
+    mls_notify_ctx m = {srv, member};
+    srv->st->vt->mls_groups_of(srv->st, only_cid, mls_notify_group_cb, &m);
+    return;
+  }
+  if (srv->st->vt->memberships_of(srv->st, member, collect_community_of, &comms) == HM_OK && !comms.nomem) {
+    mls_notify_ctx m = {srv, member};
+    for (size_t i = 0; i < comms.n; i++) srv->st->vt->mls_groups_of(srv->st, comms.ids[i], mls_notify_group_cb, &m);
+  }
+  str_list_clear(&comms);
+}
+
+static void h_mls_keypackage_upload(hm_frame *f) {
+  hm_server *srv = f->srv;
+  hm_json *kp = hm_json_object_getc(f->payload, "keyPackage");
+  hm_json *leaf = hm_json_object_getc(kp, "leafNode");
+  hm_json *pv = hm_json_object_getc(kp, "protocolVersion"), *cs = hm_json_object_getc(kp, "cipherSuite");
+  uint8_t init[32], enc[32], sigkey[32], sig[64];
+  size_t dn = 0;
+  const char *did = hm_json_string(hm_json_object_getc(leaf, "did"), &dn);
+  /* a repeated key anywhere in the frame counts as a repeated key in the package (R-CRY-MLS-4) */
+  if (f->duplicate_keys || hm_json_kind_of(kp) != HM_JSON_OBJECT || hm_json_kind_of(leaf) != HM_JSON_OBJECT ||
+      !safe_uint(pv) || !safe_uint(cs) || !bytes_exact(hm_json_object_getc(kp, "initKey"), init, 32) ||
+      !bytes_exact(hm_json_object_getc(leaf, "encryptionKey"), enc, 32) ||
+      !bytes_exact(hm_json_object_getc(leaf, "signatureKey"), sigkey, 32) ||
+      !bytes_exact(hm_json_object_getc(kp, "signature"), sig, 64) || !did || hm_utf16_len(did, dn) > 256 ||
+      memcmp(init, enc, 32) != 0) {
+    bad_field(f, "keyPackage");
+    return;
+  }
+  if (hm_json_number(pv) != 1 || hm_json_number(cs) != 1) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Unsupported key package version");
+    return;
+  }
+  if (strcmp(did, f->conn->did) != 0) {
+    hm_frame_error(f, "FORBIDDEN", "Key package DID does not match the authenticated identity");
+    return;
+  }
+  uint8_t pk[32], xpk[32];
+  if (hm_didkey_decode(pk, xpk, did, HM_DID_HARDENED) != HM_OK || memcmp(pk, sigkey, 32) != 0) {
+    hm_frame_error(f, "FORBIDDEN", "Key package signing key does not match the DID");
+    return;
+  }
+  /* signing input (R-CRY-MLS-2): {"protocolVersion":1,"cipherSuite":1,"initKey":[..],"leafNode":{"did":..}} */
+  hm_json *in = hm_json_new_object(), *arr = hm_json_new_array(), *ln = hm_json_new_object();
+  int rc = (in && arr && ln) ? HM_OK : HM_ERR_NOMEM;
+  for (size_t i = 0; i < 32; i++) push(arr, hm_json_new_number(init[i]), &rc);
+  set(in, "protocolVersion", hm_json_new_number(1), &rc);
+  set(in, "cipherSuite", hm_json_new_number(1), &rc);
+  set(in, "initKey", arr, &rc);
+  arr = NULL;
+  set_str(ln, "did", did, &rc);
+  set(in, "leafNode", ln, &rc);
+  ln = NULL;
+  char *text = NULL;
+  size_t len = 0;
+  if (rc == HM_OK) rc = hm_json_stringify(&text, &len, in);
+  hm_json_free(in);
+  hm_json_free(arr);
+  hm_json_free(ln);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  int ok = hm_ed25519_verify(sig, (const uint8_t *)text, len, sigkey, HM_ED25519_STRICT) == HM_OK;
+  hm_free(text);
+  if (!ok) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Invalid key package signature");
+    return;
+  }
+  /* fingerprint: initKey, leafNode and signature as received */
+  char *kptext = NULL, fp[300];
+  char ih[65], sh[129];
+  hm_hex_encode(ih, sizeof ih, init, 32);
+  hm_hex_encode(sh, sizeof sh, sig, 64);
+  snprintf(fp, sizeof fp, "%s:%s", ih, sh);
+  rc = hm_json_stringify(&kptext, NULL, kp);
+  int added = 0;
+  if (rc == HM_OK) rc = srv->st->vt->keypackage_add(srv->st, f->conn->did, kptext, fp, MAX_KEY_PACKAGES_PER_DID, &added);
+  hm_free(kptext);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  mls_announce_member(srv, f->conn->did, NULL);
+}
+
+static int kp_collect_cb(void *ctx, const char *json) {
+  hm_json *arr = ctx, *v = NULL;
+  if (hm_json_parse(&v, json, strlen(json), 0, NULL) != HM_OK) return 0;
+  return hm_json_array_append(arr, v) != HM_OK;
+}
+
+static void h_mls_keypackage_fetch(hm_frame *f) {
+  hm_json *dids = hm_json_object_getc(f->payload, "dids");
+  size_t n = hm_json_array_size(dids);
+  if (n < 1 || n > 100) {
+    bad_field(f, "dids");
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t len;
+    const char *d = hm_json_string(hm_json_array_get(dids, i), &len);
+    if (!d || len == 0 || hm_utf16_len(d, len) > 256) {
+      bad_field(f, "dids");
+      return;
+    }
+  }
+  hm_json *kps = hm_json_new_object(), *p = hm_json_new_object();
+  int rc = (kps && p) ? HM_OK : HM_ERR_NOMEM;
+  for (size_t i = 0; rc == HM_OK && i < n; i++) {
+    const char *d = hm_json_string(hm_json_array_get(dids, i), NULL);
+    if (hm_json_object_getc(kps, d)) continue;
+    hm_json *arr = hm_json_new_array();
+    if (!arr) rc = HM_ERR_NOMEM;
+    if (rc == HM_OK) rc = f->srv->st->vt->keypackage_list(f->srv->st, d, kp_collect_cb, arr);
+    set(kps, d, arr, &rc);
+  }
+  set(p, "keyPackages", kps, &rc);
+  kps = NULL;
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_json_free(kps);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "mls.keypackage.response", p);
+}
+
+/* channelId / groupId consistency shared by welcome, commit and group.setup (R-MLS-16). */
+static int mls_group_fields_ok(hm_frame *f, int require_channel) {
+  const char *chid = pstr_of(f->payload, "channelId"), *gid = pstr_of(f->payload, "groupId");
+  if (require_channel && !chid) return bad_field(f, "channelId");
+  if (chid && !channel_exists(f, chid)) return 0;
+  if (gid) {
+    size_t cl = strlen(f->community_id);
+    int ok;
+    if (chid) {
+      ok = strlen(gid) == cl + 1 + strlen(chid) && !strncmp(gid, f->community_id, cl) && gid[cl] == ':' &&
+           !strcmp(gid + cl + 1, chid);
+    } else {
+      ok = !strncmp(gid, f->community_id, cl) && gid[cl] == ':';
+    }
+    if (!ok) return bad_field(f, "groupId");
+  } else if (require_channel) {
+    return bad_field(f, "groupId");
+  }
+  return 1;
+}
+
+static void h_mls_welcome(hm_frame *f) {
+  if (!mls_group_fields_ok(f, 0)) return;
+  const char *to = pstr_of(f->payload, "recipientDID");
+  int rc = f->srv->st->vt->member_get(f->srv->st, f->community_id, to, NULL, NULL);
+  if (rc == HM_ERR_NOT_FOUND) {
+    hm_frame_error(f, "NOT_FOUND", "Recipient not found");
+    return;
+  }
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  char ts[32], id[64], *text = NULL;
+  size_t len;
+  frame_ts(f, ts);
+  if (!f->id) hm_srv_fresh_id(f->srv, id, sizeof id, "relay", 16);
+  if (hm_srv_frame_text(&text, &len, f->id ? f->id : id, "mls.welcome", ts, f->conn->did,
+                        hm_json_clone(f->payload)) != HM_OK) {
+    hm_frame_internal(f, HM_ERR_NOMEM);
+    return;
+  }
+  hm_srv_send_did(f->srv, to, text, len, f->conn);
+  hm_free(text);
+}
+
+static void h_mls_commit(hm_frame *f) {
+  if (!mls_group_fields_ok(f, 0)) return;
+  relay(f, "mls.commit", f->conn);
+}
+
+typedef struct {
+  char *creator;
+  int found;
+} group_copy;
+
+static int copy_group_cb(void *ctx, const hm_store_thread *g) {
+  group_copy *gc = ctx;
+  gc->creator = hm_strdup(g->creator);
+  gc->found = 1;
+  return 1;
+}
+
+typedef struct {
+  hm_server *srv;
+  hm_server_conn *conn;
+  const char *gid, *cid, *chid;
+} setup_ctx;
+
+static int setup_member_cb(void *ctx, const hm_store_member *m) {
+  setup_ctx *sc = ctx;
+  if (!strcmp(m->did, sc->conn->did) || !hm_srv_did_online(sc->srv, m->did) || !has_key_package(sc->srv, m->did))
+    return 0;
+  mls_member_joined_to(sc->srv, sc->conn, sc->gid, sc->cid, sc->chid, m->did);
+  return 0;
+}
+
+static void h_mls_group_setup(hm_frame *f) {
+  hm_server *srv = f->srv;
+  if (!mls_group_fields_ok(f, 1)) return;
+  const char *gid = pstr_of(f->payload, "groupId"), *chid = pstr_of(f->payload, "channelId");
+  group_copy gc = {0};
+  int rc = srv->st->vt->mls_group_get(srv->st, gid, copy_group_cb, &gc);
+  if (rc == HM_OK && !gc.creator) rc = HM_ERR_NOMEM;
+  if (rc == HM_OK && strcmp(gc.creator, f->conn->did) != 0 &&
+      srv->st->vt->member_get(srv->st, f->community_id, gc.creator, NULL, NULL) == HM_OK) {
+    hm_free(gc.creator);
+    hm_frame_error(f, "FORBIDDEN", "Group already set up by another member"); /* R-MLS-14 */
+    return;
+  }
+  hm_free(gc.creator);
+  if (rc != HM_OK && rc != HM_ERR_NOT_FOUND) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  rc = srv->st->vt->mls_group_put(srv->st, gid, f->community_id, chid, f->conn->did);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    return;
+  }
+  setup_ctx sc = {srv, f->conn, gid, f->community_id, chid};
+  srv->st->vt->member_list(srv->st, f->community_id, setup_member_cb, &sc);
+  relay(f, "mls.group.setup", f->conn);
+}
+
+/* R-CADM-5: does any member of the community have a stored key package? */
+typedef struct {
+  hm_server *srv;
+  int any;
+} any_kp_ctx;
+
+static int any_kp_cb(void *ctx, const hm_store_member *m) {
+  any_kp_ctx *a = ctx;
+  if (has_key_package(a->srv, m->did)) a->any = 1;
+  return a->any;
+}
+
+static int community_has_key_package(hm_server *srv, const char *cid) {
+  any_kp_ctx a = {srv, 0};
+  srv->st->vt->member_list(srv->st, cid, any_kp_cb, &a);
+  return a.any;
+}
+
 /* ---- the handler table ----------------------------------------------------------------- */
 
 const hm_handler hm_server_handlers[] = {
@@ -3325,5 +3675,10 @@ const hm_handler hm_server_handlers[] = {
     {"moderation.config.get", h_moderation_get},
     {"moderation.config.update", h_moderation_update},
     {"search.query", h_search_query},
+    {"mls.keypackage.upload", h_mls_keypackage_upload},
+    {"mls.keypackage.fetch", h_mls_keypackage_fetch},
+    {"mls.welcome", h_mls_welcome},
+    {"mls.commit", h_mls_commit},
+    {"mls.group.setup", h_mls_group_setup},
     {NULL, NULL},
 };

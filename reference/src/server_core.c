@@ -295,6 +295,8 @@ int hm_server_new(hm_server **out, const hm_server_config *cfg, const hm_server_
 }
 
 static void conn_free(hm_server_conn *c) {
+  for (size_t i = 0; i < c->n_mls_sent; i++) hm_free(c->mls_sent[i]);
+  hm_free(c->mls_sent);
   hm_free(c->did);
   hm_free(c);
 }
@@ -603,6 +605,8 @@ static int validate_payload(hm_frame *f) {
       }
     } else if (hm_json_kind_of(v) == HM_JSON_ARRAY) {
       long max = fd->max >= 0 ? fd->max : 1000;
+      /* mls.keypackage.fetch answers an oversized `dids` with its own text (R-MLS-8) */
+      if (!strcmp(r->type, "mls.keypackage.fetch") && hm_json_array_size(v) > (size_t)max) goto bad;
       if (hm_json_array_size(v) > (size_t)max) {
         snprintf(msg, sizeof msg, "%s has too many items (max %ld)", fd->name, max);
         hm_frame_error(f, "INVALID_PAYLOAD", msg);
@@ -873,7 +877,7 @@ static int needs_id(const char *type) {
          strcmp(type, "thread.send") == 0;
 }
 
-static void dispatch(hm_server *srv, hm_server_conn *c, const hm_json *env, int over_rate) {
+static void dispatch(hm_server *srv, hm_server_conn *c, const hm_json *env, int over_rate, size_t dups) {
   const char *rid = NULL;
   hm_json *idv = hm_json_object_getc(env, "id");
   if (hm_json_kind_of(env) == HM_JSON_OBJECT && hm_json_kind_of(idv) == HM_JSON_STRING) rid = hm_json_string(idv, NULL);
@@ -922,6 +926,7 @@ static void dispatch(hm_server *srv, hm_server_conn *c, const hm_json *env, int 
   f.payload = hm_json_object_getc(env, "payload");
   f.id = rid;
   f.timestamp = str_field(env, "timestamp");
+  f.duplicate_keys = dups;
   if (!validate_payload(&f)) return;
   if (hm_json_kind_of(f.payload) == HM_JSON_OBJECT) f.community_id = str_field(f.payload, "communityId");
 
@@ -1033,7 +1038,7 @@ void hm_server_conn_frame(hm_server *srv, hm_server_conn *c, const uint8_t *byte
       }
     }
   } else {
-    dispatch(srv, c, env, over_rate);
+    dispatch(srv, c, env, over_rate, info.duplicate_keys);
   }
   hm_json_free(env);
 }

@@ -17,6 +17,8 @@ struct hm_server_conn {
   uint32_t frames_before_auth;
   int64_t last_rx_ms;   /* last frame of any kind from the peer (R-TRN-11) */
   int64_t last_ping_ms; /* last keepalive ping sent */
+  char **mls_sent;      /* "groupId\nmemberDID" pairs announced on this connection (R-MLS-6) */
+  size_t n_mls_sent;
 };
 
 typedef struct hm_rate_entry {
@@ -78,6 +80,7 @@ typedef struct {
   const char *id;         /* envelope id, or NULL */
   const char *timestamp;  /* envelope timestamp, or NULL */
   const char *community_id; /* payload.communityId when a string, else NULL */
+  size_t duplicate_keys;    /* repeated keys anywhere in the frame (merged JS-style) */
 } hm_frame;
 
 typedef void (*hm_handler_fn)(hm_frame *f);

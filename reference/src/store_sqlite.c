@@ -18,7 +18,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 6
+#define HM_STORE_SCHEMA_VERSION 7
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -78,6 +78,12 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 5 -> 6: moderation */
     "CREATE TABLE moderation(community_id TEXT PRIMARY KEY, rules TEXT NOT NULL DEFAULT '[]',"
     " lockdown_until INTEGER NOT NULL DEFAULT 0);",
+    /* 6 -> 7: MLS */
+    "CREATE TABLE key_packages(did TEXT NOT NULL, json TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+    " UNIQUE(did, fingerprint));"
+    "CREATE TABLE mls_groups(group_id TEXT PRIMARY KEY, community_id TEXT NOT NULL, channel_id TEXT NOT NULL,"
+    " creator TEXT NOT NULL);"
+    "CREATE INDEX mls_groups_community ON mls_groups(community_id);",
 };
 
 typedef struct {
@@ -1084,6 +1090,76 @@ static int sq_message_scan_community(hm_store *st, const char *cid, hm_store_mes
   return message_rows(s, cb, ctx, 0);
 }
 
+/* ---- schema 7: MLS ------------------------------------------------------------------------ */
+
+static int sq_keypackage_add(hm_store *st, const char *did, const char *json, const char *fp, size_t keep,
+                             int *added) {
+  sqlite3 *db = db_of(st);
+  int64_t n = 0;
+  TX_BEGIN(db);
+  int ok = run(st, &n, "INSERT OR IGNORE INTO key_packages(did, json, fingerprint) VALUES(?1,?2,?3)", "sss", did, json,
+               fp) == HM_OK &&
+           run(st, NULL,
+               "DELETE FROM key_packages WHERE did=?1 AND rowid NOT IN"
+               " (SELECT rowid FROM key_packages WHERE did=?1 ORDER BY rowid DESC LIMIT ?2)",
+               "si", did, (int64_t)keep) == HM_OK;
+  if (added) *added = n > 0;
+  TX_END(db, ok);
+}
+
+static int sq_keypackage_list(hm_store *st, const char *did, hm_store_string_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT json FROM key_packages WHERE did=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, did);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    if (cb(ctx, col_text(s, 0))) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+static int group_rows(sqlite3_stmt *s, hm_store_thread_cb cb, void *ctx, int want_one) {
+  int rc, found = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_thread t = {col_text(s, 0), col_text(s, 1), col_text(s, 2), NULL, NULL, col_text(s, 3), 0};
+    found = 1;
+    if (cb && cb(ctx, &t)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+}
+
+static int sq_mls_group_get(hm_store *st, const char *gid, hm_store_thread_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT group_id, community_id, channel_id, creator FROM mls_groups WHERE group_id=?1") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, gid);
+  return group_rows(s, cb, ctx, 1);
+}
+
+static int sq_mls_group_put(hm_store *st, const char *gid, const char *cid, const char *chid, const char *creator) {
+  return run(st, NULL,
+             "INSERT OR REPLACE INTO mls_groups(group_id, community_id, channel_id, creator) VALUES(?1,?2,?3,?4)",
+             "ssss", gid, cid, chid, creator);
+}
+
+static int sq_mls_groups_of(hm_store *st, const char *cid, hm_store_thread_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT group_id, community_id, channel_id, creator FROM mls_groups WHERE community_id=?1 ORDER BY rowid") !=
+      HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  return group_rows(s, cb, ctx, 0);
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -1112,6 +1188,7 @@ static const hm_store_vtable sq_vtable = {
     sq_notification_add, sq_notification_list, sq_notification_mark_read,
     sq_moderation_get, sq_moderation_set_rules, sq_moderation_set_lockdown, sq_known_did_first_seen,
     sq_message_scan_community,
+    sq_keypackage_add, sq_keypackage_list, sq_mls_group_get, sq_mls_group_put, sq_mls_groups_of,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

@@ -813,7 +813,7 @@ static void test_server_unimplemented_type_answers(void **state) {
   ident_make(&a, 1);
   peer p = {0};
   hm_server_conn *c = login(&r, &p, &a, NULL);
-  feed_free(&r, c, envelope("n1", "mls.keypackage.fetch", NULL, obj("{\"dids\":[]}")));
+  feed_free(&r, c, envelope("n1", "voice.get-producers", NULL, obj("{}")));
   char msg[64];
   expect_error(&p, "INTERNAL", "n1", msg, sizeof msg);
   assert_string_equal(msg, "Not implemented");

@@ -284,6 +284,19 @@ typedef struct {
   int (*known_did_first_seen)(hm_store *st, const char *did, int64_t *ms);
   /* Every live (not deleted) channel message of the community, newest first (search). */
   int (*message_scan_community)(hm_store *st, const char *community_id, hm_store_message_cb cb, void *ctx);
+
+  /* ---- schema 7: MLS key packages and group records ---- */
+  /* Appends a key package (JSON text) for did unless one with the same fingerprint is
+   * stored (*added = 0); keeps the newest `keep`. */
+  int (*keypackage_add)(hm_store *st, const char *did, const char *json, const char *fingerprint, size_t keep,
+                        int *added);
+  int (*keypackage_list)(hm_store *st, const char *did, hm_store_string_cb cb, void *ctx); /* oldest first */
+  /* Group records; cb gets (group id, community id, channel id, creator) as a thread-like
+   * record: id = group id, parent_message_id unused (NULL), creator = creator DID. */
+  int (*mls_group_get)(hm_store *st, const char *group_id, hm_store_thread_cb cb, void *ctx);
+  int (*mls_group_put)(hm_store *st, const char *group_id, const char *community_id, const char *channel_id,
+                       const char *creator);
+  int (*mls_groups_of)(hm_store *st, const char *community_id, hm_store_thread_cb cb, void *ctx);
 } hm_store_vtable;
 
 struct hm_store {
