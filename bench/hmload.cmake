@@ -1,0 +1,8 @@
+# hmload: the C load generator (bench/README.md). Built with the project, never run by ctest.
+add_executable(hmload ${CMAKE_CURRENT_LIST_DIR}/hmload.c)
+target_link_libraries(hmload PRIVATE harmony PkgConfig::JANSSON PkgConfig::SODIUM m)
+target_compile_definitions(hmload PRIVATE
+  HM_BENCH_FLAGS="build=${CMAKE_BUILD_TYPE} sanitize=${HM_SANITIZE}")
+# floor: the send() floor (bench/README.md).
+add_executable(floor ${CMAKE_CURRENT_LIST_DIR}/floor.c)
+target_compile_definitions(floor PRIVATE HM_BENCH_FLAGS="build=${CMAKE_BUILD_TYPE} sanitize=${HM_SANITIZE}")
