@@ -248,9 +248,8 @@ typedef struct {
 } session;
 
 typedef struct {
-  session *s;
-  unsigned char buf[LWS_PRE + 256];
-  size_t len;
+  unsigned char *body; /* LWS_PRE + len bytes, malloc'd */
+  size_t len, sent;
 } http_session;
 
 static struct lws_context *g_ctx;
@@ -442,44 +441,104 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
   return 0;
 }
 
+static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end) {
+  return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
+                                     (int)strlen(value), p, end);
+}
+
+/* R-HTTP-20: /media/<mediaId>/<filename>. Returns 200 and fills body/mime, or 404. */
+static int media_route(const char *uri, char **mime, uint8_t **bytes, size_t *len) {
+  if (strncmp(uri, "/media/", 7) != 0) return 0;
+  const char *id = uri + 7, *slash = strchr(id, '/');
+  if (!slash || slash == id || strchr(slash + 1, '/')) return 404;
+  char mid[256];
+  size_t n = (size_t)(slash - id);
+  if (n >= sizeof mid) return 404;
+  memcpy(mid, id, n);
+  mid[n] = 0;
+  return hm_server_media_get(g_srv, mid, slash + 1, mime, bytes, len) == HM_OK ? 200 : 404;
+}
+
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   http_session *h = user;
-  (void)len;
   switch (reason) {
     case LWS_CALLBACK_HTTP: {
-      const char *uri = in;
-      int status = 404;
-      char body[128];
-      int is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+      const char *uri = in ? (const char *)in : "";
+      int status = 404, is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
       int has_query = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0;
-      if (is_get && !has_query && uri && !strcmp(uri, "/health")) {
+      char small[128], *mime = NULL;
+      uint8_t *bytes = NULL;
+      size_t blen = 0;
+      const char *ctype = "application/json";
+      int svg = 0;
+      if (is_get && !has_query && !strcmp(uri, "/health")) {
         status = 200;
-        snprintf(body, sizeof body, "{\"status\":\"healthy\",\"uptime\":%" PRId64 "}", (wall_ms() - g_start_ms) / 1000);
+        snprintf(small, sizeof small, "{\"status\":\"healthy\",\"uptime\":%" PRId64 "}", (wall_ms() - g_start_ms) / 1000);
+      } else if (is_get && !strncmp(uri, "/media/", 7)) {
+        status = media_route(uri, &mime, &bytes, &blen);
+        if (status == 200) {
+          svg = !strcmp(mime, "image/svg+xml");
+          ctype = svg ? "application/octet-stream" : mime;
+        } else {
+          snprintf(small, sizeof small, "{\"error\":\"Not found\"}");
+        }
       } else {
-        snprintf(body, sizeof body, "{\"error\":\"Not found\"}");
+        snprintf(small, sizeof small, "{\"error\":\"Not found\"}");
       }
-      unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-      if (lws_add_http_common_headers(wsi, (unsigned int)status, "application/json", strlen(body), &p, end) ||
-          lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
-                                      (const unsigned char *)"*", 1, &p, end) ||
-          lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
-                                      (const unsigned char *)"nosniff", 7, &p, end) ||
-          lws_add_http_header_by_name(wsi, (const unsigned char *)"x-frame-options:", (const unsigned char *)"DENY", 4,
-                                      &p, end) ||
-          lws_add_http_header_by_name(wsi, (const unsigned char *)"x-xss-protection:",
-                                      (const unsigned char *)"1; mode=block", 13, &p, end) ||
-          lws_finalize_write_http_header(wsi, start, &p, end))
+      const unsigned char *src = bytes ? bytes : (const unsigned char *)small;
+      size_t n = bytes ? blen : strlen(small);
+      h->body = malloc(LWS_PRE + n + 1);
+      if (!h->body) {
+        hm_free(mime);
+        hm_free(bytes);
         return 1;
-      h->len = strlen(body);
-      memcpy(h->buf + LWS_PRE, body, h->len);
+      }
+      memcpy(h->body + LWS_PRE, src, n);
+      h->len = n;
+      h->sent = 0;
+      unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+      int bad = lws_add_http_common_headers(wsi, (unsigned int)status, ctype, n, &p, end) ||
+                add_hdr(wsi, "access-control-allow-origin:", "*", &p, end) ||
+                add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+                add_hdr(wsi, "x-frame-options:", "DENY", &p, end) ||
+                add_hdr(wsi, "x-xss-protection:", "1; mode=block", &p, end);
+      if (!bad && bytes) {
+        bad = add_hdr(wsi, "content-security-policy:", "sandbox", &p, end) ||
+              add_hdr(wsi, "cache-control:", "private, max-age=3600", &p, end) ||
+              (svg && add_hdr(wsi, "content-disposition:", "attachment", &p, end));
+      }
+      hm_free(mime);
+      hm_free(bytes);
+      if (bad || lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
       lws_callback_on_writable(wsi);
       return 0;
     }
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-      if (!h || !h->len) break;
-      if (lws_write(wsi, h->buf + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL) != (int)h->len) return 1;
-      h->len = 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+      if (!h || !h->body) break;
+      size_t chunk = h->len - h->sent;
+      if (chunk > 65536) chunk = 65536;
+      int final = h->sent + chunk == h->len;
+      if (chunk > 0 || final) {
+        /* the final write may carry 0 bytes only for an empty body (no extensions on HTTP) */
+        if (lws_write(wsi, h->body + LWS_PRE + h->sent, chunk, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
+            (int)chunk)
+          return 1;
+      }
+      h->sent += chunk;
+      if (!final) {
+        lws_callback_on_writable(wsi);
+        break;
+      }
+      free(h->body);
+      h->body = NULL;
       if (lws_http_transaction_completed(wsi)) return -1;
+      break;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+      if (h) {
+        free(h->body);
+        h->body = NULL;
+      }
       break;
     default:
       break;

@@ -3627,6 +3627,196 @@ static int community_has_key_package(hm_server *srv, const char *cid) {
   return a.any;
 }
 
+/* ---- media (media.md) ------------------------------------------------------------------------ */
+
+#define MEDIA_MAX_SIZE 10485760
+#define MEDIA_MAX_FILES 100
+#define MEDIA_MAX_BYTES (100LL * 1024 * 1024)
+
+static const char *const media_mimes[] = {"image/png",       "image/jpeg", "image/gif",     "image/webp",
+                                          "image/svg+xml",   "application/pdf", "text/plain", "text/markdown",
+                                          "application/zip", "audio/mpeg", "audio/ogg",     "audio/wav"};
+
+/* media.md: '/' and '\\' -> '_', then ".." -> '_', then controls (< U+0020, U+007F) -> '_'. */
+static char *sanitize_filename(const char *in) {
+  size_t n = strlen(in);
+  char *a = hm_malloc(n + 1), *b = hm_malloc(n + 1);
+  if (!a || !b) {
+    hm_free(a);
+    hm_free(b);
+    return NULL;
+  }
+  for (size_t i = 0; i <= n; i++) a[i] = (in[i] == '/' || in[i] == '\\') ? '_' : in[i];
+  size_t k = 0;
+  for (size_t i = 0; i < n;) {
+    if (a[i] == '.' && a[i + 1] == '.') {
+      b[k++] = '_';
+      i += 2;
+    } else {
+      unsigned char c = (unsigned char)a[i++];
+      b[k++] = (c < 0x20 || c == 0x7f) ? '_' : (char)c;
+    }
+  }
+  b[k] = 0;
+  hm_free(a);
+  return b;
+}
+
+/* JavaScript encodeURIComponent. */
+static char *uri_component(const char *s) {
+  size_t n = strlen(s);
+  char *out = hm_malloc(n * 3 + 1);
+  if (!out) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("-_.!~*'()", c)) {
+      out[k++] = (char)c;
+    } else {
+      static const char hx[] = "0123456789ABCDEF";
+      out[k++] = '%';
+      out[k++] = hx[c >> 4];
+      out[k++] = hx[c & 15];
+    }
+  }
+  out[k] = 0;
+  return out;
+}
+
+static void h_media_upload(hm_frame *f) {
+  hm_server *srv = f->srv;
+  const char *chid = pstr_of(f->payload, "channelId"), *mime = pstr_of(f->payload, "mimeType");
+  char *fname = sanitize_filename(pstr_of(f->payload, "filename"));
+  char *url_name = NULL, url[1200], mid[80];
+  uint8_t *bytes = NULL;
+  hm_json *p = NULL;
+  if (!fname) {
+    hm_frame_internal(f, HM_ERR_NOMEM);
+    return;
+  }
+  if (hm_utf16_len(fname, strlen(fname)) > 255) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "filename exceeds maximum length of 255");
+    goto out;
+  }
+  hm_json *sv = hm_json_object_getc(f->payload, "size");
+  double size = hm_json_number(sv);
+  if (hm_json_kind_of(sv) != HM_JSON_NUMBER || !(size > 0) || floor(size) != size) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Invalid file size");
+    goto out;
+  }
+  int allowed = 0;
+  for (size_t i = 0; i < sizeof media_mimes / sizeof media_mimes[0]; i++) allowed |= !strcmp(mime, media_mimes[i]);
+  if (!allowed) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "MIME type not allowed: %.150s", mime);
+    hm_frame_error(f, "INVALID_MIME_TYPE", msg);
+    goto out;
+  }
+  if (size > MEDIA_MAX_SIZE) {
+    hm_frame_error(f, "FILE_TOO_LARGE", "File exceeds 10MB limit");
+    goto out;
+  }
+  size_t dn = 0;
+  const char *data = pstr_of(f->payload, "data");
+  if (data) hm_json_string(hm_json_object_getc(f->payload, "data"), &dn);
+  if (!data || dn == 0) {
+    hm_frame_error(f, "MISSING_DATA", "No file data provided");
+    goto out;
+  }
+  size_t len = 0;
+  bytes = hm_malloc(dn);
+  if (!bytes) {
+    hm_frame_internal(f, HM_ERR_NOMEM);
+    goto out;
+  }
+  if (hm_base64_decode(bytes, dn, &len, data, dn, 0) != HM_OK || (double)len != size) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Invalid file data");
+    goto out;
+  }
+  if (!channel_exists(f, chid)) goto out;
+  int64_t now = hm_srv_now(srv);
+  char hex[40];
+  hm_srv_fresh_id(srv, hex, sizeof hex, NULL, 16);
+  snprintf(mid, sizeof mid, "media-%lld-%s", (long long)now, hex);
+  int rc = srv->st->vt->media_put(srv->st, mid, f->conn->did, f->community_id, chid, fname, mime, bytes, len, now,
+                                  MEDIA_MAX_FILES, MEDIA_MAX_BYTES);
+  if (rc == HM_ERR_RANGE) {
+    hm_frame_error(f, "QUOTA_EXCEEDED", "Media quota reached");
+    goto out;
+  }
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    goto out;
+  }
+  url_name = uri_component(fname);
+  p = hm_json_new_object();
+  rc = (url_name && p) ? HM_OK : HM_ERR_NOMEM;
+  snprintf(url, sizeof url, "/media/%s/%s", mid, url_name ? url_name : "");
+  set_str(p, "mediaId", mid, &rc);
+  set_str(p, "filename", fname, &rc);
+  set_str(p, "mimeType", mime, &rc);
+  set(p, "size", hm_json_new_number(size), &rc);
+  set_str(p, "url", url, &rc);
+  set_str(p, "communityId", f->community_id, &rc);
+  set_str(p, "channelId", chid, &rc);
+  if (rc != HM_OK) {
+    hm_frame_internal(f, rc);
+    goto out;
+  }
+  hm_srv_send(srv, f->conn, "media.upload.complete", hm_json_clone(p));
+  announce(f, "media.upload.complete", p, f->conn);
+  p = NULL;
+out:
+  hm_json_free(p);
+  hm_free(bytes);
+  hm_free(fname);
+  hm_free(url_name);
+}
+
+static void h_media_delete(hm_frame *f) {
+  const char *mid = pstr_of(f->payload, "mediaId");
+  char *uploader = NULL;
+  int rc = f->srv->st->vt->media_get(f->srv->st, mid, &uploader, NULL, NULL, NULL, NULL);
+  if (rc == HM_ERR_NOT_FOUND) {
+    hm_frame_error(f, "NOT_FOUND", "Media not found");
+    return;
+  }
+  if (rc == HM_OK && strcmp(uploader, f->conn->did) != 0) {
+    hm_free(uploader);
+    hm_frame_error(f, "FORBIDDEN", "Only the uploader can delete this file");
+    return;
+  }
+  hm_free(uploader);
+  if (rc == HM_OK) rc = f->srv->st->vt->media_delete(f->srv->st, mid);
+  hm_json *p = hm_json_new_object();
+  if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
+  set_str(p, "mediaId", mid, &rc);
+  set(p, "deleted", hm_json_new_bool(1), &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "media.delete", p);
+}
+
+int hm_server_media_get(hm_server *srv, const char *media_id, const char *filename, char **mime, uint8_t **bytes,
+                        size_t *len) {
+  char *stored = NULL;
+  *mime = NULL;
+  *bytes = NULL;
+  int rc = srv->st->vt->media_get(srv->st, media_id, NULL, &stored, mime, bytes, len);
+  if (rc == HM_OK && strcmp(stored, filename) != 0) rc = HM_ERR_NOT_FOUND;
+  hm_free(stored);
+  if (rc != HM_OK) {
+    hm_free(*mime);
+    hm_free(*bytes);
+    *mime = NULL;
+    *bytes = NULL;
+  }
+  return rc;
+}
+
 /* ---- the handler table ----------------------------------------------------------------- */
 
 const hm_handler hm_server_handlers[] = {
@@ -3680,5 +3870,7 @@ const hm_handler hm_server_handlers[] = {
     {"mls.welcome", h_mls_welcome},
     {"mls.commit", h_mls_commit},
     {"mls.group.setup", h_mls_group_setup},
+    {"media.upload.request", h_media_upload},
+    {"media.delete", h_media_delete},
     {NULL, NULL},
 };

@@ -587,6 +587,12 @@ static int validate_payload(hm_frame *f) {
     /* moderation.config.update checks `rules` itself, after the authz checks, with
      * upstream's text "rules must be an array" (moderation.md). */
     if (!strcmp(r->type, "moderation.config.update") && !strcmp(fd->name, "rules")) continue;
+    /* media.upload.request checks size, data and the sanitised filename itself, after the
+     * authz checks, with upstream's texts (media.md steps 5 to 10). */
+    if (!strcmp(r->type, "media.upload.request") &&
+        (!strcmp(fd->name, "size") || !strcmp(fd->name, "data") ||
+         (!strcmp(fd->name, "filename") && hm_json_kind_of(v) == HM_JSON_STRING && !blank(hm_json_string(v, NULL), strlen(hm_json_string(v, NULL))))))
+      continue;
     if (!v || hm_json_kind_of(v) == HM_JSON_NULL) {
       if (fd->required) goto bad;
       continue;

@@ -18,7 +18,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 7
+#define HM_STORE_SCHEMA_VERSION 8
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -84,6 +84,11 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     "CREATE TABLE mls_groups(group_id TEXT PRIMARY KEY, community_id TEXT NOT NULL, channel_id TEXT NOT NULL,"
     " creator TEXT NOT NULL);"
     "CREATE INDEX mls_groups_community ON mls_groups(community_id);",
+    /* 7 -> 8: media */
+    "CREATE TABLE media(id TEXT PRIMARY KEY, uploader TEXT NOT NULL, community_id TEXT NOT NULL,"
+    " channel_id TEXT NOT NULL, filename TEXT NOT NULL, mime TEXT NOT NULL, size INTEGER NOT NULL,"
+    " bytes BLOB NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX media_uploader ON media(uploader);",
 };
 
 typedef struct {
@@ -1160,6 +1165,78 @@ static int sq_mls_groups_of(hm_store *st, const char *cid, hm_store_thread_cb cb
   return group_rows(s, cb, ctx, 0);
 }
 
+/* ---- schema 8: media ------------------------------------------------------------------------ */
+
+static int sq_media_put(hm_store *st, const char *id, const char *uploader, const char *cid, const char *chid,
+                        const char *filename, const char *mime, const uint8_t *bytes, size_t len, int64_t ms,
+                        int64_t max_files, int64_t max_bytes) {
+  sqlite3 *db = db_of(st);
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  sqlite3_stmt *s;
+  int rc = prep(st, &s, "SELECT count(*), coalesce(sum(size), 0) FROM media WHERE uploader=?1");
+  if (rc == HM_OK) {
+    bind_text(s, 1, uploader);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW &&
+        (sqlite3_column_int64(s, 0) + 1 > max_files || sqlite3_column_int64(s, 1) + (int64_t)len > max_bytes))
+      rc = HM_ERR_RANGE;
+    else if (r != SQLITE_ROW)
+      rc = HM_ERR_IO;
+    sqlite3_finalize(s);
+  }
+  if (rc == HM_OK) rc = prep(st, &s,
+                             "INSERT INTO media(id, uploader, community_id, channel_id, filename, mime, size, bytes,"
+                             " created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+  if (rc == HM_OK) {
+    bind_text(s, 1, id);
+    bind_text(s, 2, uploader);
+    bind_text(s, 3, cid);
+    bind_text(s, 4, chid);
+    bind_text(s, 5, filename);
+    bind_text(s, 6, mime);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)len);
+    sqlite3_bind_blob(s, 8, len ? bytes : (const void *)"", (int)len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 9, ms);
+    rc = sqlite3_step(s) == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+    sqlite3_finalize(s);
+  }
+  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
+    exec(db, "ROLLBACK");
+    return rc != HM_OK ? rc : HM_ERR_IO;
+  }
+  return HM_OK;
+}
+
+static int sq_media_get(hm_store *st, const char *id, char **uploader, char **filename, char **mime, uint8_t **bytes,
+                        size_t *len) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT uploader, filename, mime, bytes FROM media WHERE id=?1") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, id);
+  int rc = sqlite3_step(s), ret = HM_OK;
+  if (rc == SQLITE_ROW) {
+    if (uploader && !(*uploader = hm_strdup(col_text(s, 0)))) ret = HM_ERR_NOMEM;
+    if (filename && !(*filename = hm_strdup(col_text(s, 1)))) ret = HM_ERR_NOMEM;
+    if (mime && !(*mime = hm_strdup(col_text(s, 2)))) ret = HM_ERR_NOMEM;
+    if (bytes) {
+      size_t n = (size_t)sqlite3_column_bytes(s, 3);
+      *bytes = hm_malloc(n ? n : 1);
+      if (!*bytes)
+        ret = HM_ERR_NOMEM;
+      else if (n)
+        memcpy(*bytes, sqlite3_column_blob(s, 3), n);
+      if (len) *len = n;
+    }
+  } else {
+    ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
+  }
+  sqlite3_finalize(s);
+  return ret;
+}
+
+static int sq_media_delete(hm_store *st, const char *id) {
+  return run(st, NULL, "DELETE FROM media WHERE id=?1", "s", id);
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -1189,6 +1266,7 @@ static const hm_store_vtable sq_vtable = {
     sq_moderation_get, sq_moderation_set_rules, sq_moderation_set_lockdown, sq_known_did_first_seen,
     sq_message_scan_community,
     sq_keypackage_add, sq_keypackage_list, sq_mls_group_get, sq_mls_group_put, sq_mls_groups_of,
+    sq_media_put,      sq_media_get,       sq_media_delete,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

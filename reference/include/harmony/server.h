@@ -105,6 +105,12 @@ void hm_server_tick(hm_server *srv, int64_t now_ms);
 /* Close every connection with 1001 "Server shutting down" (R-CLOSE-5). */
 void hm_server_shutdown(hm_server *srv);
 
+/* HTTP GET /media/<mediaId>/<filename> (R-HTTP-20): filename already percent-decoded.
+ * On HM_OK *mime and *bytes are hm_malloc'd (caller frees) and *len set; HM_ERR_NOT_FOUND
+ * when the object does not exist or the filename does not match the stored one. */
+int hm_server_media_get(hm_server *srv, const char *media_id, const char *filename, char **mime, uint8_t **bytes,
+                        size_t *len);
+
 /* Number of open connections (for logs and tests). */
 size_t hm_server_conn_count(const hm_server *srv);
 

@@ -297,6 +297,18 @@ typedef struct {
   int (*mls_group_put)(hm_store *st, const char *group_id, const char *community_id, const char *channel_id,
                        const char *creator);
   int (*mls_groups_of)(hm_store *st, const char *community_id, hm_store_thread_cb cb, void *ctx);
+
+  /* ---- schema 8: media ---- */
+  /* Stores the object unless the uploader would exceed max_files or max_bytes (sum of
+   * sizes): HM_ERR_RANGE then, nothing stored. */
+  int (*media_put)(hm_store *st, const char *id, const char *uploader, const char *community_id,
+                   const char *channel_id, const char *filename, const char *mime, const uint8_t *bytes, size_t len,
+                   int64_t ms, int64_t max_files, int64_t max_bytes);
+  /* Looks up a media object: *uploader, *filename, *mime hm_malloc'd (any may be NULL to
+   * skip); *bytes (may be NULL) hm_malloc'd with *len. HM_ERR_NOT_FOUND if absent. */
+  int (*media_get)(hm_store *st, const char *id, char **uploader, char **filename, char **mime, uint8_t **bytes,
+                   size_t *len);
+  int (*media_delete)(hm_store *st, const char *id);
 } hm_store_vtable;
 
 struct hm_store {
