@@ -904,6 +904,146 @@ static void test_server_keepalive_ping_and_timeout(void **state) {
   rig_close(&r);
 }
 
+static void test_server_ban_closes_and_blocks(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident o, b;
+  ident_make(&o, 1);
+  ident_make(&b, 2);
+  peer po = {0}, pb = {0}, pb2 = {0};
+  hm_server_conn *co = login(&r, &po, &o, NULL), *cb = login(&r, &pb, &b, NULL);
+  char *cid, *chid, pl[600];
+  create_community(&r, co, &po, &cid, &chid);
+  join(&r, cb, &pb, cid);
+  hm_server_conn *cb2 = login(&r, &pb2, &b, NULL);
+  /* a member without admin cannot ban (R-COMM-20) */
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"targetDID\":\"%s\"}", cid, o.id.did);
+  feed_free(&r, cb, envelope("b0", "community.ban", NULL, obj(pl)));
+  char msg[100];
+  expect_error(&pb, "FORBIDDEN", "b0", msg, sizeof msg);
+  assert_string_equal(msg, "Only admins can ban users");
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"targetDID\":\"%s\"}", cid, b.id.did);
+  feed_free(&r, co, envelope("b1", "community.ban", NULL, obj(pl)));
+  assert_true(frame_is(&po, po.n - 2, "community.ban.applied"));
+  assert_true(frame_is(&po, po.n - 1, "community.member.left")); /* R-COMM-22 */
+  /* every connection of the target: BANNED then 4003 (R-AUTHZ-13, R-AUTHZ-14) */
+  expect_error(&pb, "BANNED", NULL, NULL, 0);
+  assert_int_equal(pb.close_code, 4003);
+  expect_error(&pb2, "BANNED", NULL, NULL, 0);
+  assert_int_equal(pb2.close_code, 4003);
+  hm_server_conn_closed(r.srv, cb);
+  hm_server_conn_closed(r.srv, cb2);
+  peer_clear(&pb);
+  /* the banned DID cannot rejoin, and its resync skips the community (R-COMM-21) */
+  hm_server_conn *cb3 = login(&r, &pb, &b, NULL);
+  assert_int_equal(pb.n, 1);
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\"}", cid);
+  feed_free(&r, cb3, envelope("j", "community.join", NULL, obj(pl)));
+  expect_error(&pb, "BANNED", "j", NULL, 0);
+  assert_int_equal(pb.close_code, 4003);
+  free(cid);
+  free(chid);
+  peer_clear(&po);
+  peer_clear(&pb);
+  peer_clear(&pb2);
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&b.id);
+  rig_close(&r);
+}
+
+static void test_server_edit_delete_history(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident o, b;
+  ident_make(&o, 1);
+  ident_make(&b, 2);
+  peer po = {0}, pb = {0};
+  hm_server_conn *co = login(&r, &po, &o, NULL), *cb = login(&r, &pb, &b, NULL);
+  char *cid, *chid, pl[800];
+  create_community(&r, co, &po, &cid, &chid);
+  join(&r, cb, &pb, cid);
+  send_msg(&r, co, "m1", cid, chid, "one", 1);
+  send_msg(&r, co, "m2", cid, chid, "two", 2);
+  /* bob may not edit the owner's message (R-AUTHZ-23) */
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"messageId\":\"m1\",\"content\":\"x\"}",
+           cid, chid);
+  feed_free(&r, cb, envelope("e0", "channel.edit", NULL, obj(pl)));
+  expect_error(&pb, "FORBIDDEN", "e0", NULL, 0);
+  size_t b0 = pb.n, o0 = po.n;
+  feed_free(&r, co, envelope("e1", "channel.edit", NULL, obj(pl)));
+  assert_int_equal(po.n, o0); /* not to the editing connection */
+  assert_true(frame_is(&pb, b0, "channel.message.updated"));
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"messageId\":\"m2\"}", cid, chid);
+  feed_free(&r, co, envelope("d1", "channel.delete", NULL, obj(pl)));
+  assert_true(frame_is(&pb, pb.n - 1, "channel.message.deleted"));
+  /* history: oldest first, edit marked, tombstone kept (R-HIST-2, R-HIST-7) */
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\"}", cid, chid);
+  feed_free(&r, cb, envelope("h1", "channel.history", NULL, obj(pl)));
+  hm_json *f = frame(&pb, pb.n - 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "channel.history.response"));
+  hm_json *msgs = hm_json_object_getc(hm_json_object_getc(f, "payload"), "messages");
+  assert_int_equal(hm_json_array_size(msgs), 2);
+  hm_json *m1 = hm_json_array_get(msgs, 0), *m2 = hm_json_array_get(msgs, 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(hm_json_object_getc(m1, "payload"), "content"), "x"));
+  assert_int_equal(hm_json_kind_of(hm_json_object_getc(m1, "edited")), HM_JSON_TRUE);
+  assert_int_equal(hm_json_kind_of(hm_json_object_getc(m2, "deleted")), HM_JSON_TRUE);
+  assert_null(hm_json_object_getc(hm_json_object_getc(m2, "payload"), "content"));
+  hm_json_free(f);
+  /* a second delete of the tombstone is NOT_FOUND */
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"channelId\":\"%s\",\"messageId\":\"m2\"}", cid, chid);
+  feed_free(&r, co, envelope("d2", "channel.delete", NULL, obj(pl)));
+  expect_error(&po, "NOT_FOUND", "d2", NULL, 0);
+  free(cid);
+  free(chid);
+  peer_clear(&po);
+  peer_clear(&pb);
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&b.id);
+  rig_close(&r);
+}
+
+static void test_server_role_grants_permission(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident o, b;
+  ident_make(&o, 1);
+  ident_make(&b, 2);
+  peer po = {0}, pb = {0};
+  hm_server_conn *co = login(&r, &po, &o, NULL), *cb = login(&r, &pb, &b, NULL);
+  char *cid, *chid, pl[800];
+  create_community(&r, co, &po, &cid, &chid);
+  join(&r, cb, &pb, cid);
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"name\":\"mods\"}", cid);
+  feed_free(&r, cb, envelope("c0", "channel.create", NULL, obj(pl)));
+  expect_error(&pb, "FORBIDDEN", "c0", NULL, 0);
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"name\":\"mod\",\"permissions\":[\"manage_channels\"]}", cid);
+  feed_free(&r, co, envelope("r1", "role.create", NULL, obj(pl)));
+  hm_json *f = frame(&po, po.n - 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "role.created"));
+  char rid[64];
+  snprintf(rid, sizeof rid, "%s", pstr(f, "id"));
+  assert_int_equal(strncmp(rid, "role:", 5), 0);
+  hm_json_free(f);
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"memberDID\":\"%s\",\"roleId\":\"%s\"}", cid, b.id.did,
+           rid);
+  feed_free(&r, co, envelope("r2", "role.assign", NULL, obj(pl)));
+  assert_true(frame_is(&pb, pb.n - 1, "community.member.updated"));
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"name\":\"mods\"}", cid);
+  feed_free(&r, cb, envelope("c1", "channel.create", NULL, obj(pl))); /* the alias grants channel.manage */
+  assert_true(frame_is(&pb, pb.n - 1, "channel.created"));
+  assert_true(frame_is(&po, po.n - 1, "channel.created"));
+  free(cid);
+  free(chid);
+  peer_clear(&po);
+  peer_clear(&pb);
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&b.id);
+  rig_close(&r);
+}
+
 /* ---- registry ---------------------------------------------------------------------------- */
 
 static void test_server_handlers_all_in_registry(void **state) {
@@ -948,6 +1088,9 @@ int main(void) {
       cmocka_unit_test(test_server_rate_limit),
       cmocka_unit_test(test_server_shutdown_closes_1001),
       cmocka_unit_test(test_server_keepalive_ping_and_timeout),
+      cmocka_unit_test(test_server_ban_closes_and_blocks),
+      cmocka_unit_test(test_server_edit_delete_history),
+      cmocka_unit_test(test_server_role_grants_permission),
       cmocka_unit_test(test_server_handlers_all_in_registry),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
