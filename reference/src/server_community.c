@@ -3817,6 +3817,298 @@ int hm_server_media_get(hm_server *srv, const char *media_id, const char *filena
   return rc;
 }
 
+/* ---- social recovery (recovery.md) ------------------------------------------------------------ */
+
+#define RECOVERY_TTL_MS (24LL * 3600 * 1000)
+#define RECOVERY_MAX_PER_REQUESTER 4
+
+static int nonempty_str(const hm_json *p, const char *k) {
+  hm_json *v = hm_json_object_getc(p, k);
+  size_t n;
+  return hm_json_kind_of(v) == HM_JSON_STRING && (hm_json_string(v, &n), n > 0);
+}
+
+static void recovery_notify(hm_server *srv, const char *guardian, const char *rid, const char *requester,
+                            hm_server_conn *only) {
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  char ts[32];
+  hm_srv_now_iso(srv, ts);
+  set_str(p, "requestId", rid, &rc);
+  set_str(p, "requesterDID", requester, &rc);
+  set_str(p, "timestamp", ts, &rc);
+  char id[64], *text = NULL;
+  size_t len;
+  hm_srv_fresh_id(srv, id, sizeof id, "recov", 16);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    return;
+  }
+  if (hm_srv_frame_text(&text, &len, id, "recovery.request.notify", ts, "server", p) != HM_OK) return;
+  if (only)
+    hm_srv_send_text(srv, only, text, len);
+  else
+    hm_srv_send_did(srv, guardian, text, len, NULL);
+  hm_free(text);
+}
+
+static void h_recovery_create(hm_frame *f) {
+  hm_server *srv = f->srv;
+  const hm_json *p = f->payload;
+  hm_json *g = hm_json_object_getc(p, "guardianDIDs"), *th = hm_json_object_getc(p, "threshold");
+  const char *bad = "Missing required fields for recovery request";
+  if (!nonempty_str(p, "requestId") || !nonempty_str(p, "requesterDID") || hm_json_kind_of(g) != HM_JSON_ARRAY ||
+      !th || hm_json_kind_of(th) == HM_JSON_NULL || (hm_json_kind_of(th) == HM_JSON_NUMBER && hm_json_number(th) == 0)) {
+    hm_frame_error(f, "INVALID_PAYLOAD", bad);
+    return;
+  }
+  const char *rid = pstr_of(p, "requestId"), *requester = pstr_of(p, "requesterDID");
+  size_t n = hm_json_array_size(g);
+  if (n > 32) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "guardianDIDs has too many items (max 32)");
+    return;
+  }
+  int ok = n >= 1 && hm_utf16_len(rid, strlen(rid)) <= 256 && hm_utf16_len(requester, strlen(requester)) <= 256;
+  for (size_t i = 0; ok && i < n; i++) {
+    size_t len;
+    const char *d = hm_json_string(hm_json_array_get(g, i), &len);
+    if (!d || len == 0 || hm_utf16_len(d, len) > 256 || !strcmp(d, requester)) ok = 0;
+    for (size_t k = 0; ok && k < i; k++)
+      if (hm_json_string_is(hm_json_array_get(g, k), d)) ok = 0;
+  }
+  if (ok && (!safe_uint(th) || hm_json_number(th) < 1 || hm_json_number(th) > (double)n)) ok = 0;
+  if (!ok) {
+    hm_frame_error(f, "INVALID_PAYLOAD", bad);
+    return;
+  }
+  if (strcmp(requester, f->conn->did) != 0) {
+    hm_frame_error(f, "FORBIDDEN", "requesterDID does not match the authenticated identity");
+    return;
+  }
+  char *gtext = NULL;
+  int rc = hm_json_stringify(&gtext, NULL, g);
+  int64_t now = hm_srv_now(srv);
+  hm_store_recovery r = {rid, requester, gtext, (int64_t)hm_json_number(th), now};
+  if (rc == HM_OK) rc = srv->st->vt->recovery_create(srv->st, &r, now, RECOVERY_TTL_MS, RECOVERY_MAX_PER_REQUESTER);
+  hm_free(gtext);
+  if (rc == HM_ERR_CONFLICT) {
+    hm_frame_error(f, "CONFLICT", "Recovery request already exists");
+    return;
+  }
+  if (rc == HM_ERR_RANGE) {
+    hm_frame_error(f, "QUOTA_EXCEEDED", "Recovery request limit reached (4)");
+    return;
+  }
+  hm_json *out = rc == HM_OK ? hm_json_new_object() : NULL;
+  if (rc == HM_OK && !out) rc = HM_ERR_NOMEM;
+  set_str(out, "requestId", rid, &rc);
+  if (rc != HM_OK) {
+    hm_json_free(out);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(srv, f->conn, "recovery.request.created", out);
+  for (size_t i = 0; i < n; i++)
+    recovery_notify(srv, hm_json_string(hm_json_array_get(g, i), NULL), rid, requester, NULL);
+}
+
+typedef struct {
+  char *requester, *guardians;
+  int64_t threshold;
+} rec_copy;
+
+static int copy_rec_cb(void *ctx, const hm_store_recovery *r) {
+  rec_copy *rc = ctx;
+  rc->requester = hm_strdup(r->requester);
+  rc->guardians = hm_strdup(r->guardians_json);
+  rc->threshold = r->threshold;
+  return 1;
+}
+
+static void rec_copy_clear(rec_copy *r) {
+  hm_free(r->requester);
+  hm_free(r->guardians);
+  memset(r, 0, sizeof *r);
+}
+
+/* The unexpired request of the requester; answers NOT_FOUND otherwise. */
+static int own_request(hm_frame *f, const char *rid, rec_copy *rc) {
+  memset(rc, 0, sizeof *rc);
+  int r = f->srv->st->vt->recovery_get(f->srv->st, rid, hm_srv_now(f->srv), RECOVERY_TTL_MS, copy_rec_cb, rc);
+  if (r == HM_OK && (!rc->requester || !rc->guardians)) r = HM_ERR_NOMEM;
+  if (r == HM_ERR_NOT_FOUND || (r == HM_OK && strcmp(rc->requester, f->conn->did) != 0)) {
+    rec_copy_clear(rc);
+    hm_frame_error(f, "NOT_FOUND", "Recovery request not found or not authorized");
+    return 0;
+  }
+  if (r != HM_OK) {
+    rec_copy_clear(rc);
+    hm_frame_internal(f, r);
+    return 0;
+  }
+  return 1;
+}
+
+static void h_recovery_cancel(hm_frame *f) {
+  if (!nonempty_str(f->payload, "requestId")) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Missing requestId");
+    return;
+  }
+  const char *rid = pstr_of(f->payload, "requestId");
+  rec_copy rc;
+  if (!own_request(f, rid, &rc)) return;
+  rec_copy_clear(&rc);
+  int r = f->srv->st->vt->recovery_delete(f->srv->st, rid);
+  hm_json *out = hm_json_new_object();
+  if (r == HM_OK && !out) r = HM_ERR_NOMEM;
+  set_str(out, "requestId", rid, &r);
+  if (r != HM_OK) {
+    hm_json_free(out);
+    hm_frame_internal(f, r);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "recovery.request.cancelled", out);
+}
+
+static void h_recovery_shard_submit(hm_frame *f) {
+  hm_server *srv = f->srv;
+  const hm_json *p = f->payload;
+  if (!nonempty_str(p, "requestId") || !nonempty_str(p, "guardianDID") || !nonempty_str(p, "encryptedShard")) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Missing required fields for shard submission");
+    return;
+  }
+  const char *rid = pstr_of(p, "requestId"), *guardian = pstr_of(p, "guardianDID"),
+             *shard = pstr_of(p, "encryptedShard");
+  if (hm_utf16_len(shard, strlen(shard)) > 16384) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "encryptedShard exceeds maximum length of 16384");
+    return;
+  }
+  if (strcmp(guardian, f->conn->did) != 0) {
+    hm_frame_error(f, "FORBIDDEN", "guardianDID does not match the authenticated identity");
+    return;
+  }
+  rec_copy rc = {0};
+  int r = srv->st->vt->recovery_get(srv->st, rid, hm_srv_now(srv), RECOVERY_TTL_MS, copy_rec_cb, &rc);
+  if (r == HM_OK && (!rc.requester || !rc.guardians)) r = HM_ERR_NOMEM;
+  if (r == HM_ERR_NOT_FOUND) {
+    hm_frame_error(f, "NOT_FOUND", "Recovery request not found");
+    return;
+  }
+  hm_json *gl = NULL;
+  if (r == HM_OK) r = hm_json_parse(&gl, rc.guardians, strlen(rc.guardians), 0, NULL);
+  int is_guardian = 0;
+  for (size_t i = 0; r == HM_OK && i < hm_json_array_size(gl); i++)
+    is_guardian |= hm_json_string_is(hm_json_array_get(gl, i), guardian);
+  hm_json_free(gl);
+  if (r == HM_OK && !is_guardian) {
+    rec_copy_clear(&rc);
+    hm_frame_error(f, "UNAUTHORIZED", "Not a guardian for this recovery request");
+    return;
+  }
+  int64_t collected = 0;
+  if (r == HM_OK) r = srv->st->vt->recovery_shard_put(srv->st, rid, guardian, shard, &collected);
+  hm_json *receipt = hm_json_new_object(), *notice = hm_json_new_object();
+  if (r == HM_OK && (!receipt || !notice)) r = HM_ERR_NOMEM;
+  set_str(receipt, "requestId", rid, &r);
+  set_str(receipt, "guardianDID", guardian, &r);
+  set_str(notice, "requestId", rid, &r);
+  set_str(notice, "guardianDID", guardian, &r);
+  set(notice, "shardsCollected", hm_json_new_number((double)collected), &r);
+  set(notice, "threshold", hm_json_new_number((double)rc.threshold), &r);
+  char *requester = rc.requester;
+  rc.requester = NULL;
+  rec_copy_clear(&rc);
+  if (r != HM_OK) {
+    hm_free(requester);
+    hm_json_free(receipt);
+    hm_json_free(notice);
+    hm_frame_internal(f, r);
+    return;
+  }
+  hm_srv_send(srv, f->conn, "recovery.shard.submitted", receipt);
+  char id[64], ts[32], *text = NULL;
+  size_t len;
+  hm_srv_fresh_id(srv, id, sizeof id, "recov", 16);
+  hm_srv_now_iso(srv, ts);
+  if (hm_srv_frame_text(&text, &len, id, "recovery.shard.submitted", ts, "server", notice) == HM_OK)
+    hm_srv_send_did(srv, requester, text, len, NULL);
+  hm_free(text);
+  hm_free(requester);
+}
+
+static int shard_pair_cb(void *ctx, const char *guardian, const char *shard) {
+  hm_json *arr = ctx, *o = hm_json_new_object();
+  int rc = o ? HM_OK : HM_ERR_NOMEM;
+  set_str(o, "guardianDID", guardian, &rc);
+  set_str(o, "encryptedShard", shard, &rc);
+  push(arr, rc == HM_OK ? o : NULL, &rc);
+  if (rc != HM_OK) hm_json_free(o);
+  return rc != HM_OK;
+}
+
+static void h_recovery_shards_fetch(hm_frame *f) {
+  if (!nonempty_str(f->payload, "requestId")) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Missing requestId");
+    return;
+  }
+  const char *rid = pstr_of(f->payload, "requestId");
+  rec_copy rc;
+  if (!own_request(f, rid, &rc)) return;
+  hm_json *gl = NULL, *arr = hm_json_new_array(), *out = hm_json_new_object();
+  int r = hm_json_parse(&gl, rc.guardians, strlen(rc.guardians), 0, NULL);
+  if (r == HM_OK && (!arr || !out)) r = HM_ERR_NOMEM;
+  if (r == HM_OK) r = f->srv->st->vt->recovery_shards(f->srv->st, rid, shard_pair_cb, arr);
+  set_str(out, "requestId", rid, &r);
+  set(out, "shards", arr, &r);
+  arr = NULL;
+  set(out, "threshold", hm_json_new_number((double)rc.threshold), &r);
+  set(out, "total", hm_json_new_number((double)hm_json_array_size(gl)), &r);
+  hm_json_free(gl);
+  rec_copy_clear(&rc);
+  if (r != HM_OK) {
+    hm_json_free(out);
+    hm_json_free(arr);
+    hm_frame_internal(f, r);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "recovery.shards.response", out);
+}
+
+/* R-RECOV-6: at login, notices for unexpired requests naming the DID without its shard. */
+typedef struct {
+  hm_server *srv;
+  hm_server_conn *conn;
+} rec_login_ctx;
+
+static int has_shard_cb(void *ctx, const char *guardian, const char *shard) {
+  (void)shard;
+  const char **g = ctx;
+  if (!strcmp(*g, guardian)) {
+    *g = NULL;
+    return 1;
+  }
+  return 0;
+}
+
+static int rec_login_cb(void *ctx, const hm_store_recovery *r) {
+  rec_login_ctx *lc = ctx;
+  hm_json *gl = NULL;
+  if (hm_json_parse(&gl, r->guardians_json, strlen(r->guardians_json), 0, NULL) != HM_OK) return 0;
+  int named = 0;
+  for (size_t i = 0; i < hm_json_array_size(gl); i++) named |= hm_json_string_is(hm_json_array_get(gl, i), lc->conn->did);
+  hm_json_free(gl);
+  if (!named) return 0;
+  const char *g = lc->conn->did;
+  lc->srv->st->vt->recovery_shards(lc->srv->st, r->request_id, has_shard_cb, &g);
+  if (g) recovery_notify(lc->srv, lc->conn->did, r->request_id, r->requester, lc->conn);
+  return 0;
+}
+
+void hm_srv_recovery_login(hm_server *srv, hm_server_conn *c) {
+  rec_login_ctx lc = {srv, c};
+  srv->st->vt->recovery_list(srv->st, hm_srv_now(srv), RECOVERY_TTL_MS, rec_login_cb, &lc);
+}
+
 /* ---- the handler table ----------------------------------------------------------------- */
 
 const hm_handler hm_server_handlers[] = {
@@ -3872,5 +4164,9 @@ const hm_handler hm_server_handlers[] = {
     {"mls.group.setup", h_mls_group_setup},
     {"media.upload.request", h_media_upload},
     {"media.delete", h_media_delete},
+    {"recovery.request.create", h_recovery_create},
+    {"recovery.request.cancel", h_recovery_cancel},
+    {"recovery.shard.submit", h_recovery_shard_submit},
+    {"recovery.shards.fetch", h_recovery_shards_fetch},
     {NULL, NULL},
 };

@@ -129,6 +129,8 @@ int hm_srv_resync(hm_server *srv, hm_server_conn *c);
 const char *hm_srv_presence_status(hm_server *srv, const char *did);
 /* Forget the status a DID set (its last connection closed). */
 void hm_srv_presence_forget(hm_server *srv, const char *did);
+/* Recovery notices owed to a guardian that just authenticated (R-RECOV-6). */
+void hm_srv_recovery_login(hm_server *srv, hm_server_conn *c);
 /* presence.changed {status} from did to members of its communities (R-AUTH-22). */
 void hm_srv_presence(hm_server *srv, const char *did, const char *status, const hm_server_conn *except);
 

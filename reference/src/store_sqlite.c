@@ -18,7 +18,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 8
+#define HM_STORE_SCHEMA_VERSION 9
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -89,6 +89,11 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     " channel_id TEXT NOT NULL, filename TEXT NOT NULL, mime TEXT NOT NULL, size INTEGER NOT NULL,"
     " bytes BLOB NOT NULL, created_ms INTEGER NOT NULL);"
     "CREATE INDEX media_uploader ON media(uploader);",
+    /* 8 -> 9: social recovery */
+    "CREATE TABLE recovery_requests(request_id TEXT PRIMARY KEY, requester TEXT NOT NULL, guardians TEXT NOT NULL,"
+    " threshold INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE recovery_shards(request_id TEXT NOT NULL, guardian TEXT NOT NULL, shard TEXT NOT NULL,"
+    " UNIQUE(request_id, guardian));",
 };
 
 typedef struct {
@@ -1237,6 +1242,118 @@ static int sq_media_delete(hm_store *st, const char *id) {
   return run(st, NULL, "DELETE FROM media WHERE id=?1", "s", id);
 }
 
+/* ---- schema 9: social recovery -------------------------------------------------------------- */
+
+static int recovery_purge(hm_store *st, int64_t now, int64_t ttl) {
+  return run(st, NULL,
+             "DELETE FROM recovery_shards WHERE request_id IN (SELECT request_id FROM recovery_requests"
+             " WHERE created_ms + ?1 <= ?2)",
+             "ii", ttl, now) == HM_OK &&
+                 run(st, NULL, "DELETE FROM recovery_requests WHERE created_ms + ?1 <= ?2", "ii", ttl, now) == HM_OK
+             ? HM_OK
+             : HM_ERR_IO;
+}
+
+static int sq_recovery_create(hm_store *st, const hm_store_recovery *r, int64_t now, int64_t ttl, int64_t max) {
+  sqlite3 *db = db_of(st);
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  int64_t n = 0;
+  int rc = recovery_purge(st, now, ttl);
+  if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_requests WHERE request_id=?1", r->request_id, &n);
+  if (rc == HM_OK && n) rc = HM_ERR_CONFLICT;
+  if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_requests WHERE requester=?1", r->requester, &n);
+  if (rc == HM_OK && n >= max) rc = HM_ERR_RANGE;
+  if (rc == HM_OK)
+    rc = run(st, NULL,
+             "INSERT INTO recovery_requests(request_id, requester, guardians, threshold, created_ms) VALUES(?1,?2,?3,?4,?5)",
+             "sssii", r->request_id, r->requester, r->guardians_json, r->threshold, r->created_ms);
+  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
+    exec(db, "ROLLBACK");
+    return rc != HM_OK ? rc : HM_ERR_IO;
+  }
+  return HM_OK;
+}
+
+static int recovery_rows(sqlite3_stmt *s, hm_store_recovery_cb cb, void *ctx, int want_one) {
+  int rc, found = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_recovery r = {col_text(s, 0), col_text(s, 1), col_text(s, 2), sqlite3_column_int64(s, 3),
+                           sqlite3_column_int64(s, 4)};
+    found = 1;
+    if (cb && cb(ctx, &r)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+}
+
+static int sq_recovery_get(hm_store *st, const char *id, int64_t now, int64_t ttl, hm_store_recovery_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT request_id, requester, guardians, threshold, created_ms FROM recovery_requests"
+           " WHERE request_id=?1 AND created_ms + ?2 > ?3") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, id);
+  sqlite3_bind_int64(s, 2, ttl);
+  sqlite3_bind_int64(s, 3, now);
+  return recovery_rows(s, cb, ctx, 1);
+}
+
+static int sq_recovery_list(hm_store *st, int64_t now, int64_t ttl, hm_store_recovery_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT request_id, requester, guardians, threshold, created_ms FROM recovery_requests"
+           " WHERE created_ms + ?1 > ?2 ORDER BY rowid") != HM_OK)
+    return HM_ERR_IO;
+  sqlite3_bind_int64(s, 1, ttl);
+  sqlite3_bind_int64(s, 2, now);
+  return recovery_rows(s, cb, ctx, 0);
+}
+
+static int sq_recovery_delete(hm_store *st, const char *id) {
+  sqlite3 *db = db_of(st);
+  TX_BEGIN(db);
+  int ok = run(st, NULL, "DELETE FROM recovery_shards WHERE request_id=?1", "s", id) == HM_OK &&
+           run(st, NULL, "DELETE FROM recovery_requests WHERE request_id=?1", "s", id) == HM_OK;
+  TX_END(db, ok);
+}
+
+static int sq_recovery_shard_put(hm_store *st, const char *id, const char *guardian, const char *shard,
+                                 int64_t *collected) {
+  sqlite3 *db = db_of(st);
+  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  int64_t n = 0;
+  int rc = run(st, &n, "UPDATE recovery_shards SET shard=?3 WHERE request_id=?1 AND guardian=?2", "sss", id, guardian,
+               shard);
+  if (rc == HM_OK && n == 0)
+    rc = run(st, NULL, "INSERT INTO recovery_shards(request_id, guardian, shard) VALUES(?1,?2,?3)", "sss", id, guardian,
+             shard);
+  if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_shards WHERE request_id=?1", id, collected);
+  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
+    exec(db, "ROLLBACK");
+    return HM_ERR_IO;
+  }
+  return HM_OK;
+}
+
+static int sq_recovery_shards(hm_store *st, const char *id, hm_store_pair_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, "SELECT guardian, shard FROM recovery_shards WHERE request_id=?1 ORDER BY rowid") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    if (cb(ctx, col_text(s, 0), col_text(s, 1))) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -1267,6 +1384,8 @@ static const hm_store_vtable sq_vtable = {
     sq_message_scan_community,
     sq_keypackage_add, sq_keypackage_list, sq_mls_group_get, sq_mls_group_put, sq_mls_groups_of,
     sq_media_put,      sq_media_get,       sq_media_delete,
+    sq_recovery_create, sq_recovery_get,   sq_recovery_list, sq_recovery_delete, sq_recovery_shard_put,
+    sq_recovery_shards,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

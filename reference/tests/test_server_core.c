@@ -1044,6 +1044,69 @@ static void test_server_role_grants_permission(void **state) {
   rig_close(&r);
 }
 
+static void test_server_recovery_relay(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a, b, e;
+  ident_make(&a, 1);
+  ident_make(&b, 2);
+  ident_make(&e, 3);
+  peer pa = {0}, pb = {0}, pe = {0};
+  hm_server_conn *ca = login(&r, &pa, &a, NULL), *cb = login(&r, &pb, &b, NULL), *ce = login(&r, &pe, &e, NULL);
+  char pl[800];
+  snprintf(pl, sizeof pl,
+           "{\"requestId\":\"rq1\",\"requesterDID\":\"%s\",\"guardianDIDs\":[\"%s\"],\"threshold\":1}", b.id.did,
+           b.id.did);
+  feed_free(&r, ca, envelope("c0", "recovery.request.create", NULL, obj(pl))); /* not the requester */
+  expect_error(&pa, "INVALID_PAYLOAD", "c0", NULL, 0); /* requester listed as its own guardian */
+  snprintf(pl, sizeof pl,
+           "{\"requestId\":\"rq1\",\"requesterDID\":\"%s\",\"guardianDIDs\":[\"%s\"],\"threshold\":1}", e.id.did,
+           b.id.did);
+  feed_free(&r, ca, envelope("c1", "recovery.request.create", NULL, obj(pl)));
+  expect_error(&pa, "FORBIDDEN", "c1", NULL, 0); /* R-RECOV-3 */
+  snprintf(pl, sizeof pl,
+           "{\"requestId\":\"rq1\",\"requesterDID\":\"%s\",\"guardianDIDs\":[\"%s\"],\"threshold\":1}", a.id.did,
+           b.id.did);
+  feed_free(&r, ca, envelope("c2", "recovery.request.create", NULL, obj(pl)));
+  assert_true(frame_is(&pa, pa.n - 1, "recovery.request.created"));
+  assert_true(frame_is(&pb, pb.n - 1, "recovery.request.notify"));
+  feed_free(&r, ce, envelope("c3", "recovery.request.create", NULL, obj(pl)));
+  expect_error(&pe, "FORBIDDEN", "c3", NULL, 0);
+  /* eve cannot submit as bob, nor as herself */
+  snprintf(pl, sizeof pl, "{\"requestId\":\"rq1\",\"guardianDID\":\"%s\",\"encryptedShard\":\"s\"}", b.id.did);
+  feed_free(&r, ce, envelope("s0", "recovery.shard.submit", NULL, obj(pl)));
+  expect_error(&pe, "FORBIDDEN", "s0", NULL, 0);
+  snprintf(pl, sizeof pl, "{\"requestId\":\"rq1\",\"guardianDID\":\"%s\",\"encryptedShard\":\"s\"}", e.id.did);
+  feed_free(&r, ce, envelope("s1", "recovery.shard.submit", NULL, obj(pl)));
+  expect_error(&pe, "UNAUTHORIZED", "s1", NULL, 0);
+  snprintf(pl, sizeof pl, "{\"requestId\":\"rq1\",\"guardianDID\":\"%s\",\"encryptedShard\":\"SHARD\"}", b.id.did);
+  feed_free(&r, cb, envelope("s2", "recovery.shard.submit", NULL, obj(pl)));
+  assert_true(frame_is(&pb, pb.n - 1, "recovery.shard.submitted"));
+  hm_json *f = frame(&pa, pa.n - 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "recovery.shard.submitted"));
+  assert_null(pstr(f, "encryptedShard")); /* R-RECOV-13 */
+  hm_json_free(f);
+  feed_free(&r, ce, envelope("f0", "recovery.shards.fetch", NULL, obj("{\"requestId\":\"rq1\"}")));
+  expect_error(&pe, "NOT_FOUND", "f0", NULL, 0);
+  feed_free(&r, ca, envelope("f1", "recovery.shards.fetch", NULL, obj("{\"requestId\":\"rq1\"}")));
+  f = frame(&pa, pa.n - 1);
+  hm_json *sh = hm_json_array_get(hm_json_object_getc(hm_json_object_getc(f, "payload"), "shards"), 0);
+  assert_true(hm_json_string_is(hm_json_object_getc(sh, "encryptedShard"), "SHARD"));
+  hm_json_free(f);
+  /* expiry after 24 h (R-RECOV-7) */
+  F.now += 24LL * 3600 * 1000;
+  feed_free(&r, ca, envelope("f2", "recovery.shards.fetch", NULL, obj("{\"requestId\":\"rq1\"}")));
+  expect_error(&pa, "NOT_FOUND", "f2", NULL, 0);
+  peer_clear(&pa);
+  peer_clear(&pb);
+  peer_clear(&pe);
+  hm_identity_clear(&a.id);
+  hm_identity_clear(&b.id);
+  hm_identity_clear(&e.id);
+  rig_close(&r);
+}
+
 /* ---- registry ---------------------------------------------------------------------------- */
 
 static void test_server_handlers_all_in_registry(void **state) {
@@ -1091,6 +1154,7 @@ int main(void) {
       cmocka_unit_test(test_server_ban_closes_and_blocks),
       cmocka_unit_test(test_server_edit_delete_history),
       cmocka_unit_test(test_server_role_grants_permission),
+      cmocka_unit_test(test_server_recovery_relay),
       cmocka_unit_test(test_server_handlers_all_in_registry),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,6 +99,18 @@ typedef struct {
 typedef int (*hm_store_notification_cb)(void *ctx, const hm_store_notification *n);
 
 typedef struct {
+  const char *request_id;
+  const char *requester;
+  const char *guardians_json; /* JSON array of DIDs */
+  int64_t threshold;
+  int64_t created_ms;
+} hm_store_recovery;
+
+typedef int (*hm_store_recovery_cb)(void *ctx, const hm_store_recovery *r);
+/* (guardian DID, shard) pairs */
+typedef int (*hm_store_pair_cb)(void *ctx, const char *a, const char *b);
+
+typedef struct {
   const char *id;
   const char *community_id;
   const char *name;
@@ -309,6 +321,22 @@ typedef struct {
   int (*media_get)(hm_store *st, const char *id, char **uploader, char **filename, char **mime, uint8_t **bytes,
                    size_t *len);
   int (*media_delete)(hm_store *st, const char *id);
+
+  /* ---- schema 9: social recovery (requests expire at created_ms + ttl) ---- */
+  /* Purges expired requests, then stores r: HM_ERR_CONFLICT if the id is taken,
+   * HM_ERR_RANGE if the requester already has max_per_requester requests. */
+  int (*recovery_create)(hm_store *st, const hm_store_recovery *r, int64_t now_ms, int64_t ttl_ms,
+                         int64_t max_per_requester);
+  /* Unexpired requests only (HM_ERR_NOT_FOUND otherwise). */
+  int (*recovery_get)(hm_store *st, const char *request_id, int64_t now_ms, int64_t ttl_ms, hm_store_recovery_cb cb,
+                      void *ctx);
+  int (*recovery_list)(hm_store *st, int64_t now_ms, int64_t ttl_ms, hm_store_recovery_cb cb, void *ctx);
+  int (*recovery_delete)(hm_store *st, const char *request_id);
+  /* Stores or replaces (keeping its position) the guardian's shard; *collected = distinct
+   * guardians with a shard. */
+  int (*recovery_shard_put)(hm_store *st, const char *request_id, const char *guardian, const char *shard,
+                            int64_t *collected);
+  int (*recovery_shards)(hm_store *st, const char *request_id, hm_store_pair_cb cb, void *ctx);
 } hm_store_vtable;
 
 struct hm_store {
