@@ -11,6 +11,23 @@ from ..wsclient import from_u8, u8
 from ._util import create_community, expect_silence, key_package, restart, world
 
 
+async def fresh(ctx, name):
+    """A connection as a DID never used before (key packages accumulate on a long-running server)."""
+    return await ctx.connect(name, identity=ctx.identity(f"{name}-{os.urandom(4).hex()}"))
+
+
+async def fresh_member(ctx, w, name):
+    """A DID never used before joins the world's community (its key packages start empty)."""
+    from ._util import join
+    c = await fresh(ctx, name)
+    await join(ctx, c, w.cid)
+    await asyncio.sleep(0.1)
+    for x in w.conns.values():
+        x.drain()
+    w.conns[name] = c
+    return c
+
+
 def kp_with_init(ident, init_key: bytes) -> dict:
     """A valid key package of `ident` whose initKey (= encryptionKey) is `init_key`."""
     kp = _mls.create_key_package(ident.did, ident.seed32, ident.public_key, init_key)
@@ -62,9 +79,9 @@ async def group_setup(ctx, conn, w):
             "from another DID",
       expects="no reply to the upload; keyPackages[did] = [the package], every field equal")
 async def mls_upload(ctx):
-    a = await ctx.connect("alice")
+    a = await fresh(ctx, "alice")
     b = await ctx.connect("bob")
-    kp = key_package(ctx.identity("alice"))
+    kp = key_package(a.identity)
     await upload(ctx, a, kp)
     await a.expect_none(lambda f: True, what="a reply to mls.keypackage.upload")
     got = await fetch(ctx, b, [a.did])
@@ -81,8 +98,8 @@ async def mls_upload(ctx):
               "signing key does not match the DID'; INVALID_PAYLOAD 'Invalid key package signature'; a fetch "
               "of alice and bob returns no package (upstream stores them: G16)")
 async def mls_upload_forged(ctx):
-    a = await ctx.connect("alice")
-    alice, bob = ctx.identity("alice"), ctx.identity("bob")
+    a = await fresh(ctx, "alice")
+    alice, bob = a.identity, ctx.identity(f"bob-{os.urandom(4).hex()}")
     foreign = key_package(alice, did=bob.did)
     bob_signed = _mls.create_key_package(alice.did, bob.seed32, bob.public_key, alice.x25519_public)
     bob_signed = {"protocolVersion": 1, "cipherSuite": 1, "initKey": u8(bob_signed["initKey"]),
@@ -109,8 +126,8 @@ async def mls_upload_forged(ctx):
             "keyPackage = 'x'",
       expects="four error INVALID_PAYLOAD 'Missing or invalid field: keyPackage'; nothing stored")
 async def mls_upload_malformed(ctx):
-    a = await ctx.connect("alice")
-    alice = ctx.identity("alice")
+    a = await fresh(ctx, "alice")
+    alice = a.identity
 
     def short(kp):
         kp["initKey"] = kp["initKey"][:31]
@@ -135,8 +152,8 @@ async def mls_upload_malformed(ctx):
       expects="after the re-upload one package; after 11 distinct ones the 10 newest, oldest first "
               "(upstream keeps everything: G19)")
 async def mls_kp_bound(ctx):
-    a = await ctx.connect("alice")
-    alice = ctx.identity("alice")
+    a = await fresh(ctx, "alice")
+    alice = a.identity
     kps = [kp_with_init(alice, os.urandom(32)) for _ in range(11)]
     await upload(ctx, a, kps[0])
     await upload(ctx, a, kps[0])
@@ -157,19 +174,20 @@ async def mls_kp_bound(ctx):
       expects="the owner receives mls.member.joined {communityId, channelId, groupId, memberDID} for bob, then "
               "for carol")
 async def mls_member_joined(ctx):
-    w = await world(ctx, names=("bob",))
+    w = await world(ctx, names=())
     owner = w["owner"]
+    bob = await fresh_member(ctx, w, "bob")
     await group_setup(ctx, owner, w)
     await asyncio.sleep(0.2)
     owner.drain()
-    await upload(ctx, w["bob"], key_package(ctx.identity("bob")))
+    await upload(ctx, bob, key_package(bob.identity))
     f = await owner.expect_type("mls.member.joined", lambda p: p.get("memberDID") == w.did("bob"),
                                 what="mls.member.joined for bob")
     p = f["payload"]
     ctx.check(p.get("communityId") == w.cid and p.get("channelId") == w.chid and p.get("groupId") == gid(w),
               f"payload {p}")
-    carol = await ctx.connect("carol")
-    await upload(ctx, carol, key_package(ctx.identity("carol")))
+    carol = await fresh(ctx, "carol")
+    await upload(ctx, carol, key_package(carol.identity))
     await carol.send("community.join", {"communityId": w.cid, "membershipVC": {}})
     await owner.expect_type("mls.member.joined", lambda p: p.get("memberDID") == carol.did,
                             what="mls.member.joined for carol after her join")
@@ -181,11 +199,11 @@ async def mls_member_joined(ctx):
       expects="keyPackages {bob: [package], other: []}")
 async def mls_fetch(ctx):
     a = await ctx.connect("alice")
-    b = await ctx.connect("bob")
-    kp = key_package(ctx.identity("bob"))
+    b = await fresh(ctx, "bob")
+    kp = key_package(b.identity)
     await upload(ctx, b, kp)
     await asyncio.sleep(0.1)
-    none = ctx.identity("nobody").did
+    none = ctx.identity(f"nobody-{os.urandom(4).hex()}").did
     got = await fetch(ctx, a, [b.did, none]) or {}
     ctx.check(set(got) == {b.did, none}, f"keys {sorted(got)}")
     ctx.check(len(got[b.did]) == 1 and same_kp(got[b.did][0], kp) and got[none] == [], f"keyPackages {got}")
@@ -294,7 +312,8 @@ async def mls_group_setup(ctx):
       expects="bob gets FORBIDDEN 'Group already set up by another member'; nothing relayed; carol's "
               "mls.member.joined goes to the owner only (upstream: last setup wins, G13)")
 async def mls_group_takeover(ctx):
-    w = await world(ctx, names=("bob", "carol"))
+    w = await world(ctx, names=("bob",))
+    await fresh_member(ctx, w, "carol")
     await group_setup(ctx, w["owner"], w)
     await asyncio.sleep(0.2)
     for c in w.conns.values():
@@ -303,7 +322,7 @@ async def mls_group_takeover(ctx):
     e = await w["bob"].expect_error("FORBIDDEN")
     ctx.check(err_text(e) == "Group already set up by another member", f"message {err_text(e)!r}")
     await expect_silence([w["owner"], w["carol"]], ["mls.group.setup"])
-    await upload(ctx, w["carol"], key_package(ctx.identity("carol")))
+    await upload(ctx, w["carol"], key_package(w["carol"].identity))
     await w["owner"].expect_type("mls.member.joined", lambda p: p.get("memberDID") == w.did("carol"))
     await w["bob"].expect_none("mls.member.joined", what="a member notice at the would-be usurper")
 
@@ -378,11 +397,12 @@ async def mls_setup_needed(ctx):
       sends="the owner sets up the group; bob uploads the same key package twice",
       expects="exactly one mls.member.joined for bob at the owner")
 async def mls_member_joined_once(ctx):
-    w = await world(ctx, names=("bob",))
+    w = await world(ctx, names=())
+    await fresh_member(ctx, w, "bob")
     await group_setup(ctx, w["owner"], w)
     await asyncio.sleep(0.2)
     w["owner"].drain()
-    kp = key_package(ctx.identity("bob"))
+    kp = key_package(w["bob"].identity)
     await upload(ctx, w["bob"], kp)
     await w["owner"].expect_type("mls.member.joined")
     await upload(ctx, w["bob"], kp)

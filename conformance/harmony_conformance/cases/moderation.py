@@ -418,7 +418,7 @@ async def _fresh_window(ctx, window_ms):
     await asyncio.sleep(window_ms / 1000 + 0.1)
 
 
-@case("RATE-001", area="rate", reqs=["R-RATE-1"], types=["notification.count/c2s", "error/s2c"], timeout=30,
+@case("RATE-001", area="rate", reqs=["R-RATE-1"], types=["notification.count/c2s", "error/s2c"], timeout=30, needs=["exclusive"],
       title="Frame N+1 of a DID within the rate window is refused with RATE_LIMITED and its requestId",
       sends="a fresh connection sends N+1 notification.count frames in a burst (N from the configured limit)",
       expects="N replies and exactly one error RATE_LIMITED 'Rate limit exceeded' with requestId = the last id")
@@ -439,7 +439,7 @@ async def rate_basic(ctx):
     ctx.check(p.get("requestId") == ids[-1], f"requestId {p.get('requestId')!r}, expected {ids[-1]!r}")
 
 
-@case("RATE-002", area="rate", reqs=["R-RATE-2"], types=["channel.send/c2s", "error/s2c"], timeout=30,
+@case("RATE-002", area="rate", reqs=["R-RATE-2"], types=["channel.send/c2s", "error/s2c"], timeout=30, needs=["exclusive"],
       title="A rate-limited frame has no effect and the connection stays open",
       sends="bob's new connection sends N notification.count frames, then a channel.send (frame N+1)",
       expects="RATE_LIMITED for the channel.send; no channel.message at the owner; bob's connection stays open")
@@ -462,7 +462,7 @@ async def rate_no_effect(ctx):
     await bob2.expect_open(within=0.1)
 
 
-@case("RATE-003", area="rate", reqs=["R-RATE-1"], types=["notification.count/c2s", "error/s2c"], timeout=30,
+@case("RATE-003", area="rate", reqs=["R-RATE-1"], types=["notification.count/c2s", "error/s2c"], timeout=30, needs=["exclusive"],
       title="The frame budget is per DID, summed over its connections",
       sends="two connections of one DID send N+1 notification.count frames between them in a burst",
       expects="N replies and exactly one RATE_LIMITED in total (upstream counts per connection: G19)")
@@ -482,7 +482,7 @@ async def rate_per_did(ctx):
                                                    f"two connections, expected {n} and 1")
 
 
-@case("RATE-004", area="rate", reqs=["R-RATE-1"], types=["error/s2c"], timeout=30,
+@case("RATE-004", area="rate", reqs=["R-RATE-1"], types=["error/s2c"], timeout=30, needs=["exclusive"],
       title="Invalid frames count against the budget too",
       sends="a fresh connection sends N frames of invalid JSON, then one notification.count",
       expects="the notification.count is answered RATE_LIMITED (each invalid frame got its own error)")
@@ -506,7 +506,7 @@ async def rate_invalid(ctx):
               "the frame over the budget was answered normally")
 
 
-@case("RATE-005", area="rate", reqs=["R-RATE-3"], types=["voice.ice/c2s", "voice.ice/s2c"], timeout=30,
+@case("RATE-005", area="rate", reqs=["R-RATE-3"], types=["voice.ice/c2s", "voice.ice/s2c"], timeout=30, needs=["exclusive"],
       title="A burst of 100 voice.ice frames within one second is accepted",
       sends="two participants of a voice room; one sends 100 voice.ice to the other within a second",
       expects="all 100 delivered; no RATE_LIMITED")

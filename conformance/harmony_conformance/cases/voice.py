@@ -115,6 +115,7 @@ async def voice_one_room(ctx):
 
 
 @case("VOICE-006", area="voice", reqs=["R-VOICE-6"], types=["voice.join/c2s", "error/s2c"], timeout=90,
+      needs=["exclusive"],
       title="The 51st participant of a room is refused with QUOTA_EXCEEDED",
       sends="50 members join the room, then a 51st",
       expects="error QUOTA_EXCEEDED 'Voice room is full (50)' to the 51st; no voice.participant.joined for it")
