@@ -685,6 +685,7 @@ int main(int argc, char **argv) {
   cfg.n_revoked_credentials = o.n_revoked;
   cfg.log_level = g_log_level;
   cfg.keepalive_ms = (uint32_t)o.keepalive_ms;
+  cfg.sfu_configured = o.sfu_app_id && *o.sfu_app_id && o.sfu_app_secret && *o.sfu_app_secret;
   hm_server_env env = {0};
   env.now_ms = env_now;
   env.random = env_random;

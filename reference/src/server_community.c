@@ -652,6 +652,7 @@ static void h_community_leave(hm_frame *f) {
     return;
   }
   hm_srv_log(srv, HM_LOG_INFO, "%s left %s", did, cid);
+  hm_srv_voice_drop_did(srv, cid, did); /* R-VOICE-10 */
   /* remaining members (the store no longer lists the leaver) and the leaver's other connections */
   member_event(srv, "community.member.left", cid, did, did, f->conn, 1);
 }
@@ -1760,6 +1761,7 @@ static void h_community_ban(hm_frame *f) {
     return;
   }
   hm_srv_log(srv, HM_LOG_INFO, "%s banned %s from %s", f->conn->did, target, f->community_id);
+  hm_srv_voice_drop_did(srv, f->community_id, target); /* R-VOICE-10 */
   hm_srv_send(srv, f->conn, "community.ban.applied", p);
   /* R-COMM-22: the remaining members drop the target */
   member_event(srv, "community.member.left", f->community_id, target, f->conn->did, NULL, 0);
@@ -1819,6 +1821,7 @@ static void h_community_kick(hm_frame *f) {
   }
   hm_free(text);
   str_list_clear(&before);
+  hm_srv_voice_drop_did(srv, f->community_id, target); /* R-VOICE-10 */
   for (hm_server_conn *c = srv->conns; c; c = c->next)
     if (c->did && strcmp(c->did, target) == 0)
       hm_srv_error(srv, c, "KICKED", reason ? reason : "You have been kicked from this community", NULL);
@@ -4109,6 +4112,498 @@ void hm_srv_recovery_login(hm_server *srv, hm_server_conn *c) {
   srv->st->vt->recovery_list(srv->st, hm_srv_now(srv), RECOVERY_TTL_MS, rec_login_cb, &lc);
 }
 
+/* ---- voice rooms and signalling (voice.md); SFU proxy answers (sfu.md) ------------------------ */
+
+#define VOICE_ROOM_MAX 50
+#define SFU_NOT_CONFIGURED "Error: CF Realtime SFU not configured \xe2\x80\x94 set CALLS_APP_ID and CALLS_APP_SECRET"
+
+static int cmp_conn_seq(const void *a, const void *b) {
+  const hm_server_conn *x = *(hm_server_conn *const *)a, *y = *(hm_server_conn *const *)b;
+  return x->room_seq < y->room_seq ? -1 : x->room_seq > y->room_seq;
+}
+
+/* Participants of a room in join order (caller frees the array). */
+static hm_server_conn **room_members(hm_server *srv, const char *room, size_t *n) {
+  size_t k = 0;
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c->room && !strcmp(c->room, room)) k++;
+  hm_server_conn **v = hm_calloc(k ? k : 1, sizeof *v);
+  if (!v) {
+    *n = 0;
+    return NULL;
+  }
+  k = 0;
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c->room && !strcmp(c->room, room)) v[k++] = c;
+  qsort(v, k, sizeof *v, cmp_conn_seq);
+  *n = k;
+  return v;
+}
+
+static hm_json *room_dids(hm_server_conn **v, size_t n) {
+  hm_json *a = hm_json_new_array();
+  int rc = a ? HM_OK : HM_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) push(a, hm_json_new_cstr(v[i]->did), &rc);
+  if (rc != HM_OK) {
+    hm_json_free(a);
+    return NULL;
+  }
+  return a;
+}
+
+static hm_json *room_details(hm_server_conn **v, size_t n) {
+  hm_json *a = hm_json_new_array();
+  int rc = a ? HM_OK : HM_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) {
+    hm_json *o = hm_json_new_object();
+    int r2 = o ? HM_OK : HM_ERR_NOMEM;
+    set_str(o, "did", v[i]->did, &r2);
+    set(o, "muted", hm_json_new_bool(v[i]->muted), &r2);
+    set(o, "deafened", hm_json_new_bool(0), &r2);
+    set(o, "videoEnabled", hm_json_new_bool(v[i]->video), &r2);
+    set(o, "screenSharing", hm_json_new_bool(v[i]->screen), &r2);
+    if (r2 != HM_OK) {
+      hm_json_free(o);
+      rc = r2;
+      break;
+    }
+    push(a, o, &rc);
+  }
+  if (rc != HM_OK) {
+    hm_json_free(a);
+    return NULL;
+  }
+  return a;
+}
+
+/* Send (type, payload) with sender to the room's participants (except `except`). */
+static void room_send(hm_server *srv, const char *room, const char *id, const char *ts, const char *type,
+                      const char *sender, hm_json *p, const hm_server_conn *except) {
+  char idb[64], tsb[32], *text = NULL;
+  size_t len;
+  if (!id) {
+    hm_srv_fresh_id(srv, idb, sizeof idb, "voice", 16);
+    id = idb;
+  }
+  if (!ts) {
+    hm_srv_now_iso(srv, tsb);
+    ts = tsb;
+  }
+  if (hm_srv_frame_text(&text, &len, id, type, ts, sender, p) != HM_OK) return;
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c != except && c->room && !strcmp(c->room, room)) hm_srv_send_text(srv, c, text, len);
+  hm_free(text);
+}
+
+void hm_srv_voice_leave(hm_server *srv, hm_server_conn *c) {
+  char *room = c->room;
+  hm_free(c->room_cid);
+  c->room = c->room_cid = NULL;
+  if (!room) return;
+  size_t n = 0;
+  hm_server_conn **v = room_members(srv, room, &n);
+  hm_json *p = hm_json_new_object(), *dids = v ? room_dids(v, n) : NULL;
+  int rc = (p && dids) ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "channelId", room, &rc);
+  set_str(p, "did", c->did, &rc);
+  set(p, "participants", dids, &rc);
+  dids = NULL;
+  if (rc == HM_OK)
+    room_send(srv, room, NULL, NULL, "voice.participant.left", c->did, p, c);
+  else
+    hm_json_free(p);
+  hm_json_free(dids);
+  hm_free(v);
+  hm_free(room);
+}
+
+void hm_srv_voice_drop_did(hm_server *srv, const char *cid, const char *did) {
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c->room && c->did && !strcmp(c->did, did) && c->room_cid && !strcmp(c->room_cid, cid))
+      hm_srv_voice_leave(srv, c);
+}
+
+typedef struct {
+  char *cid;
+} room_owner;
+
+static int room_owner_cb(void *ctx, const hm_store_channel *ch) {
+  ((room_owner *)ctx)->cid = hm_strdup(ch->community_id);
+  return 1;
+}
+
+/* "Room access" (voice.md): returns the owning community id (caller frees) or NULL after
+ * answering BANNED / NOT_MEMBER. */
+static char *room_access(hm_frame *f, const char *chid) {
+  hm_server *srv = f->srv;
+  room_owner ro = {NULL};
+  int rc = srv->st->vt->channel_find(srv->st, chid, room_owner_cb, &ro);
+  if (rc == HM_OK && !ro.cid) rc = HM_ERR_NOMEM;
+  if (rc != HM_OK && rc != HM_ERR_NOT_FOUND) {
+    hm_frame_internal(f, rc);
+    return NULL;
+  }
+  if (ro.cid && srv->st->vt->ban_get(srv->st, ro.cid, f->conn->did) == HM_OK) {
+    hm_free(ro.cid);
+    hm_frame_error(f, "BANNED", "You are banned from this community");
+    return NULL;
+  }
+  if (!ro.cid || srv->st->vt->member_get(srv->st, ro.cid, f->conn->did, NULL, NULL) != HM_OK) {
+    hm_free(ro.cid);
+    hm_frame_error(f, "NOT_MEMBER", "Not a member of this community");
+    return NULL;
+  }
+  return ro.cid;
+}
+
+static int in_room(hm_frame *f) {
+  if (f->conn->room) return 1;
+  hm_frame_error(f, "FORBIDDEN", "Not a participant of a voice room");
+  return 0;
+}
+
+static void h_voice_token(hm_frame *f) {
+  const char *chid = pstr_of(f->payload, "channelId");
+  char *cid = room_access(f, chid);
+  if (!cid) return;
+  hm_free(cid);
+  hm_json *t = hm_json_new_object(), *p = hm_json_new_object();
+  int rc = (t && p) ? HM_OK : HM_ERR_NOMEM;
+  set_str(t, "room", chid, &rc);
+  set_str(t, "participant", f->conn->did, &rc);
+  set(t, "iat", hm_json_new_number((double)hm_srv_now(f->srv)), &rc);
+  char *text = NULL, *b64 = NULL;
+  size_t len = 0;
+  if (rc == HM_OK) rc = hm_json_stringify(&text, &len, t);
+  if (rc == HM_OK) {
+    b64 = hm_malloc(hm_base64_encoded_len(len, 0) + 1);
+    rc = b64 ? hm_base64_encode(b64, hm_base64_encoded_len(len, 0) + 1, (const uint8_t *)text, len, 0) : HM_ERR_NOMEM;
+  }
+  set_str(p, "channelId", chid, &rc);
+  set_str(p, "token", b64 ? b64 : "", &rc);
+  set_str(p, "mode", f->srv->cfg.sfu_configured ? "cf" : "signaling", &rc);
+  hm_json_free(t);
+  hm_free(text);
+  hm_free(b64);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "voice.token.response", p);
+}
+
+static void h_voice_join(hm_frame *f) {
+  hm_server *srv = f->srv;
+  hm_server_conn *c = f->conn;
+  const char *chid = pstr_of(f->payload, "channelId");
+  char *cid = room_access(f, chid);
+  if (!cid) return;
+  size_t n = 0;
+  hm_server_conn **v = room_members(srv, chid, &n);
+  int already = c->room && !strcmp(c->room, chid);
+  hm_free(v);
+  if (!already && n >= VOICE_ROOM_MAX) {
+    hm_free(cid);
+    hm_frame_error(f, "QUOTA_EXCEEDED", "Voice room is full (50)");
+    return;
+  }
+  if (c->room && !already) hm_srv_voice_leave(srv, c); /* R-VOICE-5 */
+  if (!already) {
+    c->room = hm_strdup(chid);
+    c->room_cid = cid;
+    cid = NULL;
+    c->room_seq = ++srv->room_seq;
+    if (!c->room) {
+      hm_free(c->room_cid);
+      c->room_cid = NULL;
+      hm_frame_internal(f, HM_ERR_NOMEM);
+      return;
+    }
+  }
+  hm_free(cid);
+  c->muted = c->video = c->screen = 0;
+  v = room_members(srv, chid, &n);
+  hm_json *p = hm_json_new_object(), *dids = v ? room_dids(v, n) : NULL;
+  int rc = (p && dids) ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "channelId", chid, &rc);
+  set_str(p, "did", c->did, &rc);
+  set(p, "participants", dids, &rc);
+  if (rc == HM_OK)
+    room_send(srv, chid, NULL, NULL, "voice.participant.joined", c->did, p, NULL);
+  else
+    hm_json_free(p);
+  hm_json *st = hm_json_new_object(), *d2 = v ? room_dids(v, n) : NULL, *det = v ? room_details(v, n) : NULL;
+  rc = (st && d2 && det) ? HM_OK : HM_ERR_NOMEM;
+  set_str(st, "channelId", chid, &rc);
+  set(st, "participants", d2, &rc);
+  d2 = NULL;
+  set(st, "participantDetails", det, &rc);
+  det = NULL;
+  hm_free(v);
+  hm_json_free(d2);
+  hm_json_free(det);
+  if (rc != HM_OK) {
+    hm_json_free(st);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(srv, c, "voice.state", st);
+}
+
+static void h_voice_leave(hm_frame *f) {
+  const char *chid = pstr_of(f->payload, "channelId");
+  if (f->conn->room && !strcmp(f->conn->room, chid)) hm_srv_voice_leave(f->srv, f->conn); /* else R-VOICE-9 */
+}
+
+/* voice.state {channelId, action, did, [flag], participants: details} to the room. */
+static void voice_flag(hm_frame *f, const char *action, const char *flag_key, int flag) {
+  hm_server *srv = f->srv;
+  size_t n = 0;
+  hm_server_conn **v = room_members(srv, f->conn->room, &n);
+  hm_json *p = hm_json_new_object(), *det = v ? room_details(v, n) : NULL;
+  hm_free(v);
+  int rc = (p && det) ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "channelId", f->conn->room, &rc);
+  set_str(p, "action", action, &rc);
+  set_str(p, "did", f->conn->did, &rc);
+  if (flag_key) set(p, flag_key, hm_json_new_bool(flag), &rc);
+  set(p, "participants", det, &rc);
+  det = NULL;
+  hm_json_free(det);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  room_send(srv, f->conn->room, NULL, NULL, "voice.state", f->conn->did, p, NULL);
+}
+
+static void h_voice_mute(hm_frame *f) {
+  if (!in_room(f)) return;
+  f->conn->muted = 1;
+  voice_flag(f, "voice.mute", NULL, 0);
+}
+
+static void h_voice_unmute(hm_frame *f) {
+  if (!in_room(f)) return;
+  f->conn->muted = 0;
+  voice_flag(f, "voice.unmute", NULL, 0);
+}
+
+static int bool_field(hm_frame *f, const char *k, int *out) {
+  hm_json *v = hm_json_object_getc(f->payload, k);
+  if (hm_json_kind_of(v) != HM_JSON_TRUE && hm_json_kind_of(v) != HM_JSON_FALSE) return bad_field(f, k);
+  *out = hm_json_kind_of(v) == HM_JSON_TRUE;
+  return 1;
+}
+
+static void h_voice_video(hm_frame *f) {
+  int b;
+  if (!bool_field(f, "enabled", &b) || !in_room(f)) return;
+  f->conn->video = b;
+  voice_flag(f, "voice.video", "videoEnabled", b);
+}
+
+static void h_voice_screen(hm_frame *f) {
+  int b;
+  if (!bool_field(f, "sharing", &b) || !in_room(f)) return;
+  f->conn->screen = b;
+  voice_flag(f, "voice.screen", "screenSharing", b);
+}
+
+static void h_voice_speaking(hm_frame *f) {
+  int b;
+  if (!bool_field(f, "speaking", &b) || !in_room(f)) return;
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "channelId", f->conn->room, &rc);
+  set_str(p, "did", f->conn->did, &rc);
+  set(p, "speaking", hm_json_new_bool(b), &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  room_send(f->srv, f->conn->room, NULL, NULL, "voice.speaking", f->conn->did, p, f->conn);
+}
+
+/* voice.offer / voice.answer / voice.ice (R-VOICE-16, R-VOICE-17) */
+static void voice_signal(hm_frame *f, const char *obj_key, const char *inner, size_t max) {
+  const char *target = pstr_of(f->payload, "targetDID");
+  hm_json *o = hm_json_object_getc(f->payload, obj_key);
+  if (hm_json_kind_of(o) != HM_JSON_OBJECT) {
+    bad_field(f, obj_key);
+    return;
+  }
+  hm_json *in = hm_json_object_getc(o, inner);
+  if (in && hm_json_kind_of(in) != HM_JSON_NULL) {
+    size_t n;
+    const char *s = hm_json_kind_of(in) == HM_JSON_STRING ? hm_json_string(in, &n) : NULL;
+    if (!s || hm_utf16_len(s, n) > max) {
+      bad_field(f, obj_key);
+      return;
+    }
+  }
+  if (!in_room(f)) return;
+  int found = 0;
+  for (hm_server_conn *c = f->srv->conns; c; c = c->next)
+    if (c->room && !strcmp(c->room, f->conn->room) && c->did && !strcmp(c->did, target) && c != f->conn) found = 1;
+  if (!found) {
+    hm_frame_error(f, "NOT_FOUND", "Recipient not found");
+    return;
+  }
+  char ts[32], id[64], *text = NULL;
+  size_t len;
+  frame_ts(f, ts);
+  if (!f->id) hm_srv_fresh_id(f->srv, id, sizeof id, "relay", 16);
+  if (hm_srv_frame_text(&text, &len, f->id ? f->id : id, f->reg->type, ts, f->conn->did,
+                        hm_json_clone(f->payload)) != HM_OK) {
+    hm_frame_internal(f, HM_ERR_NOMEM);
+    return;
+  }
+  for (hm_server_conn *c = f->srv->conns; c; c = c->next)
+    if (c != f->conn && c->room && !strcmp(c->room, f->conn->room) && c->did && !strcmp(c->did, target))
+      hm_srv_send_text(f->srv, c, text, len);
+  hm_free(text);
+}
+
+static void h_voice_offer(hm_frame *f) { voice_signal(f, "sdp", "sdp", 65536); }
+static void h_voice_answer(hm_frame *f) { voice_signal(f, "sdp", "sdp", 65536); }
+static void h_voice_ice(hm_frame *f) { voice_signal(f, "candidate", "candidate", 2048); }
+
+static int session_id_ok(const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (n < 1 || n > 128) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+          s[i] == '_' || s[i] == '-'))
+      return 0;
+  return 1;
+}
+
+/* voice.track.published / removed: no SFU session can be bound in this build (the proxy
+ * is not implemented), so after the checks every session id is unknown (R-VOICE-25). */
+static void voice_track(hm_frame *f, int published) {
+  const char *kind = pstr_of(f->payload, "kind"), *mt = pstr_of(f->payload, "mediaType");
+  if (published && (!kind || (strcmp(kind, "audio") && strcmp(kind, "video")))) {
+    bad_field(f, "kind");
+    return;
+  }
+  if (published && (!mt || (strcmp(mt, "audio") && strcmp(mt, "video") && strcmp(mt, "screen")))) {
+    bad_field(f, "mediaType");
+    return;
+  }
+  if (!session_id_ok(pstr_of(f->payload, "sessionId"))) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Invalid sessionId");
+    return;
+  }
+  if (!in_room(f)) return;
+  const char *room = pstr_of(f->payload, "roomId");
+  if (room && strcmp(room, f->conn->room) != 0) {
+    hm_frame_error(f, "FORBIDDEN", "Not a participant of this voice room");
+    return;
+  }
+  hm_frame_error(f, "FORBIDDEN", "Unknown SFU session");
+}
+
+static void h_voice_track_published(hm_frame *f) { voice_track(f, 1); }
+static void h_voice_track_removed(hm_frame *f) { voice_track(f, 0); }
+
+static void h_voice_get_producers(hm_frame *f) {
+  /* Tracks are registered only for bound SFU sessions, which this build cannot create:
+   * the list is truthfully empty. */
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  set(p, "producers", hm_json_new_array(), &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "voice.get-producers.response", p);
+}
+
+static void h_voice_producer_closed(hm_frame *f) {
+  const char *mt = pstr_of(f->payload, "mediaType");
+  if (mt && strcmp(mt, "audio") && strcmp(mt, "video") && strcmp(mt, "screen")) {
+    bad_field(f, "mediaType");
+    return;
+  }
+  if (!in_room(f)) return;
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "producerId", pstr_of(f->payload, "producerId"), &rc);
+  set_str(p, "participantId", f->conn->did, &rc);
+  if (mt) set_str(p, "mediaType", mt, &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  room_send(f->srv, f->conn->room, NULL, NULL, "voice.producer-closed", f->conn->did, p, f->conn);
+}
+
+/* The five SFU proxy types: R-SFU-6, R-SFU-9, then signalling-only (R-SFU-13) or, with
+ * credentials, the session binding of R-SFU-10 (no session can be bound in this build). */
+static const char *sfu_code(const char *type) {
+  if (!strcmp(type, "voice.session.create")) return "CF_SESSION_CREATE_FAILED";
+  if (!strcmp(type, "voice.tracks.push")) return "CF_TRACKS_PUSH_FAILED";
+  if (!strcmp(type, "voice.tracks.pull")) return "CF_TRACKS_PULL_FAILED";
+  if (!strcmp(type, "voice.tracks.close")) return "CF_TRACKS_CLOSE_FAILED";
+  return "CF_RENEGOTIATE_FAILED";
+}
+
+static void h_voice_sfu(hm_frame *f) {
+  int create = !strcmp(f->reg->type, "voice.session.create");
+  if (!in_room(f)) return;
+  const hm_json *p = hm_json_kind_of(f->payload) == HM_JSON_OBJECT ? f->payload : NULL;
+  if (!create) {
+    if (!p || !session_id_ok(pstr_of(p, "sessionId"))) {
+      hm_frame_error(f, "INVALID_PAYLOAD", "Invalid sessionId");
+      return;
+    }
+    hm_json *tracks = hm_json_object_getc(p, "tracks");
+    if (tracks && hm_json_kind_of(tracks) != HM_JSON_NULL) {
+      if (hm_json_kind_of(tracks) != HM_JSON_ARRAY || hm_json_array_size(tracks) > 64) {
+        bad_field(f, "tracks");
+        return;
+      }
+      for (size_t i = 0; i < hm_json_array_size(tracks); i++) {
+        hm_json *t = hm_json_array_get(tracks, i);
+        if (hm_json_kind_of(t) != HM_JSON_OBJECT) {
+          bad_field(f, "tracks");
+          return;
+        }
+        hm_json *sid = hm_json_object_getc(t, "sessionId");
+        if (sid && !session_id_ok(hm_json_string(sid, NULL))) {
+          hm_frame_error(f, "INVALID_PAYLOAD", "Invalid sessionId");
+          return;
+        }
+      }
+    }
+    hm_json *sd = hm_json_object_getc(p, "sessionDescription");
+    if (sd && hm_json_kind_of(sd) != HM_JSON_NULL) {
+      hm_json *ty = hm_json_object_getc(sd, "type"), *sdp = hm_json_object_getc(sd, "sdp");
+      size_t n = 0;
+      if (hm_json_kind_of(sd) != HM_JSON_OBJECT || !(hm_json_string_is(ty, "offer") || hm_json_string_is(ty, "answer")) ||
+          hm_json_kind_of(sdp) != HM_JSON_STRING || (hm_json_string(sdp, &n), hm_utf16_len(hm_json_string(sdp, NULL), n) > 65536)) {
+        bad_field(f, "sessionDescription");
+        return;
+      }
+    }
+  }
+  if (!f->srv->cfg.sfu_configured) {
+    hm_frame_error(f, sfu_code(f->reg->type), SFU_NOT_CONFIGURED);
+    return;
+  }
+  if (!create) {
+    hm_frame_error(f, "FORBIDDEN", "Unknown SFU session");
+    return;
+  }
+  hm_frame_error(f, "INTERNAL", "Not implemented"); /* the Cloudflare Realtime proxy call */
+}
+
 /* ---- the handler table ----------------------------------------------------------------- */
 
 const hm_handler hm_server_handlers[] = {
@@ -4168,5 +4663,25 @@ const hm_handler hm_server_handlers[] = {
     {"recovery.request.cancel", h_recovery_cancel},
     {"recovery.shard.submit", h_recovery_shard_submit},
     {"recovery.shards.fetch", h_recovery_shards_fetch},
+    {"voice.token", h_voice_token},
+    {"voice.join", h_voice_join},
+    {"voice.leave", h_voice_leave},
+    {"voice.mute", h_voice_mute},
+    {"voice.unmute", h_voice_unmute},
+    {"voice.video", h_voice_video},
+    {"voice.screen", h_voice_screen},
+    {"voice.speaking", h_voice_speaking},
+    {"voice.offer", h_voice_offer},
+    {"voice.answer", h_voice_answer},
+    {"voice.ice", h_voice_ice},
+    {"voice.track.published", h_voice_track_published},
+    {"voice.track.removed", h_voice_track_removed},
+    {"voice.get-producers", h_voice_get_producers},
+    {"voice.producer-closed", h_voice_producer_closed},
+    {"voice.session.create", h_voice_sfu},
+    {"voice.tracks.push", h_voice_sfu},
+    {"voice.tracks.pull", h_voice_sfu},
+    {"voice.tracks.close", h_voice_sfu},
+    {"voice.renegotiate", h_voice_sfu},
     {NULL, NULL},
 };

@@ -295,6 +295,8 @@ int hm_server_new(hm_server **out, const hm_server_config *cfg, const hm_server_
 }
 
 static void conn_free(hm_server_conn *c) {
+  hm_free(c->room);
+  hm_free(c->room_cid);
   for (size_t i = 0; i < c->n_mls_sent; i++) hm_free(c->mls_sent[i]);
   hm_free(c->mls_sent);
   hm_free(c->did);
@@ -362,6 +364,7 @@ void hm_server_conn_closed(hm_server *srv, hm_server_conn *c) {
     srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
+  if (c->room) hm_srv_voice_leave(srv, c); /* R-VOICE-8 (c is already unlinked) */
   char *did = c->did;
   c->did = NULL;
   conn_free(c);

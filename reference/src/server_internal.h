@@ -19,6 +19,10 @@ struct hm_server_conn {
   int64_t last_ping_ms; /* last keepalive ping sent */
   char **mls_sent;      /* "groupId\nmemberDID" pairs announced on this connection (R-MLS-6) */
   size_t n_mls_sent;
+  /* voice room (voice.md): the channel id and its community, or NULL */
+  char *room, *room_cid;
+  uint64_t room_seq; /* join order within the room */
+  int muted, video, screen;
 };
 
 typedef struct hm_rate_entry {
@@ -67,6 +71,7 @@ struct hm_server {
   hm_slow_entry *slow;
   hm_presence_entry *presence;
   hm_mod_entry *mod;
+  uint64_t room_seq;
 };
 
 /* What a handler gets: the frame, already checked against the envelope rules, the
@@ -129,6 +134,10 @@ int hm_srv_resync(hm_server *srv, hm_server_conn *c);
 const char *hm_srv_presence_status(hm_server *srv, const char *did);
 /* Forget the status a DID set (its last connection closed). */
 void hm_srv_presence_forget(hm_server *srv, const char *did);
+/* Remove c from its voice room, telling the remaining participants (R-VOICE-7/8). */
+void hm_srv_voice_leave(hm_server *srv, hm_server_conn *c);
+/* Remove every connection of did from the rooms of community_id (R-VOICE-10). */
+void hm_srv_voice_drop_did(hm_server *srv, const char *community_id, const char *did);
 /* Recovery notices owed to a guardian that just authenticated (R-RECOV-6). */
 void hm_srv_recovery_login(hm_server *srv, hm_server_conn *c);
 /* presence.changed {status} from did to members of its communities (R-AUTH-22). */

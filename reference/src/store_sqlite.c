@@ -1354,6 +1354,13 @@ static int sq_recovery_shards(hm_store *st, const char *id, hm_store_pair_cb cb,
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
+static int sq_channel_find(hm_store *st, const char *chid, hm_store_channel_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, CHANNEL_COLS " WHERE id=?1") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, chid);
+  return channel_rows(s, cb, ctx, 1);
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -1385,7 +1392,7 @@ static const hm_store_vtable sq_vtable = {
     sq_keypackage_add, sq_keypackage_list, sq_mls_group_get, sq_mls_group_put, sq_mls_groups_of,
     sq_media_put,      sq_media_get,       sq_media_delete,
     sq_recovery_create, sq_recovery_get,   sq_recovery_list, sq_recovery_delete, sq_recovery_shard_put,
-    sq_recovery_shards,
+    sq_recovery_shards, sq_channel_find,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

@@ -813,10 +813,27 @@ static void test_server_unimplemented_type_answers(void **state) {
   ident_make(&a, 1);
   peer p = {0};
   hm_server_conn *c = login(&r, &p, &a, NULL);
-  feed_free(&r, c, envelope("n1", "voice.get-producers", NULL, obj("{}")));
+  /* the SFU proxy call itself is the one piece not implemented: with credentials
+   * configured, a participant's voice.session.create is answered INTERNAL "Not implemented" */
+  hm_server_free(r.srv);
+  hm_server_config cfg = {0};
+  cfg.sfu_configured = 1;
+  hm_server_env env = {NULL, f_now, f_random, f_send, f_close, NULL, NULL, r.st};
+  assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
+  peer_clear(&p);
+  c = login(&r, &p, &a, NULL);
+  char *cid, *chid, pl[400];
+  create_community(&r, c, &p, &cid, &chid);
+  snprintf(pl, sizeof pl, "{\"channelId\":\"%s\"}", chid);
+  feed_free(&r, c, envelope("j1", "voice.join", NULL, obj(pl)));
+  assert_true(frame_is(&p, p.n - 2, "voice.participant.joined"));
+  assert_true(frame_is(&p, p.n - 1, "voice.state"));
+  feed_free(&r, c, envelope("n1", "voice.session.create", NULL, obj("{}")));
   char msg[64];
   expect_error(&p, "INTERNAL", "n1", msg, sizeof msg);
   assert_string_equal(msg, "Not implemented");
+  free(cid);
+  free(chid);
   size_t n = p.n;
   feed_free(&r, c, envelope("n2", "mls.member.joined", NULL, obj("{}"))); /* noop (R-MLS-17) */
   assert_int_equal(p.n, n);

@@ -66,6 +66,7 @@ typedef struct {
   size_t n_revoked_credentials;
   int log_level;               /* HM_LOG_*; messages above it are not formatted */
   uint32_t keepalive_ms;       /* R-TRN-11: ping interval; 0 = keepalive off */
+  int sfu_configured;          /* SFU app id and secret are set ("cf" mode); 0 = signalling only */
 } hm_server_config;
 
 /* A new server. Loads the session-token key from the store (secret "token-key") or

@@ -337,6 +337,8 @@ typedef struct {
   int (*recovery_shard_put)(hm_store *st, const char *request_id, const char *guardian, const char *shard,
                             int64_t *collected);
   int (*recovery_shards)(hm_store *st, const char *request_id, hm_store_pair_cb cb, void *ctx);
+  /* The channel with this id in whatever community owns it (voice rooms). */
+  int (*channel_find)(hm_store *st, const char *channel_id, hm_store_channel_cb cb, void *ctx);
 } hm_store_vtable;
 
 struct hm_store {
