@@ -389,6 +389,7 @@ def register_authz_matrix(prefix: str, area: str, payloads: dict, *, unauth=(), 
         eff = effects(t)
 
         @_case(f"{prefix}-{300 + n:03d}", area=area, reqs=reqs, types=[f"{t}/c2s", "community.ban/c2s", "error/s2c"],
+               timeout=30,
                title=f"{t} from a banned DID is refused with {code}",
                sends=f"a member is banned (closed with 4003), logs in again and sends {t} for that community",
                expects=f"error {code}; the connection stays open; none of {', '.join(eff) or 'no frames'} anywhere")
