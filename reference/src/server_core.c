@@ -589,9 +589,12 @@ static int validate_payload(hm_frame *f) {
     }
     return 1;
   }
-  /* R-MISC-7: the notification types take an absent or null payload as {} */
-  if ((!f->payload || hm_json_kind_of(f->payload) == HM_JSON_NULL) && !strncmp(r->type, "notification.", 13))
-    return 1;
+  /* R-MISC-7: a type without required payload fields takes an absent or null payload as {} */
+  if (!f->payload || hm_json_kind_of(f->payload) == HM_JSON_NULL) {
+    int any_required = 0;
+    for (size_t i = 0; i < r->n_fields; i++) any_required |= hm_registry_fields[r->first_field + i].required;
+    if (!any_required) return 1;
+  }
   if (hm_json_kind_of(f->payload) != HM_JSON_OBJECT) {
     hm_frame_error(f, "INVALID_PAYLOAD", "Missing or invalid payload");
     return 0;
