@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 
@@ -97,9 +98,9 @@ static void usage(FILE *f) {
           "  --trusted-issuer DID      a VC issuer trusted besides the holder (repeatable)\n"
           "  --revoked-credential ID   a VC id refused as revoked (repeatable)\n"
           "  --sfu-api-base URL        Cloudflare Realtime API base (default https://rtc.live.cloudflare.com)\n"
-          "  --sfu-app-id ID           SFU app id [stored, voice not yet implemented]\n"
-          "  --sfu-app-secret S        SFU app secret (or env HARMONY_SFU_APP_SECRET) [stored]\n"
-          "  --sfu-timeout-ms N        SFU request timeout (default 10000) [stored]\n"
+          "  --sfu-app-id ID           SFU (Cloudflare Realtime) app id\n"
+          "  --sfu-app-secret S        SFU app secret (or env HARMONY_SFU_APP_SECRET)\n"
+          "  --sfu-timeout-ms N        SFU request timeout (default 10000)\n"
           "  --version                 print the version and exit\n"
           "  --help                    print this help and exit\n"
           "\n"
@@ -556,9 +557,133 @@ static const struct lws_protocols http_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* ---- SFU calls: libcurl multi, driven from the tick (never blocks the loop, R-SFU-11) ---- */
+
+#define SFU_MAX_BODY (256u * 1024 + 1)
+
+typedef struct sfu_req {
+  struct sfu_req *next;
+  CURL *easy;
+  uint64_t id;
+  struct curl_slist *headers;
+  char *body_out;
+  char *buf;
+  size_t len;
+} sfu_req;
+
+static CURLM *g_curl;
+static sfu_req *g_reqs; /* outstanding calls (to drop them at shutdown) */
+static int g_curl_running;
+static const options *g_opts;
+
+static size_t sfu_write(char *p, size_t sz, size_t n, void *ud) {
+  sfu_req *r = ud;
+  size_t k = sz * n, room = SFU_MAX_BODY - r->len;
+  size_t take = k < room ? k : room; /* an oversized answer is kept at 256 KiB + 1: a failure */
+  memcpy(r->buf + r->len, p, take);
+  r->len += take;
+  return k;
+}
+
+static int env_sfu_request(void *ctx, uint64_t id, const char *method, const char *path, const char *body) {
+  (void)ctx;
+  const options *o = g_opts;
+  sfu_req *r = calloc(1, sizeof *r);
+  CURL *e = curl_easy_init();
+  if (!r || !e || !(r->buf = malloc(SFU_MAX_BODY))) {
+    if (r) free(r->buf);
+    free(r);
+    if (e) curl_easy_cleanup(e);
+    return -1;
+  }
+  r->id = id;
+  size_t ulen = strlen(o->sfu_api_base) + strlen(o->sfu_app_id) + strlen(path) + 16;
+  char *url = malloc(ulen), *auth = malloc(strlen(o->sfu_app_secret) + 32);
+  r->body_out = strdup(body ? body : "");
+  if (!url || !auth || !r->body_out) {
+    free(url);
+    free(auth);
+    free(r->body_out);
+    free(r->buf);
+    free(r);
+    curl_easy_cleanup(e);
+    return -1;
+  }
+  snprintf(url, ulen, "%s/v1/apps/%s%s", o->sfu_api_base, o->sfu_app_id, path);
+  sprintf(auth, "Authorization: Bearer %s", o->sfu_app_secret);
+  r->headers = curl_slist_append(NULL, auth);
+  r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+  free(auth);
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  free(url); /* libcurl copies the URL */
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body_out);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body_out));
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sfu_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->sfu_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (curl_multi_add_handle(g_curl, e) != CURLM_OK) {
+    curl_slist_free_all(r->headers);
+    free(r->body_out);
+    free(r->buf);
+    free(r);
+    curl_easy_cleanup(e);
+    return -1;
+  }
+  r->easy = e;
+  r->next = g_reqs;
+  g_reqs = r;
+  g_curl_running = 1;
+  logf_(HM_LOG_DEBUG, "SFU call %" PRIu64 ": %s %s", id, method, path);
+  return 0;
+}
+
+static void sfu_finish(CURL *e, CURLcode res, int report) {
+  sfu_req *r = NULL;
+  curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+  long code = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  int status = res == CURLE_OK ? (int)code : res == CURLE_OPERATION_TIMEDOUT ? -1 : 0;
+  curl_multi_remove_handle(g_curl, e);
+  curl_easy_cleanup(e);
+  if (r) {
+    for (sfu_req **pp = &g_reqs; *pp; pp = &(*pp)->next)
+      if (*pp == r) {
+        *pp = r->next;
+        break;
+      }
+    /* R-SFU-12: the answer may quote the request; the app secret never reaches a client */
+    size_t sl = g_opts && g_opts->sfu_app_secret ? strlen(g_opts->sfu_app_secret) : 0;
+    for (size_t i = 0; sl && i + sl <= r->len; i++)
+      if (!memcmp(r->buf + i, g_opts->sfu_app_secret, sl)) memset(r->buf + i, '*', sl);
+    if (report) hm_server_sfu_done(g_srv, r->id, status, r->buf, r->len);
+    curl_slist_free_all(r->headers);
+    free(r->body_out);
+    free(r->buf);
+    free(r);
+  }
+}
+
+static void sfu_poll(void) {
+  if (!g_curl || !g_curl_running) return;
+  int running = 0;
+  curl_multi_perform(g_curl, &running);
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(g_curl, &left)))
+    if (m->msg == CURLMSG_DONE) sfu_finish(m->easy_handle, m->data.result, 1);
+  g_curl_running = running > 0;
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul) {
+  sfu_poll();
   hm_server_tick(g_srv, wall_ms());
-  lws_sul_schedule(g_ctx, 0, sul, on_tick, TICK_US);
+  /* poll faster while SFU calls are outstanding */
+  lws_sul_schedule(g_ctx, 0, sul, on_tick, g_curl_running ? 2 * LWS_US_PER_MS : TICK_US);
 }
 
 static void on_signal(int sig) {
@@ -693,6 +818,14 @@ int main(int argc, char **argv) {
   env.close = env_close;
   env.log = env_log;
   env.ping = env_ping;
+  if (cfg.sfu_configured) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(g_curl = curl_multi_init())) {
+      logf_(HM_LOG_ERROR, "cannot initialise libcurl for the SFU proxy");
+      return 1;
+    }
+    g_opts = &o;
+    env.sfu_request = env_sfu_request;
+  }
   env.store = store;
   rc = hm_server_new(&g_srv, &cfg, &env);
   if (rc != HM_OK) {
@@ -758,6 +891,11 @@ int main(int argc, char **argv) {
   int64_t deadline = wall_ms() + 600;
   while (hm_server_conn_count(g_srv) > 0 && wall_ms() < deadline) lws_service(g_ctx, 0);
   lws_sul_cancel(&g_tick);
+  if (g_curl) { /* drop outstanding SFU calls */
+    while (g_reqs) sfu_finish(g_reqs->easy, CURLE_OK, 0);
+    curl_multi_cleanup(g_curl);
+    curl_global_cleanup();
+  }
   lws_context_destroy(g_ctx);
   g_ctx = NULL;
   hm_server_free(g_srv);

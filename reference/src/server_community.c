@@ -4196,6 +4196,7 @@ static void room_send(hm_server *srv, const char *room, const char *id, const ch
 }
 
 void hm_srv_voice_leave(hm_server *srv, hm_server_conn *c) {
+  hm_srv_voice_forget(c); /* R-SFU-15 */
   char *room = c->room;
   hm_free(c->room_cid);
   c->room = c->room_cid = NULL;
@@ -4482,48 +4483,6 @@ static int session_id_ok(const char *s) {
   return 1;
 }
 
-/* voice.track.published / removed: no SFU session can be bound in this build (the proxy
- * is not implemented), so after the checks every session id is unknown (R-VOICE-25). */
-static void voice_track(hm_frame *f, int published) {
-  const char *kind = pstr_of(f->payload, "kind"), *mt = pstr_of(f->payload, "mediaType");
-  if (published && (!kind || (strcmp(kind, "audio") && strcmp(kind, "video")))) {
-    bad_field(f, "kind");
-    return;
-  }
-  if (published && (!mt || (strcmp(mt, "audio") && strcmp(mt, "video") && strcmp(mt, "screen")))) {
-    bad_field(f, "mediaType");
-    return;
-  }
-  if (!session_id_ok(pstr_of(f->payload, "sessionId"))) {
-    hm_frame_error(f, "INVALID_PAYLOAD", "Invalid sessionId");
-    return;
-  }
-  if (!in_room(f)) return;
-  const char *room = pstr_of(f->payload, "roomId");
-  if (room && strcmp(room, f->conn->room) != 0) {
-    hm_frame_error(f, "FORBIDDEN", "Not a participant of this voice room");
-    return;
-  }
-  hm_frame_error(f, "FORBIDDEN", "Unknown SFU session");
-}
-
-static void h_voice_track_published(hm_frame *f) { voice_track(f, 1); }
-static void h_voice_track_removed(hm_frame *f) { voice_track(f, 0); }
-
-static void h_voice_get_producers(hm_frame *f) {
-  /* Tracks are registered only for bound SFU sessions, which this build cannot create:
-   * the list is truthfully empty. */
-  hm_json *p = hm_json_new_object();
-  int rc = p ? HM_OK : HM_ERR_NOMEM;
-  set(p, "producers", hm_json_new_array(), &rc);
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "voice.get-producers.response", p);
-}
-
 static void h_voice_producer_closed(hm_frame *f) {
   const char *mt = pstr_of(f->payload, "mediaType");
   if (mt && strcmp(mt, "audio") && strcmp(mt, "video") && strcmp(mt, "screen")) {
@@ -4544,8 +4503,154 @@ static void h_voice_producer_closed(hm_frame *f) {
   room_send(f->srv, f->conn->room, NULL, NULL, "voice.producer-closed", f->conn->did, p, f->conn);
 }
 
-/* The five SFU proxy types: R-SFU-6, R-SFU-9, then signalling-only (R-SFU-13) or, with
- * credentials, the session binding of R-SFU-10 (no session can be bound in this build). */
+/* ---- SFU sessions, tracks and the proxy calls (sfu.md) ------------------------------------- */
+
+void hm_srv_voice_forget(hm_server_conn *c) {
+  for (size_t i = 0; i < c->n_sessions; i++) hm_free(c->sessions[i]);
+  c->n_sessions = 0;
+  for (size_t i = 0; i < c->n_tracks; i++) {
+    hm_free(c->tracks[i].name);
+    hm_free(c->tracks[i].session);
+    hm_free(c->tracks[i].kind);
+    hm_free(c->tracks[i].media);
+  }
+  hm_free(c->tracks);
+  c->tracks = NULL;
+  c->n_tracks = 0;
+}
+
+static int session_bound_to(const hm_server_conn *c, const char *sid) {
+  for (size_t i = 0; i < c->n_sessions; i++)
+    if (!strcmp(c->sessions[i], sid)) return 1;
+  return 0;
+}
+
+/* Is sid bound to some participant of room (R-SFU-14)? */
+static int session_in_room(hm_server *srv, const char *room, const char *sid) {
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c->room && !strcmp(c->room, room) && session_bound_to(c, sid)) return 1;
+  return 0;
+}
+
+static void voice_track(hm_frame *f, int published) {
+  hm_server *srv = f->srv;
+  hm_server_conn *c = f->conn;
+  const char *kind = pstr_of(f->payload, "kind"), *mt = pstr_of(f->payload, "mediaType");
+  const char *sid = pstr_of(f->payload, "sessionId"), *name = pstr_of(f->payload, "trackName");
+  if (published && (!kind || (strcmp(kind, "audio") && strcmp(kind, "video")))) {
+    bad_field(f, "kind");
+    return;
+  }
+  if (published && (!mt || (strcmp(mt, "audio") && strcmp(mt, "video") && strcmp(mt, "screen")))) {
+    bad_field(f, "mediaType");
+    return;
+  }
+  if (!session_id_ok(sid)) {
+    hm_frame_error(f, "INVALID_PAYLOAD", "Invalid sessionId");
+    return;
+  }
+  if (!in_room(f)) return;
+  const char *room = pstr_of(f->payload, "roomId");
+  if (room && strcmp(room, c->room) != 0) {
+    hm_frame_error(f, "FORBIDDEN", "Not a participant of this voice room");
+    return;
+  }
+  if (!session_bound_to(c, sid)) {
+    hm_frame_error(f, "FORBIDDEN", "Unknown SFU session"); /* R-VOICE-25 */
+    return;
+  }
+  size_t at = c->n_tracks;
+  for (size_t i = 0; i < c->n_tracks; i++)
+    if (!strcmp(c->tracks[i].name, name)) at = i;
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  set_str(p, "roomId", c->room, &rc);
+  set_str(p, "sessionId", sid, &rc);
+  set_str(p, "trackName", name, &rc);
+  if (published) {
+    if (at == c->n_tracks && c->n_tracks >= 16) {
+      hm_json_free(p);
+      hm_frame_error(f, "QUOTA_EXCEEDED", "Track limit reached (16)");
+      return;
+    }
+    if (at == c->n_tracks) {
+      hm_track *nt = hm_realloc(c->tracks, (c->n_tracks + 1) * sizeof *nt);
+      if (!nt) {
+        hm_json_free(p);
+        hm_frame_internal(f, HM_ERR_NOMEM);
+        return;
+      }
+      c->tracks = nt;
+      memset(&c->tracks[at], 0, sizeof *nt);
+      c->n_tracks++;
+    }
+    hm_track *t = &c->tracks[at];
+    hm_free(t->name);
+    hm_free(t->session);
+    hm_free(t->kind);
+    hm_free(t->media);
+    t->name = hm_strdup(name);
+    t->session = hm_strdup(sid);
+    t->kind = hm_strdup(kind);
+    t->media = hm_strdup(mt);
+    set_str(p, "kind", kind, &rc);
+    set_str(p, "mediaType", mt, &rc);
+  } else {
+    if (at == c->n_tracks) { /* not published: nothing happens */
+      hm_json_free(p);
+      return;
+    }
+    hm_track *t = &c->tracks[at];
+    hm_free(t->name);
+    hm_free(t->session);
+    hm_free(t->kind);
+    hm_free(t->media);
+    c->tracks[at] = c->tracks[--c->n_tracks];
+  }
+  set_str(p, "participantId", c->did, &rc);
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  room_send(srv, c->room, NULL, NULL, published ? "voice.track.published" : "voice.track.removed", c->did, p, c);
+}
+
+static void h_voice_track_published(hm_frame *f) { voice_track(f, 1); }
+static void h_voice_track_removed(hm_frame *f) { voice_track(f, 0); }
+
+static void h_voice_get_producers(hm_frame *f) {
+  hm_json *p = hm_json_new_object(), *arr = hm_json_new_array();
+  int rc = (p && arr) ? HM_OK : HM_ERR_NOMEM;
+  for (hm_server_conn *c = f->srv->conns; rc == HM_OK && f->conn->room && c; c = c->next) {
+    if (c == f->conn || !c->room || strcmp(c->room, f->conn->room)) continue;
+    for (size_t i = 0; i < c->n_tracks; i++) {
+      hm_json *o = hm_json_new_object();
+      int r2 = o ? HM_OK : HM_ERR_NOMEM;
+      set_str(o, "trackName", c->tracks[i].name, &r2);
+      set_str(o, "sessionId", c->tracks[i].session, &r2);
+      set_str(o, "kind", c->tracks[i].kind, &r2);
+      set_str(o, "mediaType", c->tracks[i].media, &r2);
+      set_str(o, "participantId", c->did, &r2);
+      if (r2 != HM_OK) {
+        hm_json_free(o);
+        rc = r2;
+        break;
+      }
+      push(arr, o, &rc);
+    }
+  }
+  set(p, "producers", arr, &rc);
+  arr = NULL;
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_json_free(arr);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, "voice.get-producers.response", p);
+}
+
 static const char *sfu_code(const char *type) {
   if (!strcmp(type, "voice.session.create")) return "CF_SESSION_CREATE_FAILED";
   if (!strcmp(type, "voice.tracks.push")) return "CF_TRACKS_PUSH_FAILED";
@@ -4554,17 +4659,25 @@ static const char *sfu_code(const char *type) {
   return "CF_RENEGOTIATE_FAILED";
 }
 
+/* The five proxy types: R-SFU-6, R-SFU-9, signalling-only (R-SFU-13), R-SFU-10/14, the
+ * session limit, the in-flight limit, then the asynchronous call (R-TRN-14). */
 static void h_voice_sfu(hm_frame *f) {
-  int create = !strcmp(f->reg->type, "voice.session.create");
+  hm_server *srv = f->srv;
+  hm_server_conn *c = f->conn;
+  const char *type = f->reg->type;
+  int create = !strcmp(type, "voice.session.create");
   if (!in_room(f)) return;
   const hm_json *p = hm_json_kind_of(f->payload) == HM_JSON_OBJECT ? f->payload : NULL;
+  const char *sid = p ? pstr_of(p, "sessionId") : NULL;
+  hm_json *tracks = p ? hm_json_object_getc(p, "tracks") : NULL, *sd = p ? hm_json_object_getc(p, "sessionDescription") : NULL;
+  if (hm_json_kind_of(tracks) == HM_JSON_NULL) tracks = NULL;
+  if (hm_json_kind_of(sd) == HM_JSON_NULL) sd = NULL;
   if (!create) {
-    if (!p || !session_id_ok(pstr_of(p, "sessionId"))) {
+    if (!session_id_ok(sid)) {
       hm_frame_error(f, "INVALID_PAYLOAD", "Invalid sessionId");
       return;
     }
-    hm_json *tracks = hm_json_object_getc(p, "tracks");
-    if (tracks && hm_json_kind_of(tracks) != HM_JSON_NULL) {
+    if (tracks) {
       if (hm_json_kind_of(tracks) != HM_JSON_ARRAY || hm_json_array_size(tracks) > 64) {
         bad_field(f, "tracks");
         return;
@@ -4575,33 +4688,178 @@ static void h_voice_sfu(hm_frame *f) {
           bad_field(f, "tracks");
           return;
         }
-        hm_json *sid = hm_json_object_getc(t, "sessionId");
-        if (sid && !session_id_ok(hm_json_string(sid, NULL))) {
+        hm_json *ts = hm_json_object_getc(t, "sessionId");
+        if (ts && !session_id_ok(hm_json_string(ts, NULL))) {
           hm_frame_error(f, "INVALID_PAYLOAD", "Invalid sessionId");
           return;
         }
       }
     }
-    hm_json *sd = hm_json_object_getc(p, "sessionDescription");
-    if (sd && hm_json_kind_of(sd) != HM_JSON_NULL) {
+    if (sd) {
       hm_json *ty = hm_json_object_getc(sd, "type"), *sdp = hm_json_object_getc(sd, "sdp");
       size_t n = 0;
+      const char *sv = hm_json_kind_of(sdp) == HM_JSON_STRING ? hm_json_string(sdp, &n) : NULL;
       if (hm_json_kind_of(sd) != HM_JSON_OBJECT || !(hm_json_string_is(ty, "offer") || hm_json_string_is(ty, "answer")) ||
-          hm_json_kind_of(sdp) != HM_JSON_STRING || (hm_json_string(sdp, &n), hm_utf16_len(hm_json_string(sdp, NULL), n) > 65536)) {
+          !sv || hm_utf16_len(sv, n) > 65536) {
         bad_field(f, "sessionDescription");
         return;
       }
     }
   }
-  if (!f->srv->cfg.sfu_configured) {
-    hm_frame_error(f, sfu_code(f->reg->type), SFU_NOT_CONFIGURED);
+  if (!srv->cfg.sfu_configured || !srv->env.sfu_request) {
+    hm_frame_error(f, sfu_code(type), SFU_NOT_CONFIGURED); /* R-SFU-13 */
     return;
   }
   if (!create) {
-    hm_frame_error(f, "FORBIDDEN", "Unknown SFU session");
+    if (!session_bound_to(c, sid)) {
+      hm_frame_error(f, "FORBIDDEN", "Unknown SFU session"); /* R-SFU-10 */
+      return;
+    }
+    for (size_t i = 0; tracks && i < hm_json_array_size(tracks); i++) { /* R-SFU-14 */
+      hm_json *t = hm_json_array_get(tracks, i);
+      if (!hm_json_string_is(hm_json_object_getc(t, "location"), "remote")) continue;
+      const char *ts = hm_json_string(hm_json_object_getc(t, "sessionId"), NULL);
+      if (!ts || !session_in_room(srv, c->room, ts)) {
+        hm_frame_error(f, "FORBIDDEN", "Unknown SFU session");
+        return;
+      }
+    }
+  } else if (c->n_sessions >= 2) {
+    hm_frame_error(f, "QUOTA_EXCEEDED", "Voice session limit reached (2)");
     return;
   }
-  hm_frame_error(f, "INTERNAL", "Not implemented"); /* the Cloudflare Realtime proxy call */
+  if (c->sfu_inflight >= 4) {
+    hm_frame_error(f, "RATE_LIMITED", "Too many SFU requests in flight");
+    return;
+  }
+  /* the request body (R-SFU-2): absent keys left out */
+  char path[300], *body = NULL;
+  const char *method = "POST";
+  hm_json *b = NULL;
+  int rc = HM_OK;
+  if (create) {
+    snprintf(path, sizeof path, "/sessions/new");
+  } else {
+    b = hm_json_new_object();
+    if (!b) rc = HM_ERR_NOMEM;
+    if (!strcmp(type, "voice.tracks.push") || !strcmp(type, "voice.tracks.pull")) {
+      snprintf(path, sizeof path, "/sessions/%s/tracks/new", sid);
+      if (tracks) set(b, "tracks", hm_json_clone(tracks), &rc);
+      if (sd) set(b, "sessionDescription", hm_json_clone(sd), &rc);
+    } else if (!strcmp(type, "voice.tracks.close")) {
+      method = "PUT";
+      snprintf(path, sizeof path, "/sessions/%s/tracks/close", sid);
+      if (tracks) set(b, "tracks", hm_json_clone(tracks), &rc);
+      hm_json *force = hm_json_object_getc(p, "force");
+      set(b, "force", hm_json_new_bool(hm_json_kind_of(force) == HM_JSON_TRUE), &rc);
+    } else {
+      method = "PUT";
+      snprintf(path, sizeof path, "/sessions/%s/renegotiate", sid);
+      if (sd) set(b, "sessionDescription", hm_json_clone(sd), &rc);
+    }
+    if (rc == HM_OK) rc = hm_json_stringify(&body, NULL, b);
+    hm_json_free(b);
+  }
+  struct hm_sfu_call *k = rc == HM_OK ? hm_calloc(1, sizeof *k) : NULL;
+  if (rc == HM_OK && !k) rc = HM_ERR_NOMEM;
+  if (rc != HM_OK) {
+    hm_free(body);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  k->id = ++srv->next_call;
+  k->conn = c;
+  snprintf(k->type, sizeof k->type, "%s", type);
+  k->request_id = f->id ? hm_strdup(f->id) : NULL;
+  k->next = srv->calls;
+  srv->calls = k;
+  c->sfu_inflight++;
+  if (srv->env.sfu_request(srv->env.ctx, k->id, method, path, body) != 0)
+    hm_server_sfu_done(srv, k->id, 0, NULL, 0); /* could not even start: unreachable */
+  hm_free(body);
+}
+
+void hm_server_sfu_done(hm_server *srv, uint64_t id, int status, const char *body, size_t len) {
+  struct hm_sfu_call **pp = &srv->calls, *k = NULL;
+  for (; *pp; pp = &(*pp)->next)
+    if ((*pp)->id == id) {
+      k = *pp;
+      *pp = k->next;
+      break;
+    }
+  if (!k) return;
+  hm_server_conn *c = k->conn;
+  if (!c || c->closing) {
+    hm_free(k->request_id);
+    hm_free(k);
+    return;
+  }
+  c->sfu_inflight--;
+  hm_json *ans = NULL;
+  int ok = status >= 200 && status < 300 && body && len <= 256 * 1024 &&
+           hm_json_parse(&ans, body, len, 0, NULL) == HM_OK && hm_json_kind_of(ans) == HM_JSON_OBJECT;
+  const char *reply = NULL;
+  hm_json *p = NULL;
+  if (ok && !strcmp(k->type, "voice.session.create")) {
+    const char *sid = hm_json_string(hm_json_object_getc(ans, "sessionId"), NULL);
+    ok = session_id_ok(sid) && c->room && c->n_sessions < 2;
+    if (ok) {
+      char *copy = hm_strdup(sid);
+      p = hm_json_new_object();
+      int rc = (copy && p) ? HM_OK : HM_ERR_NOMEM;
+      set_str(p, "sessionId", sid, &rc);
+      if (rc == HM_OK) {
+        c->sessions[c->n_sessions++] = copy;
+        reply = "voice.session.created";
+      } else {
+        hm_free(copy);
+        hm_json_free(p);
+        p = NULL;
+        ok = 0;
+      }
+    }
+  } else if (ok) {
+    if (!strcmp(k->type, "voice.tracks.close")) {
+      p = hm_json_new_object();
+      int rc = p ? HM_OK : HM_ERR_NOMEM;
+      set(p, "closed", hm_json_new_bool(1), &rc);
+      if (rc != HM_OK) {
+        hm_json_free(p);
+        p = NULL;
+        ok = 0;
+      }
+      reply = "voice.tracks.closed";
+    } else {
+      p = ans;
+      ans = NULL;
+      reply = !strcmp(k->type, "voice.tracks.push")   ? "voice.tracks.pushed"
+              : !strcmp(k->type, "voice.tracks.pull") ? "voice.tracks.pulled"
+                                                       : "voice.renegotiated";
+    }
+  }
+  hm_json_free(ans);
+  if (ok && p) {
+    hm_srv_send(srv, c, reply, p);
+  } else {
+    char msg[400];
+    if (status == -1)
+      snprintf(msg, sizeof msg, "Error: CF API timeout");
+    else if (status == 0)
+      snprintf(msg, sizeof msg, "Error: CF API unreachable");
+    else {
+      size_t n = 0, units = 0; /* first 200 characters of the answer */
+      while (body && n < len && units < 200) {
+        unsigned char ch = (unsigned char)body[n];
+        n += ch < 0x80 ? 1 : ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : 2;
+        units++;
+      }
+      if (n > len) n = len;
+      snprintf(msg, sizeof msg, "Error: CF API error %d: %.*s", status, (int)n, body ? body : "");
+    }
+    hm_srv_error(srv, c, sfu_code(k->type), msg, k->request_id);
+  }
+  hm_free(k->request_id);
+  hm_free(k);
 }
 
 /* ---- the handler table ----------------------------------------------------------------- */

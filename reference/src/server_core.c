@@ -295,6 +295,7 @@ int hm_server_new(hm_server **out, const hm_server_config *cfg, const hm_server_
 }
 
 static void conn_free(hm_server_conn *c) {
+  hm_srv_voice_forget(c);
   hm_free(c->room);
   hm_free(c->room_cid);
   for (size_t i = 0; i < c->n_mls_sent; i++) hm_free(c->mls_sent[i]);
@@ -315,6 +316,12 @@ void hm_server_free(hm_server *srv) {
     srv->rates = r->next;
     hm_free(r->did);
     hm_free(r);
+  }
+  while (srv->calls) {
+    struct hm_sfu_call *k = srv->calls;
+    srv->calls = k->next;
+    hm_free(k->request_id);
+    hm_free(k);
   }
   while (srv->mod) {
     hm_mod_entry *e = srv->mod;
@@ -365,6 +372,8 @@ void hm_server_conn_closed(hm_server *srv, hm_server_conn *c) {
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
   if (c->room) hm_srv_voice_leave(srv, c); /* R-VOICE-8 (c is already unlinked) */
+  for (struct hm_sfu_call *k = srv->calls; k; k = k->next)
+    if (k->conn == c) k->conn = NULL; /* R-SFU-11: the result will be dropped */
   char *did = c->did;
   c->did = NULL;
   conn_free(c);

@@ -23,7 +23,24 @@ struct hm_server_conn {
   char *room, *room_cid;
   uint64_t room_seq; /* join order within the room */
   int muted, video, screen;
+  char *sessions[2];   /* SFU sessions bound to this connection and its room (R-SFU-10) */
+  size_t n_sessions;
+  int sfu_inflight;    /* outstanding SFU calls (R-SFU-11) */
+  struct hm_track *tracks; /* published tracks (voice.track.published) */
+  size_t n_tracks;
 };
+
+typedef struct hm_track {
+  char *name, *session, *kind, *media;
+} hm_track;
+
+typedef struct hm_sfu_call {
+  struct hm_sfu_call *next;
+  uint64_t id;
+  hm_server_conn *conn; /* NULL once the connection closed (result dropped) */
+  char type[32];
+  char *request_id;     /* the c2s frame id, for requestId on errors */
+} hm_sfu_call;
 
 typedef struct hm_rate_entry {
   struct hm_rate_entry *next;
@@ -72,6 +89,8 @@ struct hm_server {
   hm_presence_entry *presence;
   hm_mod_entry *mod;
   uint64_t room_seq;
+  struct hm_sfu_call *calls;
+  uint64_t next_call;
 };
 
 /* What a handler gets: the frame, already checked against the envelope rules, the
@@ -134,6 +153,8 @@ int hm_srv_resync(hm_server *srv, hm_server_conn *c);
 const char *hm_srv_presence_status(hm_server *srv, const char *did);
 /* Forget the status a DID set (its last connection closed). */
 void hm_srv_presence_forget(hm_server *srv, const char *did);
+/* Drop c's SFU sessions and tracks (leaving its room or closing, R-SFU-15). */
+void hm_srv_voice_forget(hm_server_conn *c);
 /* Remove c from its voice room, telling the remaining participants (R-VOICE-7/8). */
 void hm_srv_voice_leave(hm_server *srv, hm_server_conn *c);
 /* Remove every connection of did from the rooms of community_id (R-VOICE-10). */

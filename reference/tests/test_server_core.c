@@ -805,7 +805,18 @@ static void test_server_sync_request_pages_exactly(void **state) {
   rig_close(&r);
 }
 
-static void test_server_unimplemented_type_answers(void **state) {
+static uint64_t sfu_id;
+static char sfu_path[256];
+static int f_sfu(void *ctx, uint64_t id, const char *method, const char *path, const char *body) {
+  (void)ctx;
+  (void)method;
+  (void)body;
+  sfu_id = id;
+  snprintf(sfu_path, sizeof sfu_path, "%s", path);
+  return 0;
+}
+
+static void test_server_sfu_proxy_and_noop(void **state) {
   (void)state;
   rig r;
   rig_open(&r);
@@ -813,12 +824,13 @@ static void test_server_unimplemented_type_answers(void **state) {
   ident_make(&a, 1);
   peer p = {0};
   hm_server_conn *c = login(&r, &p, &a, NULL);
-  /* the SFU proxy call itself is the one piece not implemented: with credentials
-   * configured, a participant's voice.session.create is answered INTERNAL "Not implemented" */
+  /* SFU proxy: a participant's voice.session.create becomes one asynchronous call; its
+   * answer binds the session (R-SFU-3, R-SFU-10) */
   hm_server_free(r.srv);
   hm_server_config cfg = {0};
   cfg.sfu_configured = 1;
-  hm_server_env env = {NULL, f_now, f_random, f_send, f_close, NULL, NULL, r.st};
+  hm_server_env env = {.now_ms = f_now, .random = f_random, .send = f_send, .close = f_close,
+                       .sfu_request = f_sfu, .store = r.st};
   assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
   peer_clear(&p);
   c = login(&r, &p, &a, NULL);
@@ -828,10 +840,26 @@ static void test_server_unimplemented_type_answers(void **state) {
   feed_free(&r, c, envelope("j1", "voice.join", NULL, obj(pl)));
   assert_true(frame_is(&p, p.n - 2, "voice.participant.joined"));
   assert_true(frame_is(&p, p.n - 1, "voice.state"));
+  size_t before = p.n;
   feed_free(&r, c, envelope("n1", "voice.session.create", NULL, obj("{}")));
-  char msg[64];
-  expect_error(&p, "INTERNAL", "n1", msg, sizeof msg);
-  assert_string_equal(msg, "Not implemented");
+  assert_int_equal(p.n, before); /* nothing yet: the call is outstanding (R-TRN-14) */
+  assert_string_equal(sfu_path, "/sessions/new");
+  const char *ans = "{\"sessionId\":\"sess_1\"}";
+  hm_server_sfu_done(r.srv, sfu_id, 201, ans, strlen(ans));
+  hm_json *sf = frame(&p, p.n - 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(sf, "type"), "voice.session.created"));
+  assert_string_equal(pstr(sf, "sessionId"), "sess_1");
+  hm_json_free(sf);
+  /* a session id that is not bound to this connection never reaches the SFU */
+  feed_free(&r, c, envelope("n2", "voice.tracks.push", NULL, obj("{\"sessionId\":\"other\",\"tracks\":[]}")));
+  expect_error(&p, "FORBIDDEN", "n2", NULL, 0);
+  /* a failing call answers the type's CF_*_FAILED */
+  feed_free(&r, c, envelope("n3", "voice.tracks.push", NULL, obj("{\"sessionId\":\"sess_1\",\"tracks\":[]}")));
+  assert_string_equal(sfu_path, "/sessions/sess_1/tracks/new");
+  hm_server_sfu_done(r.srv, sfu_id, 500, "boom", 4);
+  char msg[96];
+  expect_error(&p, "CF_TRACKS_PUSH_FAILED", "n3", msg, sizeof msg);
+  assert_string_equal(msg, "Error: CF API error 500: boom");
   free(cid);
   free(chid);
   size_t n = p.n;
@@ -852,7 +880,7 @@ static void test_server_rate_limit(void **state) {
   hm_server_config cfg = {0};
   cfg.rate_max_frames = 3;
   cfg.rate_window_ms = 1000;
-  hm_server_env env = {NULL, f_now, f_random, f_send, f_close, NULL, NULL, r.st};
+  hm_server_env env = {.now_ms = f_now, .random = f_random, .send = f_send, .close = f_close, .store = r.st};
   assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
   ident a;
   ident_make(&a, 1);
@@ -901,7 +929,7 @@ static void test_server_keepalive_ping_and_timeout(void **state) {
   hm_server_config cfg = {0};
   cfg.keepalive_ms = 300;
   cfg.auth_timeout_ms = 100000;
-  hm_server_env env = {NULL, f_now, f_random, f_send, f_close, f_ping, NULL, r.st};
+  hm_server_env env = {.now_ms = f_now, .random = f_random, .send = f_send, .close = f_close, .ping = f_ping, .store = r.st};
   assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
   peer p1 = {0}, p2 = {0};
   hm_server_conn *c1 = hm_server_conn_open(r.srv, &p1);
@@ -1164,7 +1192,7 @@ int main(void) {
       cmocka_unit_test(test_server_channel_send_audience),
       cmocka_unit_test(test_server_join_unknown_and_repeat),
       cmocka_unit_test(test_server_sync_request_pages_exactly),
-      cmocka_unit_test(test_server_unimplemented_type_answers),
+      cmocka_unit_test(test_server_sfu_proxy_and_noop),
       cmocka_unit_test(test_server_rate_limit),
       cmocka_unit_test(test_server_shutdown_closes_1001),
       cmocka_unit_test(test_server_keepalive_ping_and_timeout),

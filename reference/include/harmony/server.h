@@ -46,6 +46,12 @@ typedef struct {
   /* Optional (may be NULL = no keepalive pings): send a WebSocket ping on the connection
    * (R-TRN-11). The shell reports the pong (any frame, really) with hm_server_conn_activity. */
   void (*ping)(void *ctx, void *handle);
+  /* Optional (NULL = no SFU calls possible): start an asynchronous HTTP call to the SFU
+   * (spec/sfu.md): method "POST"/"PUT", path relative to <api base>/v1/apps/<app id>
+   * (the shell adds the base, the app id and the Authorization header), body JSON or NULL.
+   * Returns 0 when started; the shell later calls hm_server_sfu_done(req_id, ...) exactly
+   * once, also on failure or timeout. */
+  int (*sfu_request)(void *ctx, uint64_t req_id, const char *method, const char *path, const char *body);
   /* Optional (may be NULL): one log line without newline. */
   void (*log)(void *ctx, int level, const char *line);
   /* The store; owned by the caller, must outlive the server. */
@@ -105,6 +111,10 @@ void hm_server_tick(hm_server *srv, int64_t now_ms);
 
 /* Close every connection with 1001 "Server shutting down" (R-CLOSE-5). */
 void hm_server_shutdown(hm_server *srv);
+
+/* An SFU call finished: status is the HTTP status, 0 for a network error, -1 for a
+ * timeout; body[0..len) the answer (may be NULL). Unknown ids are ignored. */
+void hm_server_sfu_done(hm_server *srv, uint64_t req_id, int status, const char *body, size_t len);
 
 /* HTTP GET /media/<mediaId>/<filename> (R-HTTP-20): filename already percent-decoded.
  * On HM_OK *mime and *bytes are hm_malloc'd (caller frees) and *len set; HM_ERR_NOT_FOUND
