@@ -80,13 +80,16 @@ class Connection:
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def open(self, *, max_size: int = 16 * 1024 * 1024, open_timeout: float = 5.0):
+        # a loaded machine or a slow server: --time-scale stretches the handshake wait too
+        opts = getattr(getattr(self.ctx, "run", None), "options", None)
+        open_timeout *= getattr(opts, "time_scale", 1.0) or 1.0
         try:
             self.ws = await asyncio.wait_for(
                 websockets.connect(self.url, max_size=max_size, ping_interval=None,
                                    close_timeout=1, compression=None),
                 timeout=open_timeout)
         except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake) as e:
-            raise CheckFailed(f"[{self.label}] cannot open WebSocket to {self.url}: {e}")
+            raise CheckFailed(f"[{self.label}] cannot open WebSocket to {self.url}: {type(e).__name__} {e}".rstrip())
         self._note("open", self.url)
         self._reader = asyncio.ensure_future(self._read_loop())
         return self
