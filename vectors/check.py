@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import os
 import sys
 import traceback
@@ -747,6 +748,19 @@ def check_result_policy(c, layer):
 HEADER = ("algorithm", "source", "generator", "numberOfTests", "tests")
 
 
+def _spec_cry_ids():
+    """The R-CRY-* ids defined in spec/crypto.md (empty when the spec is not next to vectors/)."""
+    path = os.path.join(HERE, "..", "spec", "crypto.md")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return set(re.findall(r"^\s*- \*\*(R-CRY-[A-Z0-9-]+)\*\*", fh.read(), re.M))
+    except OSError:
+        return set()
+
+
+SPEC_CRY = _spec_cry_ids()
+
+
 def check_header(doc, name):
     for k in HEADER:
         need(k in doc, f"header field {k!r} missing")
@@ -761,6 +775,13 @@ def check_header(doc, name):
         need(("error" in c) == (c["result"] != "valid"), f"tc {i}: error iff not valid")
         for fl in c.get("flags", []):
             need(fl in notes, f"tc {i}: flag {fl!r} not in notes")
+        # the R-CRY-* ids the case exercises (tools/gen-vectors/reqs.c); each must be defined
+        reqs = c.get("requirements")
+        need(isinstance(reqs, list) and reqs, f"tc {i}: requirements missing or empty")
+        for r in reqs:
+            need(isinstance(r, str) and r.startswith("R-CRY-"), f"tc {i}: bad requirement id {r!r}")
+            need(not SPEC_CRY or r in SPEC_CRY, f"tc {i}: requirement {r} is not defined in spec/crypto.md")
+        need(len(set(reqs)) == len(reqs), f"tc {i}: repeated requirement id")
 
 
 def main(argv):

@@ -72,6 +72,7 @@ int main(int argc, char **argv) {
       json_t *s = k ? strip(c, k) : NULL;
       int match = 0;
       if (s && json_integer_value(json_object_get(c, "tc_id")) == (json_int_t)(ti + 1) && k->fn(s) == 0) {
+        vset_requirements(L, s);
         json_t *cs = vcanon(s);
         match = json_equal(cs, c);
         if (!match) {

@@ -71,7 +71,7 @@ json_t *vcase(vfile *f, const char *op, const char *label, const char *comment, 
 }
 
 json_t *vcanon(json_t *c) {
-  static const char *const first[] = {"tc_id", "label", "comment", "flags", "op", "result", "error", NULL};
+  static const char *const first[] = {"tc_id", "label", "comment", "flags", "op", "result", "error", "requirements", NULL};
   json_t *n = json_object();
   for (const char *const *k = first; *k; k++) {
     json_t *v = json_object_get(c, *k);
@@ -93,6 +93,7 @@ void vrun(vfile *f, json_t *c) {
   if (k->fn(c)) vdie("%s tc %zu (%s): compute failed", f->layer->name, last + 1,
                      json_string_value(json_object_get(c, "label")));
   if (!json_object_get(c, "result")) vdie("%s tc %zu: no result", f->layer->name, last + 1);
+  vset_requirements(f->layer, c);
   json_array_set_new(f->tests, last, vcanon(c));
 }
 

@@ -51,8 +51,11 @@ void vseed(const vfile *f, const char *label, const char *purpose, uint8_t out[3
 
 /* ---- shared by both ---- */
 const vkind *vkind_find(const vlayer *L, const char *op);
-/* Reorder keys: tc_id label comment flags op result error, then the rest in order. */
+/* Reorder keys: tc_id label comment flags op result error requirements, then the rest in order. */
 json_t *vcanon(json_t *c);
+/* Set the case's "requirements" (the R-CRY-* ids it exercises, reqs.c) from its finished
+ * fields. Aborts when no id applies. */
+void vset_requirements(const vlayer *L, json_t *c);
 
 /* field helpers (abort on malformed input: vectors are our own files) */
 void vset_hex(json_t *c, const char *key, const uint8_t *p, size_t n);
