@@ -248,9 +248,17 @@ typedef struct {
   int rx_binary, rx_too_big;
 } session;
 
+#define HTTP_MAX_BODY (5u * 1024 * 1024) /* R-HTTP-5 */
+
 typedef struct {
-  unsigned char *body; /* LWS_PRE + len bytes, malloc'd */
+  unsigned char *body; /* response: LWS_PRE + len bytes, malloc'd */
   size_t len, sent;
+  char method[8];
+  char target[1024];
+  char *auth;
+  unsigned char *req; /* request body */
+  size_t req_len;
+  int too_big, close_after;
 } http_session;
 
 static struct lws_context *g_ctx;
@@ -460,71 +468,162 @@ static int media_route(const char *uri, char **mime, uint8_t **bytes, size_t *le
   return hm_server_media_get(g_srv, mid, slash + 1, mime, bytes, len) == HM_OK ? 200 : 404;
 }
 
+static const char *http_method(struct lws *wsi) {
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) return "GET";
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) return "POST";
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI)) return "OPTIONS";
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI)) return "DELETE";
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI)) return "PUT";
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI)) return "PATCH";
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI)) return "HEAD";
+  return "OTHER";
+}
+
+/* Queue a response: headers now, body from HTTP_WRITEABLE. ctype NULL = JSON. */
+static int http_respond(struct lws *wsi, http_session *h, int status, const char *ctype, const unsigned char *body,
+                        size_t n, const char *allow, const char **extra) {
+  h->body = malloc(LWS_PRE + n + 1);
+  if (!h->body) return -1;
+  if (n) memcpy(h->body + LWS_PRE, body, n);
+  h->len = n;
+  h->sent = 0;
+  unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+  int is_options = !strcmp(h->method, "OPTIONS");
+  if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype ? ctype : "application/json", n, &p, end))
+    return -1;
+  if (add_hdr(wsi, "access-control-allow-origin:", "*", &p, end)) return -1;
+  if (is_options) {
+    if (add_hdr(wsi, "access-control-allow-methods:", "GET, POST, DELETE, OPTIONS", &p, end) ||
+        add_hdr(wsi, "access-control-allow-headers:", "Content-Type, Authorization", &p, end) ||
+        add_hdr(wsi, "access-control-max-age:", "600", &p, end))
+      return -1;
+  } else if (add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+             add_hdr(wsi, "x-frame-options:", "DENY", &p, end) ||
+             add_hdr(wsi, "x-xss-protection:", "1; mode=block", &p, end)) {
+    return -1;
+  }
+  if (allow && add_hdr(wsi, "allow:", allow, &p, end)) return -1;
+  for (size_t i = 0; extra && extra[i]; i += 2)
+    if (add_hdr(wsi, extra[i], extra[i + 1], &p, end)) return -1;
+  if (h->close_after && add_hdr(wsi, "connection:", "close", &p, end)) return -1;
+  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+  if (n == 0) { /* nothing to write: never a 0-byte write */
+    free(h->body);
+    h->body = NULL;
+    if (h->close_after) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  }
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+static int http_error(struct lws *wsi, http_session *h, int status, const char *text, const char *allow) {
+  char b[256];
+  snprintf(b, sizeof b, "{\"error\":\"%s\"}", text);
+  return http_respond(wsi, h, status, NULL, (const unsigned char *)b, strlen(b), allow, NULL);
+}
+
+/* The request is complete (headers and body): answer it. */
+static int http_dispatch(struct lws *wsi, http_session *h) {
+  const char *m = h->method, *t = h->target;
+  if (h->too_big) {
+    h->close_after = 1;
+    return http_error(wsi, h, 413, "Request body too large", NULL);
+  }
+  if (!strcmp(m, "OPTIONS")) return http_respond(wsi, h, 204, NULL, NULL, 0, NULL, NULL); /* R-HTTP-3 */
+  if (!strcmp(t, "/health")) {
+    if (strcmp(m, "GET")) return http_error(wsi, h, 405, "Method not allowed", "GET, OPTIONS");
+    char b[128];
+    snprintf(b, sizeof b, "{\"status\":\"healthy\",\"uptime\":%" PRId64 "}", (wall_ms() - g_start_ms) / 1000);
+    return http_respond(wsi, h, 200, NULL, (const unsigned char *)b, strlen(b), NULL, NULL);
+  }
+  if (!strcmp(t, "/metrics")) {
+    if (strcmp(m, "GET")) return http_error(wsi, h, 405, "Method not allowed", "GET, OPTIONS");
+    char b[512];
+    snprintf(b, sizeof b,
+             "# TYPE harmony_uptime_seconds gauge\nharmony_uptime_seconds %" PRId64 "\n"
+             "# TYPE harmony_connections gauge\nharmony_connections %zu\n",
+             (wall_ms() - g_start_ms) / 1000, hm_server_conn_count(g_srv));
+    return http_respond(wsi, h, 200, "text/plain; version=0.0.4", (const unsigned char *)b, strlen(b), NULL, NULL);
+  }
+  if (!strncmp(t, "/media/", 7)) {
+    if (strcmp(m, "GET")) return http_error(wsi, h, 405, "Method not allowed", "GET, OPTIONS");
+    char *mime = NULL;
+    uint8_t *bytes = NULL;
+    size_t blen = 0;
+    if (media_route(t, &mime, &bytes, &blen) != 200) return http_error(wsi, h, 404, "Not found", NULL);
+    int svg = !strcmp(mime, "image/svg+xml");
+    const char *extra[] = {"content-security-policy:", "sandbox", "cache-control:", "private, max-age=3600",
+                           svg ? "content-disposition:" : NULL, "attachment", NULL};
+    int rc = http_respond(wsi, h, 200, svg ? "application/octet-stream" : mime, bytes, blen, NULL, extra);
+    hm_free(mime);
+    hm_free(bytes);
+    return rc;
+  }
+  hm_http_request q = {m, t, NULL, h->auth, h->req, h->req_len};
+  hm_http_response r;
+  hm_server_http(g_srv, &q, &r);
+  int rc = http_respond(wsi, h, r.status, NULL, (const unsigned char *)(r.body ? r.body : ""), r.body_len, r.allow, NULL);
+  hm_free(r.body);
+  return rc;
+}
+
+static void http_session_clear(http_session *h) {
+  free(h->body);
+  free(h->auth);
+  free(h->req);
+  h->body = h->req = NULL;
+  h->auth = NULL;
+}
+
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   http_session *h = user;
   switch (reason) {
     case LWS_CALLBACK_HTTP: {
-      const char *uri = in ? (const char *)in : "";
-      int status = 404, is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
-      int has_query = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0;
-      char small[128], *mime = NULL;
-      uint8_t *bytes = NULL;
-      size_t blen = 0;
-      const char *ctype = "application/json";
-      int svg = 0;
-      if (is_get && !has_query && !strcmp(uri, "/health")) {
-        status = 200;
-        snprintf(small, sizeof small, "{\"status\":\"healthy\",\"uptime\":%" PRId64 "}", (wall_ms() - g_start_ms) / 1000);
-      } else if (is_get && !strncmp(uri, "/media/", 7)) {
-        status = media_route(uri, &mime, &bytes, &blen);
-        if (status == 200) {
-          svg = !strcmp(mime, "image/svg+xml");
-          ctype = svg ? "application/octet-stream" : mime;
-        } else {
-          snprintf(small, sizeof small, "{\"error\":\"Not found\"}");
+      memset(h, 0, sizeof *h);
+      snprintf(h->method, sizeof h->method, "%s", http_method(wsi));
+      char args[512] = "";
+      if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0)
+        lws_hdr_copy(wsi, args, sizeof args, WSI_TOKEN_HTTP_URI_ARGS);
+      snprintf(h->target, sizeof h->target, "%s%s%s", in ? (const char *)in : "/", *args ? "?" : "", args);
+      int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+      if (alen > 0 && alen < 8192 && (h->auth = malloc((size_t)alen + 1)))
+        lws_hdr_copy(wsi, h->auth, alen + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+      int clen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+      if (clen > 0 && (!strcmp(h->method, "POST") || !strcmp(h->method, "PUT") || !strcmp(h->method, "DELETE"))) {
+        char cl[32];
+        lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+        if (strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+          h->too_big = 1; /* read and discard the body, then answer 413 and close */
+          return 0;
         }
-      } else {
-        snprintf(small, sizeof small, "{\"error\":\"Not found\"}");
+        if (strtoull(cl, NULL, 10) > 0) return 0; /* wait for the body */
       }
-      const unsigned char *src = bytes ? bytes : (const unsigned char *)small;
-      size_t n = bytes ? blen : strlen(small);
-      h->body = malloc(LWS_PRE + n + 1);
-      if (!h->body) {
-        hm_free(mime);
-        hm_free(bytes);
-        return 1;
+      return http_dispatch(wsi, h) ? -1 : 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY: {
+      if (h->too_big) return 0;
+      if (h->req_len + len > HTTP_MAX_BODY) {
+        h->too_big = 1;
+        return 0;
       }
-      memcpy(h->body + LWS_PRE, src, n);
-      h->len = n;
-      h->sent = 0;
-      unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-      int bad = lws_add_http_common_headers(wsi, (unsigned int)status, ctype, n, &p, end) ||
-                add_hdr(wsi, "access-control-allow-origin:", "*", &p, end) ||
-                add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end) ||
-                add_hdr(wsi, "x-frame-options:", "DENY", &p, end) ||
-                add_hdr(wsi, "x-xss-protection:", "1; mode=block", &p, end);
-      if (!bad && bytes) {
-        bad = add_hdr(wsi, "content-security-policy:", "sandbox", &p, end) ||
-              add_hdr(wsi, "cache-control:", "private, max-age=3600", &p, end) ||
-              (svg && add_hdr(wsi, "content-disposition:", "attachment", &p, end));
-      }
-      hm_free(mime);
-      hm_free(bytes);
-      if (bad || lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
-      lws_callback_on_writable(wsi);
+      unsigned char *nr = realloc(h->req, h->req_len + len + 1);
+      if (!nr) return -1;
+      h->req = nr;
+      memcpy(h->req + h->req_len, in, len);
+      h->req_len += len;
       return 0;
     }
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      return http_dispatch(wsi, h) ? -1 : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
       if (!h || !h->body) break;
       size_t chunk = h->len - h->sent;
       if (chunk > 65536) chunk = 65536;
       int final = h->sent + chunk == h->len;
-      if (chunk > 0 || final) {
-        /* the final write may carry 0 bytes only for an empty body (no extensions on HTTP) */
-        if (lws_write(wsi, h->body + LWS_PRE + h->sent, chunk, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
-            (int)chunk)
-          return 1;
-      }
+      if (lws_write(wsi, h->body + LWS_PRE + h->sent, chunk, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
+          (int)chunk)
+        return 1;
       h->sent += chunk;
       if (!final) {
         lws_callback_on_writable(wsi);
@@ -532,14 +631,13 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
       }
       free(h->body);
       h->body = NULL;
+      if (h->close_after) return -1;
+      http_session_clear(h);
       if (lws_http_transaction_completed(wsi)) return -1;
       break;
     }
     case LWS_CALLBACK_CLOSED_HTTP:
-      if (h) {
-        free(h->body);
-        h->body = NULL;
-      }
+      if (h) http_session_clear(h);
       break;
     default:
       break;

@@ -18,7 +18,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 9
+#define HM_STORE_SCHEMA_VERSION 10
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -94,6 +94,8 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     " threshold INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
     "CREATE TABLE recovery_shards(request_id TEXT NOT NULL, guardian TEXT NOT NULL, shard TEXT NOT NULL,"
     " UNIQUE(request_id, guardian));",
+    /* 9 -> 10: user data */
+    "CREATE TABLE user_data(did TEXT PRIMARY KEY, ciphertext TEXT NOT NULL, nonce TEXT NOT NULL, metadata TEXT);",
 };
 
 typedef struct {
@@ -1354,6 +1356,41 @@ static int sq_recovery_shards(hm_store *st, const char *id, hm_store_pair_cb cb,
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
+static int sq_user_data_put(hm_store *st, const char *did, const char *ct, const char *nonce, const char *meta) {
+  return run(st, NULL, "INSERT OR REPLACE INTO user_data(did, ciphertext, nonce, metadata) VALUES(?1,?2,?3,?4)",
+             "ssss", did, ct, nonce, meta);
+}
+
+static int sq_user_data_get(hm_store *st, const char *did, char **ct, char **nonce, char **meta) {
+  sqlite3_stmt *s;
+  *ct = *nonce = *meta = NULL;
+  if (prep(st, &s, "SELECT ciphertext, nonce, metadata FROM user_data WHERE did=?1") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, did);
+  int rc = sqlite3_step(s), ret = HM_OK;
+  if (rc == SQLITE_ROW) {
+    *ct = hm_strdup(col_text(s, 0));
+    *nonce = hm_strdup(col_text(s, 1));
+    if (col_text(s, 2)) *meta = hm_strdup(col_text(s, 2));
+    if (!*ct || !*nonce || (col_text(s, 2) && !*meta)) ret = HM_ERR_NOMEM;
+  } else {
+    ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
+  }
+  sqlite3_finalize(s);
+  if (ret != HM_OK) {
+    hm_free(*ct);
+    hm_free(*nonce);
+    hm_free(*meta);
+    *ct = *nonce = *meta = NULL;
+  }
+  return ret;
+}
+
+static int sq_user_data_delete(hm_store *st, const char *did) {
+  int64_t n = 0;
+  int rc = run(st, &n, "DELETE FROM user_data WHERE did=?1", "s", did);
+  return rc != HM_OK ? rc : n ? HM_OK : HM_ERR_NOT_FOUND;
+}
+
 static int sq_channel_find(hm_store *st, const char *chid, hm_store_channel_cb cb, void *ctx) {
   sqlite3_stmt *s;
   if (prep(st, &s, CHANNEL_COLS " WHERE id=?1") != HM_OK) return HM_ERR_IO;
@@ -1392,7 +1429,7 @@ static const hm_store_vtable sq_vtable = {
     sq_keypackage_add, sq_keypackage_list, sq_mls_group_get, sq_mls_group_put, sq_mls_groups_of,
     sq_media_put,      sq_media_get,       sq_media_delete,
     sq_recovery_create, sq_recovery_get,   sq_recovery_list, sq_recovery_delete, sq_recovery_shard_put,
-    sq_recovery_shards, sq_channel_find,
+    sq_recovery_shards, sq_user_data_put, sq_user_data_get, sq_user_data_delete, sq_channel_find,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

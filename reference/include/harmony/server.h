@@ -122,6 +122,27 @@ void hm_server_sfu_done(hm_server *srv, uint64_t req_id, int status, const char 
 int hm_server_media_get(hm_server *srv, const char *media_id, const char *filename, char **mime, uint8_t **bytes,
                         size_t *len);
 
+/* One HTTP request of the API surface (spec/http.md, /api/...). The shell serves /health,
+ * /media, /metrics and OPTIONS itself and hands everything else here. */
+typedef struct {
+  const char *method;        /* "GET", "POST", "DELETE", ... */
+  const char *target;        /* path (and query) as the shell has it */
+  const char *raw_target;    /* the request-target exactly as received, or NULL if unknown */
+  const char *authorization; /* header value or NULL */
+  const uint8_t *body;
+  size_t body_len;
+} hm_http_request;
+
+typedef struct {
+  int status;
+  char *body;          /* hm_malloc'd JSON text (caller frees) */
+  size_t body_len;
+  const char *allow;   /* for 405: the Allow header value, else NULL */
+} hm_http_response;
+
+/* Route and answer an API request. Always fills resp (status 500 on internal failure). */
+void hm_server_http(hm_server *srv, const hm_http_request *req, hm_http_response *resp);
+
 /* Number of open connections (for logs and tests). */
 size_t hm_server_conn_count(const hm_server *srv);
 

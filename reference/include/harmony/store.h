@@ -337,6 +337,12 @@ typedef struct {
   int (*recovery_shard_put)(hm_store *st, const char *request_id, const char *guardian, const char *shard,
                             int64_t *collected);
   int (*recovery_shards)(hm_store *st, const char *request_id, hm_store_pair_cb cb, void *ctx);
+  /* ---- schema 10: per-DID encrypted user data (http.md) ---- */
+  int (*user_data_put)(hm_store *st, const char *did, const char *ciphertext_b64, const char *nonce_b64,
+                       const char *metadata_json);
+  /* *ciphertext_b64, *nonce_b64, *metadata_json hm_malloc'd (metadata NULL when none). */
+  int (*user_data_get)(hm_store *st, const char *did, char **ciphertext_b64, char **nonce_b64, char **metadata_json);
+  int (*user_data_delete)(hm_store *st, const char *did); /* HM_ERR_NOT_FOUND when none */
   /* The channel with this id in whatever community owns it (voice rooms). */
   int (*channel_find)(hm_store *st, const char *channel_id, hm_store_channel_cb cb, void *ctx);
 } hm_store_vtable;
