@@ -539,12 +539,20 @@ static int http_dispatch(struct lws *wsi, http_session *h) {
   }
   if (!strcmp(t, "/metrics")) {
     if (strcmp(m, "GET")) return http_error(wsi, h, 405, "Method not allowed", "GET, OPTIONS");
-    char b[512];
-    snprintf(b, sizeof b,
-             "# TYPE harmony_uptime_seconds gauge\nharmony_uptime_seconds %" PRId64 "\n"
-             "# TYPE harmony_connections gauge\nharmony_connections %zu\n",
-             (wall_ms() - g_start_ms) / 1000, hm_server_conn_count(g_srv));
-    return http_respond(wsi, h, 200, "text/plain; version=0.0.4", (const unsigned char *)b, strlen(b), NULL, NULL);
+    char *core = NULL;
+    if (hm_server_metrics(g_srv, &core) != HM_OK) return http_error(wsi, h, 500, "Internal error", NULL);
+    size_t n = strlen(core) + 128;
+    char *b = malloc(n);
+    if (!b) {
+      hm_free(core);
+      return -1;
+    }
+    snprintf(b, n, "# TYPE harmony_uptime_seconds gauge\nharmony_uptime_seconds %" PRId64 "\n%s",
+             (wall_ms() - g_start_ms) / 1000, core);
+    hm_free(core);
+    int rc = http_respond(wsi, h, 200, "text/plain; version=0.0.4", (const unsigned char *)b, strlen(b), NULL, NULL);
+    free(b);
+    return rc;
   }
   if (!strncmp(t, "/media/", 7)) {
     if (strcmp(m, "GET")) return http_error(wsi, h, 405, "Method not allowed", "GET, OPTIONS");

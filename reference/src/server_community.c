@@ -1363,6 +1363,7 @@ static void h_channel_send(hm_frame *f) {
     hm_slow_entry *e = slow_entry(srv, chid, f->conn->did, 1);
     if (e) e->last_ms = now;
   }
+  srv->m_messages_stored++;
   /* committed: now it may be revealed (R-CHAN-13, R-DLV-6) */
   rc = broadcast_frame(srv, f->community_id, f->id, "channel.message", ts, f->conn->did, hm_json_clone(p), NULL);
   if (rc != HM_OK) hm_srv_log(srv, HM_LOG_ERROR, "broadcast of %s failed: %s", f->id, hm_strerror(rc));
@@ -2649,6 +2650,7 @@ static void h_dm_send(hm_frame *f) {
     hm_frame_internal(f, rc);
     return;
   }
+  srv->m_messages_stored++;
   peer_relay(f, "dm.message", to);
   if (strcmp(to, f->conn->did) != 0) notify(srv, to, "dm", f->conn->did, NULL, NULL, f->id, "New direct message");
 }
@@ -4839,8 +4841,10 @@ void hm_server_sfu_done(hm_server *srv, uint64_t id, int status, const char *bod
   }
   hm_json_free(ans);
   if (ok && p) {
+    srv->m_sfu_ok++;
     hm_srv_send(srv, c, reply, p);
   } else {
+    srv->m_sfu_err++;
     char msg[400];
     if (status == -1)
       snprintf(msg, sizeof msg, "Error: CF API timeout");

@@ -141,6 +141,7 @@ int hm_srv_frame_text(char **out, size_t *len, const char *id, const char *type,
 
 void hm_srv_send_text(hm_server *srv, hm_server_conn *c, const char *text, size_t len) {
   if (c->closing) return;
+  srv->m_frames_tx++;
   if (srv->env.send(srv->env.ctx, c->handle, text, len) != 0) hm_srv_close(srv, c, 1008, "Send buffer overflow");
 }
 
@@ -175,6 +176,14 @@ void hm_srv_error(hm_server *srv, hm_server_conn *c, const char *code, const cha
     return;
   }
   hm_srv_log(srv, HM_LOG_DEBUG, "error %s \"%s\" to %s", code, message, c->did ? c->did : "(unauthenticated)");
+  size_t ei = 0;
+  while (ei < srv->m_n_errors && strcmp(srv->m_errors[ei].code, code)) ei++;
+  if (ei == srv->m_n_errors && ei < sizeof srv->m_errors / sizeof srv->m_errors[0]) {
+    snprintf(srv->m_errors[ei].code, sizeof srv->m_errors[ei].code, "%s", code);
+    srv->m_n_errors++;
+  }
+  if (ei < srv->m_n_errors) srv->m_errors[ei].n++;
+  if (!strcmp(code, "AUTH_INVALID")) srv->m_auth_failures++;
   hm_srv_send(srv, c, "error", p);
 }
 
@@ -779,6 +788,7 @@ static void auth_vp(hm_server *srv, hm_server_conn *c, const hm_json *env, const
 }
 
 static void token_expired(hm_server *srv, hm_server_conn *c) {
+  srv->m_auth_failures++;
   hm_json *p = hm_json_new_object();
   if (p && hm_json_object_setc(p, "message", hm_json_new_cstr("Token invalid or expired")) != HM_OK) {
     hm_json_free(p);
@@ -1015,6 +1025,7 @@ static void dispatch(hm_server *srv, hm_server_conn *c, const hm_json *env, int 
 
 void hm_server_conn_frame(hm_server *srv, hm_server_conn *c, const uint8_t *bytes, size_t len, int is_binary) {
   if (!c || c->closing) return;
+  srv->m_frames_rx++;
   c->last_rx_ms = hm_srv_now(srv);
   if (len > HM_SERVER_MAX_FRAME) {
     hm_srv_close(srv, c, 1009, "Message too big");
@@ -1075,4 +1086,32 @@ void hm_server_conn_frame(hm_server *srv, hm_server_conn *c, const uint8_t *byte
     dispatch(srv, c, env, over_rate, info.duplicate_keys);
   }
   hm_json_free(env);
+}
+
+int hm_server_metrics(hm_server *srv, char **text) {
+  size_t auth = 0, cap = 2048 + srv->m_n_errors * 96;
+  for (hm_server_conn *c = srv->conns; c; c = c->next)
+    if (c->did) auth++;
+  char *out = hm_malloc(cap);
+  if (!out) return HM_ERR_NOMEM;
+  size_t k = (size_t)snprintf(out, cap,
+                              "# TYPE harmony_connections gauge\nharmony_connections %zu\n"
+                              "# TYPE harmony_authenticated_connections gauge\nharmony_authenticated_connections %zu\n"
+                              "# TYPE harmony_frames_received_total counter\nharmony_frames_received_total %llu\n"
+                              "# TYPE harmony_frames_sent_total counter\nharmony_frames_sent_total %llu\n"
+                              "# TYPE harmony_auth_failures_total counter\nharmony_auth_failures_total %llu\n"
+                              "# TYPE harmony_messages_stored_total counter\nharmony_messages_stored_total %llu\n"
+                              "# TYPE harmony_sfu_requests_total counter\n"
+                              "harmony_sfu_requests_total{outcome=\"ok\"} %llu\n"
+                              "harmony_sfu_requests_total{outcome=\"error\"} %llu\n"
+                              "# TYPE harmony_errors_total counter\n",
+                              srv->n_conns, auth, (unsigned long long)srv->m_frames_rx,
+                              (unsigned long long)srv->m_frames_tx, (unsigned long long)srv->m_auth_failures,
+                              (unsigned long long)srv->m_messages_stored, (unsigned long long)srv->m_sfu_ok,
+                              (unsigned long long)srv->m_sfu_err);
+  for (size_t i = 0; i < srv->m_n_errors && k < cap; i++)
+    k += (size_t)snprintf(out + k, cap - k, "harmony_errors_total{code=\"%s\"} %llu\n", srv->m_errors[i].code,
+                          (unsigned long long)srv->m_errors[i].n);
+  *text = out;
+  return HM_OK;
 }

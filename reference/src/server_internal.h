@@ -91,6 +91,13 @@ struct hm_server {
   uint64_t room_seq;
   struct hm_sfu_call *calls;
   uint64_t next_call;
+  /* metrics (R-HTTP-21): counters only, no identities */
+  uint64_t m_frames_rx, m_frames_tx, m_auth_failures, m_messages_stored, m_sfu_ok, m_sfu_err;
+  struct {
+    char code[32];
+    uint64_t n;
+  } m_errors[48];
+  size_t m_n_errors;
 };
 
 /* What a handler gets: the frame, already checked against the envelope rules, the

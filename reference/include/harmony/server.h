@@ -143,6 +143,10 @@ typedef struct {
 /* Route and answer an API request. Always fills resp (status 500 on internal failure). */
 void hm_server_http(hm_server *srv, const hm_http_request *req, hm_http_response *resp);
 
+/* Prometheus text (format 0.0.4) of the core's counters (R-HTTP-21), without the uptime
+ * line (the shell adds it). *text hm_malloc'd. Returns HM_OK or HM_ERR_NOMEM. */
+int hm_server_metrics(hm_server *srv, char **text);
+
 /* Number of open connections (for logs and tests). */
 size_t hm_server_conn_count(const hm_server *srv);
 
