@@ -857,7 +857,7 @@ static hm_handler_fn handler_for(const char *type) {
 }
 
 const char *const *hm_server_handled_types(void) {
-  static const char *types[64];
+  static const char *types[128];
   size_t n = 0;
   for (const hm_handler *h = hm_server_handlers; h->type && n + 1 < sizeof types / sizeof types[0]; h++)
     types[n++] = h->type;

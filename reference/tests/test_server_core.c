@@ -1164,6 +1164,14 @@ static void test_server_handlers_all_in_registry(void **state) {
     assert_int_equal(r->status, HM_REG_ACTIVE);
   }
   assert_true(n >= 9);
+  /* and every active c2s type of the registry that is valid after authentication has one */
+  for (size_t i = 0; i < hm_registry_len; i++) {
+    const hm_reg_type *r = &hm_registry[i];
+    if (r->direction != HM_REG_C2S || r->status != HM_REG_ACTIVE || !r->since_auth) continue;
+    int found = 0;
+    for (size_t k = 0; k < n && !found; k++) found = !strcmp(types[k], r->type);
+    if (!found) fail_msg("registry type %s has no handler", r->type);
+  }
   /* the table is sorted, so lookups by binary search see every row */
   for (size_t i = 1; i < hm_registry_len; i++) {
     int c = strcmp(hm_registry[i - 1].type, hm_registry[i].type);
