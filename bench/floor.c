@@ -11,10 +11,12 @@
  * blocking socket (the per-recipient write a broadcasting server does), for SEC seconds.
  * Output: one "# env" line, a CSV header and one row:
  *   workload,conns,frame_payload_bytes,duration_s,frames_written,frames_read,frames_per_s,
- *   MB_per_s,writer_cpu_pct,reader_cpu_pct
+ *   MB_per_s,writer_cpu_pct,reader_cpu_pct,frames_per_writer_cpu_s
  * frames_per_s counts frames the reader parsed (= written, checked) over the writer's
  * time; MB = 10^6 bytes of payload; *_cpu_pct are getrusage of each process as % of one
- * core over the same interval.
+ * core over the same interval; frames_per_writer_cpu_s = frames / writer CPU seconds, the
+ * floor per core of sending CPU (the figure to hold a server's deliveries per server CPU
+ * second against when the box is shared and the writer did not get a whole core).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -258,10 +260,10 @@ int main(int argc, char **argv) {
   printf("# env,date=%s,host=%s,kernel=%s,cores=%ld,workload=floor,gen_build=%s\n", date, u.nodename, u.release,
          sysconf(_SC_NPROCESSORS_ONLN), HM_BENCH_FLAGS);
   printf("workload,conns,frame_payload_bytes,duration_s,frames_written,frames_read,frames_per_s,MB_per_s,"
-         "writer_cpu_pct,reader_cpu_pct\n");
-  printf("floor,%ld,%ld,%.2f,%llu,%llu,%.0f,%.1f,%.1f,%.1f\n", n, bytes, wall / 1e6, (unsigned long long)written,
+         "writer_cpu_pct,reader_cpu_pct,frames_per_writer_cpu_s\n");
+  printf("floor,%ld,%ld,%.2f,%llu,%llu,%.0f,%.1f,%.1f,%.1f,%.0f\n", n, bytes, wall / 1e6, (unsigned long long)written,
          rframes, (double)rframes / (wall / 1e6), (double)rframes * (double)bytes / wall, 100 * wcpu / wall,
-         100 * rcpu / wall);
+         100 * rcpu / wall, wcpu > 0 ? (double)rframes / (wcpu / 1e6) : 0.0);
   free(fds);
   free(frame);
   return rframes == written ? 0 : 3;

@@ -13,7 +13,7 @@
  * Workloads (each prints one "# env" line, a CSV header and result rows; see bench/README.md):
  *   login   --conc C --count N [--warmup W]
  *   fanout  --members N --senders S (--rate MSGS_PER_S | --window W) --duration SEC [--join-conc J]
- *   history --messages M --fetch K --fetches F [--api history|sync] [--store-window W]
+ *   history --messages M --fetch K --fetches F [--api history|sync] [--store-window W] [--store-rate R]
  *   mem     --conns N [--settle SEC]              (needs --server-pid)
  *   ceiling [--iters N]                           (login crypto ceiling, libsodium, no server)
  *
@@ -146,12 +146,30 @@ static long server_status_kb(const char *key) {
   return v;
 }
 
+/* whole machine: busy and total jiffies from the first line of /proc/stat */
+static void box_jiffies(double *busy, double *total) {
+  *busy = *total = 0;
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return;
+  unsigned long long v[10] = {0};
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                 &v[5], &v[6], &v[7], &v[8], &v[9]);
+  fclose(f);
+  if (n < 5) return;
+  for (int i = 0; i < 8; i++) *total += (double)v[i]; /* guest time is already in user */
+  *busy = *total - (double)v[3] - (double)v[4];         /* minus idle and iowait */
+}
+
 typedef struct {
-  double wall0, cpu0, srv0;
+  double wall0, cpu0, srv0, box_busy0, box_total0;
 } usage_mark;
 
+static double g_box_busy_pct = -1; /* of all cores, over the last usage_end interval */
+static double g_srv_cpu_s = -1;    /* server CPU seconds over the last usage_end interval */
+
 static usage_mark usage_start(void) {
-  usage_mark m = {now_us(), self_cpu_us(), server_cpu_us()};
+  usage_mark m = {now_us(), self_cpu_us(), server_cpu_us(), 0, 0};
+  box_jiffies(&m.box_busy0, &m.box_total0);
   return m;
 }
 
@@ -162,7 +180,14 @@ static void usage_end(const usage_mark *m, double *gen_pct, double *srv_pct) {
   *gen_pct = 100.0 * (self_cpu_us() - m->cpu0) / wall;
   double s = server_cpu_us();
   *srv_pct = (s < 0 || m->srv0 < 0) ? -1 : 100.0 * (s - m->srv0) / wall;
+  g_srv_cpu_s = (s < 0 || m->srv0 < 0) ? -1 : (s - m->srv0) / 1e6;
+  double b, t;
+  box_jiffies(&b, &t);
+  g_box_busy_pct = t > m->box_total0 ? 100.0 * (b - m->box_busy0) / (t - m->box_total0) : -1;
 }
+
+/* count per server CPU second, or -1 when the server's CPU is unknown */
+static double per_srv_cpu_s(double count) { return g_srv_cpu_s > 0 ? count / g_srv_cpu_s : -1; }
 
 /* ---- latency histogram: 0.5 % log buckets, exact min/max ------------------------------ */
 
@@ -634,6 +659,7 @@ typedef struct {
   long members, senders, window, join_conc;
   double rate, duration;
   long messages, fetch, fetches, store_window;
+  double store_rate;
   const char *api;
   long conns;
   double settle;
@@ -719,7 +745,7 @@ static int run_login(const opts *o) {
   conn *cs = xcalloc((size_t)o->conc, sizeof *cs);
   print_env("login");
   header("workload,server,concurrency,logins,ok,failed,duration_s,logins_per_s,lat_min_ms,lat_p50_ms,lat_p99_ms,"
-         "lat_max_ms,open_p50_ms,vp_gen_us_each,gen_cpu_pct,server_cpu_pct");
+         "lat_max_ms,open_p50_ms,vp_gen_us_each,gen_cpu_pct,server_cpu_pct,box_busy_pct,logins_per_server_cpu_s");
   usage_mark um = {0};
   double t_meas = 0;
   for (long i = 0; i < o->conc; i++) {
@@ -746,9 +772,10 @@ static int run_login(const opts *o) {
       cs[i].on_close = NULL;
       conn_close(&cs[i]);
     }
-  printf("login,%s,%ld,%ld,%ld,%ld,%.3f,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%.1f\n", g_url, o->conc, o->count, L.ok,
+  printf("login,%s,%ld,%ld,%ld,%ld,%.3f,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%.1f,%.1f,%.0f\n", g_url, o->conc, o->count, L.ok,
          L.failed + (o->count - (L.ok + L.failed)), dur, (double)L.ok / dur, L.lat.min / 1000, MS(&L.lat, 0.5),
-         MS(&L.lat, 0.99), L.lat.max / 1000, MS(&L.open, 0.5), gen_us, gp, sp);
+         MS(&L.lat, 0.99), L.lat.max / 1000, MS(&L.open, 0.5), gen_us, gp, sp, g_box_busy_pct,
+         per_srv_cpu_s((double)L.ok));
   for (long i = 0; i < o->conc; i++) {
     free(cs[i].rb);
     free(cs[i].wb);
@@ -930,6 +957,7 @@ static struct {
   char b64[256];
   unsigned run;
   size_t frame_bytes;
+  uint64_t n_sent_paced;
 } F;
 
 static int64_t scan_int(const char *d, size_t n, const char *key) {
@@ -954,6 +982,11 @@ static void fanout_msg(conn *c, const char *d, size_t n) {
   if (!memmem(d, n, "\"channel.message\"", 17)) {
     if (is_error(d, n)) {
       if (F.errors++ < 3) fprintf(stderr, "hmload: error frame: %.*s\n", (int)(n > 300 ? 300 : n), d);
+      /* a refused send (e.g. RATE_LIMITED) frees its window slot, so a closed loop cannot stall */
+      if (c->role == 1 && c->inflight > 0) {
+        c->inflight--;
+        if (F.window > 0 && F.sending) fanout_send(c);
+      }
     }
     return;
   }
@@ -1028,7 +1061,7 @@ static int run_fanout(const opts *o) {
   print_env("fanout");
   header("workload,server,members,senders,mode,offered_msgs_per_s,duration_s,sent_msgs,accepted_msgs_per_s,"
          "delivered_frames,delivered_frames_per_s,lat_min_ms,lat_p50_ms,lat_p99_ms,lat_max_ms,lost,duplicated,"
-         "errors,frame_bytes,setup_s,gen_cpu_pct,server_cpu_pct");
+         "errors,frame_bytes,setup_s,gen_cpu_pct,server_cpu_pct,box_busy_pct,deliveries_per_server_cpu_s");
   usage_mark um = usage_start();
   double t0 = now_us(), tend = t0 + o->duration * 1e6;
   F.sending = 1;
@@ -1074,10 +1107,11 @@ static int run_fanout(const opts *o) {
   else
     snprintf(mode, sizeof mode, "closed-loop-w%ld", F.window);
   printf("fanout,%s,%ld,%ld,%s,%.1f,%.2f,%" PRIu64 ",%.1f,%" PRIu64 ",%.0f,%.3f,%.3f,%.3f,%.3f,%" PRIu64 ",%" PRIu64
-         ",%" PRIu64 ",%zu,%.1f,%.1f,%.1f\n",
+         ",%" PRIu64 ",%zu,%.1f,%.1f,%.1f,%.1f,%.0f\n",
          g_url, o->members, o->senders, mode, o->rate > 0 ? o->rate : 0.0, send_span, F.sent,
          (double)F.sent / send_span, F.delivered, (double)F.delivered / span, F.lat.min / 1000, MS(&F.lat, 0.5),
-         MS(&F.lat, 0.99), F.lat.max / 1000, F.lost, F.dup, F.errors, F.frame_bytes, setup, gp, sp);
+         MS(&F.lat, 0.99), F.lat.max / 1000, F.lost, F.dup, F.errors, F.frame_bytes, setup, gp, sp, g_box_busy_pct,
+         per_srv_cpu_s((double)F.delivered));
   for (long i = 0; i < o->members + o->senders; i++) {
     if (S.cs[i].fd >= 0) conn_close(&S.cs[i]);
     free(S.cs[i].rb);
@@ -1101,10 +1135,12 @@ static struct {
   size_t resp_len;
   char last_id[128];
   int is_sync;
+  int64_t last_gid;
+  double rate; /* store pacing in msgs/s, 0 = closed loop only */
 } Hh;
 
 static void hist_store_send(conn *c) {
-  if (F.sent >= (uint64_t)Hh.want_store) return;
+  if (F.sent >= (uint64_t)Hh.want_store || Hh.rate > 0) return; /* paced stores are sent by run_history */
   fanout_send(c);
 }
 
@@ -1113,6 +1149,7 @@ static void history_msg(conn *c, const char *d, size_t n) {
     int64_t gid = scan_int(d, n, "\"bseq\":");
     if (gid >= 0 && (uint64_t)gid < F.sent) {
       Hh.stored++;
+      Hh.last_gid = gid;
       if (c->inflight > 0) c->inflight--;
       if (Hh.window) hist_store_send(c);
     }
@@ -1129,6 +1166,7 @@ static void history_msg(conn *c, const char *d, size_t n) {
     Hh.waiting = 0;
   } else if (is_error(d, n)) {
     if (F.errors++ < 3) fprintf(stderr, "hmload: error frame: %.*s\n", (int)(n > 300 ? 300 : n), d);
+    if (Hh.window && c->inflight > 0) c->inflight--; /* a refused store (e.g. RATE_LIMITED) frees its slot */
   }
 }
 
@@ -1174,12 +1212,27 @@ static int run_history(const opts *o) {
   /* store: closed loop with a window, each message acked by its echo */
   Hh.want_store = o->messages;
   Hh.window = o->store_window;
+  Hh.rate = o->store_rate;
   double ts0 = now_us();
   for (long w = 0; w < o->store_window; w++) hist_store_send(c);
   double dl = now_us() + 1800e6, lastp = now_us();
   long lasts = 0;
   while (Hh.stored < o->messages && now_us() < dl && c->state == C_OPEN) {
-    pump(50);
+    if (Hh.rate > 0) { /* paced: at most rate msgs/s and window in flight; refused ones are re-sent */
+      uint64_t due = (uint64_t)((now_us() - ts0) / 1e6 * Hh.rate) + 1;
+      while ((uint64_t)Hh.stored + (uint64_t)c->inflight < (uint64_t)o->messages && c->inflight < Hh.window &&
+             F.n_sent_paced < due) {
+        if (F.sent >= F.max_msgs) { /* a refused message keeps its id slot; grow the id space */
+          F.max_msgs *= 2;
+          F.owner = xrealloc(F.owner, (size_t)F.max_msgs * sizeof *F.owner);
+        }
+        fanout_send(c);
+        F.n_sent_paced++;
+      }
+      pump(5);
+    } else {
+      pump(50);
+    }
     if (Hh.stored != lasts) {
       lasts = Hh.stored;
       lastp = now_us();
@@ -1191,10 +1244,10 @@ static int run_history(const opts *o) {
   if (Hh.stored < o->messages) die("stored only %ld of %ld messages", Hh.stored, o->messages);
   Hh.window = 0;
   char newest_id[96];
-  snprintf(newest_id, sizeof newest_id, "b%08x-%ld", F.run, o->messages - 1);
+  snprintf(newest_id, sizeof newest_id, "b%08x-%" PRId64, F.run, Hh.last_gid);
   print_env("history");
   header("workload,server,api,stored_msgs,store_msgs_per_s,fetch_msgs,fetches,pages_per_fetch,bytes_per_fetch,"
-         "returned_per_fetch,newest_ok,ms_min,ms_p50,ms_p99,ms_max,setup_s,gen_cpu_pct,server_cpu_pct");
+         "returned_per_fetch,newest_ok,ms_min,ms_p50,ms_p99,ms_max,setup_s,gen_cpu_pct,server_cpu_pct,box_busy_pct");
   hist h;
   hist_init(&h);
   long pages = 0, returned = 0, newest_ok = 1;
@@ -1253,10 +1306,10 @@ static int run_history(const opts *o) {
   double gp, sp;
   usage_end(&um, &gp, &sp);
   long f = o->fetches ? o->fetches : 1;
-  printf("history,%s,%s,%ld,%.0f,%ld,%ld,%.1f,%zu,%ld,%s,%.3f,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f\n", g_url, o->api, Hh.stored,
+  printf("history,%s,%s,%ld,%.0f,%ld,%ld,%.1f,%zu,%ld,%s,%.3f,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f,%.1f\n", g_url, o->api, Hh.stored,
          store_rate, o->fetch, o->fetches, (double)pages / (double)f, bytes / (size_t)f, returned / f,
          Hh.is_sync ? "n/a" : (newest_ok ? "1" : "0"), h.min / 1000, MS(&h, 0.5), MS(&h, 0.99), h.max / 1000, setup, gp,
-         sp);
+         sp, g_box_busy_pct);
   if (c->fd >= 0) conn_close(c);
   free(c->rb);
   free(c->wb);
@@ -1446,7 +1499,7 @@ static void usage(void) {
           "usage: hmload --url ws://HOST:PORT [--server-pid PID] [--info TEXT] [--no-header] WORKLOAD [options]\n"
           "  login   --conc C --count N [--warmup W]\n"
           "  fanout  --members N --senders S (--rate MSGS_PER_S | --window W) --duration SEC [--join-conc J]\n"
-          "  history --messages M --fetch K --fetches F [--api history|sync] [--store-window W]\n"
+          "  history --messages M --fetch K --fetches F [--api history|sync] [--store-window W] [--store-rate R]\n"
           "  mem     --conns N [--settle SEC]\n"
           "  ceiling [--iters N]\n");
   exit(2);
@@ -1483,6 +1536,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--fetches")) { NEEDV; o.fetches = arg_long(v, a, 1, 10000); }
     else if (!strcmp(a, "--store-window")) { NEEDV; o.store_window = arg_long(v, a, 1, 1000); }
     else if (!strcmp(a, "--api")) { NEEDV; o.api = v; }
+    else if (!strcmp(a, "--store-rate")) { NEEDV; o.store_rate = arg_double(v, a, 1, 1e6); }
     else if (!strcmp(a, "--conns")) { NEEDV; o.conns = arg_long(v, a, 1, 60000); }
     else if (!strcmp(a, "--settle")) { NEEDV; o.settle = arg_double(v, a, 0, 600); }
     else if (!strcmp(a, "--iters")) { NEEDV; o.iters = arg_long(v, a, 10, 10000000); }
