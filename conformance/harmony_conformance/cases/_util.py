@@ -271,12 +271,19 @@ def http_url(ctx, path: str) -> str:
 
 
 def _http_sync(url, method, body, headers, timeout):
+    import http.client as _hc
     req = _urlrequest.Request(url, data=body, method=method, headers=headers)
     try:
         with _urlrequest.urlopen(req, timeout=timeout) as r:
             return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
     except _urlerror.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+        try:
+            data = e.read()
+        except (_hc.HTTPException, OSError) as e2:
+            raise OSError(f"status {e.code} with a broken body: {e2!r}")
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, data
+    except _hc.HTTPException as e:  # a malformed or truncated answer is the server's fault
+        raise OSError(f"malformed HTTP answer: {e!r}")
 
 
 class HttpAnswer:

@@ -23,7 +23,10 @@ def upload_payload(w, *, filename="pic.png", mime="image/png", data: bytes = PNG
 async def upload(ctx, conn, w, **kw) -> dict:
     await conn.send("media.upload.request", upload_payload(w, **kw))
     f = await conn.expect_type("media.upload.complete", what="media.upload.complete (reply)")
-    return f["payload"]
+    p = f["payload"]
+    ctx.check(isinstance(p, dict) and isinstance(p.get("mediaId"), str) and isinstance(p.get("url"), str),
+              f"media.upload.complete without mediaId/url: {p}")
+    return p
 
 
 def err_text(f):
@@ -40,7 +43,7 @@ async def media_upload(ctx):
     owner = w["owner"]
     await owner.send("media.upload.request", upload_payload(w, filename="pic one.png"))
     f = await owner.expect_type("media.upload.complete")
-    p = f["payload"]
+    p = f["payload"] if isinstance(f.get("payload"), dict) else {}
     ctx.check(f.get("sender") == "server", f"reply sender {f.get('sender')!r}")
     ctx.check(isinstance(p.get("mediaId"), str) and p["mediaId"], f"mediaId {p.get('mediaId')!r}")
     for k, v in (("filename", "pic one.png"), ("mimeType", "image/png"), ("size", len(PNG)),
@@ -144,8 +147,8 @@ async def media_ids(ctx):
     owner = w["owner"]
     await owner.send("media.upload.request", upload_payload(w))
     await owner.send("media.upload.request", upload_payload(w))
-    a = (await owner.expect_type("media.upload.complete"))["payload"]["mediaId"]
-    b = (await owner.expect_type("media.upload.complete"))["payload"]["mediaId"]
+    a = (await owner.expect_type("media.upload.complete"))["payload"].get("mediaId")
+    b = (await owner.expect_type("media.upload.complete"))["payload"].get("mediaId")
     ctx.check(a != b, f"two uploads got the same mediaId {a}")
     for m in (a, b):
         ctx.check(re.fullmatch(r"media-[0-9]+-[0-9a-f]{32}", m or ""), f"mediaId {m!r} has not 128 random bits")
@@ -250,7 +253,7 @@ async def media_quota(ctx):
         f = await owner.expect(lambda f: f.get("type") in ("media.upload.complete", "error"),
                                what=f"the answer to upload {i + 1}")
         ctx.check(f["type"] == "media.upload.complete", f"upload {i + 1} of 100 refused: {f}")
-        first = first or f["payload"]["mediaId"]
+        first = first or f["payload"].get("mediaId")
     await owner.send("media.upload.request", upload_payload(w, filename="over.txt", mime="text/plain", data=b"q"))
     e = await owner.expect_error("QUOTA_EXCEEDED")
     ctx.check(err_text(e) == "Media quota reached", f"message {err_text(e)!r}")

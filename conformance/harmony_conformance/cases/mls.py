@@ -55,6 +55,18 @@ async def fetch(ctx, conn, dids) -> dict:
     return f["payload"].get("keyPackages")
 
 
+async def fetch_settled(ctx, conn, dids, want_did, pred, tries=5) -> dict:
+    """fetch until pred(keyPackages[want_did]) holds (an upload on another connection is not ordered
+    with this connection's frames); returns the last keyPackages."""
+    got = {}
+    for _ in range(tries):
+        got = await fetch(ctx, conn, dids) or {}
+        if pred(got.get(want_did)):
+            return got
+        await asyncio.sleep(0.3)
+    return got
+
+
 async def upload(ctx, conn, kp):
     await conn.send("mls.keypackage.upload", {"keyPackage": kp})
 
@@ -84,7 +96,7 @@ async def mls_upload(ctx):
     kp = key_package(a.identity)
     await upload(ctx, a, kp)
     await a.expect_none(lambda f: True, what="a reply to mls.keypackage.upload")
-    got = await fetch(ctx, b, [a.did])
+    got = await fetch_settled(ctx, b, [a.did], a.did, lambda x: bool(x))
     lst = (got or {}).get(a.did)
     ctx.check(isinstance(lst, list) and len(lst) == 1 and same_kp(lst[0], kp), f"fetched {lst}")
 
@@ -202,9 +214,8 @@ async def mls_fetch(ctx):
     b = await fresh(ctx, "bob")
     kp = key_package(b.identity)
     await upload(ctx, b, kp)
-    await asyncio.sleep(0.1)
     none = ctx.identity(f"nobody-{os.urandom(4).hex()}").did
-    got = await fetch(ctx, a, [b.did, none]) or {}
+    got = await fetch_settled(ctx, a, [b.did, none], b.did, lambda x: bool(x))
     ctx.check(set(got) == {b.did, none}, f"keys {sorted(got)}")
     ctx.check(len(got[b.did]) == 1 and same_kp(got[b.did][0], kp) and got[none] == [], f"keyPackages {got}")
 

@@ -16,7 +16,18 @@ def mention_payload(w, dids, text="hey"):
 async def notif_list(ctx, conn, payload=None) -> dict:
     await conn.send("notification.list", payload)
     f = await conn.expect_type("notification.list.response", what="notification.list.response")
-    return f["payload"]
+    p = f["payload"]
+    ns = p.get("notifications")
+    ctx.check(isinstance(ns, list) and all(isinstance(n, dict) for n in ns),
+              f"notification.list.response without a notifications array: {p}")
+    return p
+
+
+async def listed(ctx, conn, payload, at_least) -> list:
+    """The notifications of a list reply, checked to hold at least `at_least` entries."""
+    ns = (await notif_list(ctx, conn, payload))["notifications"]
+    ctx.check(len(ns) >= at_least, f"{len(ns)} notifications listed, expected at least {at_least}")
+    return ns
 
 
 async def notif_count(ctx, conn, payload=None) -> dict:
@@ -121,13 +132,13 @@ async def notif_mark_read(ctx):
     await bob.send("notification.mark-read", {})  # earlier runs against a long-lived server
     for _ in range(3):
         await mention(ctx, w, "owner", ["bob"])
-    lst = (await notif_list(ctx, bob, {"unreadOnly": True}))["notifications"]
-    await bob.send("notification.mark-read", {"notificationIds": [lst[0]["id"]]})
+    lst = await listed(ctx, bob, {"unreadOnly": True}, 3)
+    await bob.send("notification.mark-read", {"notificationIds": [lst[0].get("id")]})
     await bob.expect_none(lambda f: True, what="a reply to notification.mark-read")
     c = await notif_count(ctx, bob, {})
     ctx.check(c.get("unread") == 2, f"unread {c.get('unread')} after marking one of 3")
     p = await notif_list(ctx, bob, {"unreadOnly": True})
-    ctx.check([n["id"] for n in p.get("notifications") or []] == [n["id"] for n in lst[1:]],
+    ctx.check([n.get("id") for n in p.get("notifications") or []] == [n.get("id") for n in lst[1:]],
               f"unreadOnly list {p.get('notifications')}")
     await bob.send("notification.mark-read", {})
     await asyncio.sleep(0.1)
@@ -178,7 +189,7 @@ async def notif_mark_other(ctx):
     w = await world(ctx, names=("bob", "carol"))
     await w["bob"].send("notification.mark-read", {})  # earlier runs against a long-lived server
     await mention(ctx, w, "owner", ["bob"])
-    nid = (await notif_list(ctx, w["bob"], {"unreadOnly": True}))["notifications"][0]["id"]
+    nid = (await listed(ctx, w["bob"], {"unreadOnly": True}, 1))[0].get("id")
     await w["carol"].send("notification.mark-read", {"notificationIds": [nid]})
     await asyncio.sleep(0.2)
     c = await notif_count(ctx, w["bob"], {})
@@ -193,7 +204,7 @@ async def notif_ids(ctx):
     w = await world(ctx, names=("bob",))
     await mention(ctx, w, "owner", ["bob"])
     await mention(ctx, w, "owner", ["bob"])
-    ns = (await notif_list(ctx, w["bob"], {}))["notifications"][-2:]
+    ns = (await listed(ctx, w["bob"], {}, 2))[-2:]
     got = [n.get("id") for n in ns]
     ctx.check(len(set(got)) == 2, f"ids {got}")
     for i in got:
@@ -221,11 +232,11 @@ async def notif_persist(ctx):
     w = await world(ctx, names=("bob",))
     m1 = await mention(ctx, w, "owner", ["bob"])
     m2 = await mention(ctx, w, "owner", ["bob"])
-    ns = (await notif_list(ctx, w["bob"], {}))["notifications"]
-    await w["bob"].send("notification.mark-read", {"notificationIds": [ns[0]["id"]]})
+    ns = (await listed(ctx, w["bob"], {}, 2))[-2:]
+    await w["bob"].send("notification.mark-read", {"notificationIds": [ns[0].get("id")]})
     await asyncio.sleep(0.2)
     await restart(ctx)
     bob = await ctx.connect("bob-again", identity=ctx.identity("bob"))
-    ns = (await notif_list(ctx, bob, {}))["notifications"][-2:]
+    ns = (await listed(ctx, bob, {}, 2))[-2:]
     got = [(n.get("messageId"), n.get("read")) for n in ns]
     ctx.check(got == [(m1, True), (m2, False)], f"after restart: {got}")

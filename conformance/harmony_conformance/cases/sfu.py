@@ -72,7 +72,9 @@ async def new_session(ctx, conn) -> str:
     f = await conn.expect(lambda f: f.get("type") in ("voice.session.created", "error"),
                           what="voice.session.created")
     ctx.check(f["type"] == "voice.session.created", f"voice.session.create refused: {f}")
-    return f["payload"]["sessionId"]
+    sid = (f.get("payload") or {}).get("sessionId")
+    ctx.check(isinstance(sid, str) and sid, f"voice.session.created without a sessionId: {f}")
+    return sid
 
 
 async def sfu_world(ctx, names=("bob",)):
