@@ -1,0 +1,168 @@
+"""spec/crypto.md where it shows on the wire: the login frame and its signing input, the
+replay cache, strict JSON in signed objects, every credential counting, and what the
+server itself signs (the community root capability, the membership credential, session
+tokens) and how it checks a ZCAP invocation. Byte-level rules that never reach the wire are
+covered by the known-answer vectors (vectors/*.json, their `requirements` lists)."""
+from __future__ import annotations
+
+import json
+import time
+
+from ..core import case
+from ..crypto import didkey, proofs, tokens
+from ..wsclient import now_iso
+from ._util import create_community, expect_silence, message_payload, world
+from .auth2 import iso_at, make_vc, make_vp, refused
+
+
+@case("CRYW-001", area="crypto", reqs=["R-CRY-VP-3", "R-CRY-JSON-1"], types=["sync.state/c2s", "sync.response/s2c"],
+      title="The signature covers the re-serialised object, not the received text: an indented VP logs in",
+      sends="a sync.state envelope whose payload (the VP) is written with two-space indentation and newlines",
+      expects="sync.response authenticated:true for the holder")
+async def cry_whitespace(ctx):
+    a = ctx.identity("alice")
+    c = await ctx.connect("alice", auth=False)
+    env = c.envelope("sync.state", a.presentation(), sender=a.did)
+    await c.send_raw(json.dumps(env, indent=2))
+    f = await c.expect(lambda f: f.get("type") in ("sync.response", "error"), what="the login reply")
+    ctx.check(f["type"] == "sync.response" and f["payload"].get("did") == a.did, f"login reply {f}")
+
+
+@case("CRYW-002", area="crypto", reqs=["R-CRY-VP-7"], types=["sync.state/c2s", "error/s2c"],
+      title="A presentation is accepted once, whatever its whitespace and after the first connection closed",
+      sends="a VP logs in and that connection closes; the same VP, re-serialised with indentation, on a new connection",
+      expects="error AUTH_INVALID 'Replayed VP' and close 4002 (upstream has no replay cache: G1)")
+async def cry_replay(ctx):
+    a = ctx.identity("alice")
+    vp = a.presentation()
+    c = await ctx.connect("alice", auth=False)
+    await c.send("sync.state", vp, sender=a.did)
+    await c.expect_type("sync.response")
+    await c.close_quietly()
+    c2 = await ctx.connect("alice-again", auth=False, identity=a)
+    await c2.send_raw(json.dumps(c2.envelope("sync.state", vp, sender=a.did), indent=1))
+    f = await c2.expect_error("AUTH_INVALID")
+    ctx.check(f["payload"].get("message") == "Replayed VP", f"message {f['payload'].get('message')!r}")
+    await c2.expect_close(4002)
+
+
+@case("CRYW-003", area="crypto", reqs=["R-CRY-JSON-5"], types=["sync.state/c2s", "error/s2c"],
+      title="A signed presentation with a repeated key is refused",
+      sends="a valid VP whose text repeats \"type\":[\"VerifiablePresentation\"] (same value, so the JavaScript "
+            "signing input is unchanged)",
+      expects="error AUTH_INVALID and close 4002 (upstream accepts it: W26)")
+async def cry_dup_key(ctx):
+    a = ctx.identity("alice")
+    vp = a.presentation()
+    c = await ctx.connect("alice", auth=False)
+    text = json.dumps(c.envelope("sync.state", vp, sender=a.did), separators=(",", ":"))
+    needle = '"holder":'
+    i = text.index(needle)
+    text = text[:i] + '"type":["VerifiablePresentation"],' + text[i:]
+    await c.send_raw(text)
+    await c.expect_error("AUTH_INVALID")
+    await c.expect_close(4002)
+
+
+@case("CRYW-004", area="crypto", reqs=["R-CRY-VP-8", "R-CRY-VC-12"], types=["sync.state/c2s", "error/s2c"],
+      title="Every credential of a presentation must verify and be about the holder; at most 16",
+      sends="a VP with a valid self-issued credential followed by one about another subject; a VP with 17 valid "
+            "self-issued credentials",
+      expects="each: error AUTH_INVALID, then close 4002")
+async def cry_all_creds(ctx):
+    a, b = ctx.identity("alice"), ctx.identity("bob")
+    await refused(ctx, "second-bad", make_vp(a, [make_vc(a), make_vc(a, b.did)]), a.did)
+    await refused(ctx, "seventeen", make_vp(a, [make_vc(a) for _ in range(17)]), a.did)
+
+
+@case("CRYW-005", area="crypto", reqs=["R-CRY-ZCAP-2"], types=["community.create/c2s", "community.updated/s2c"],
+      title="The root capability sent to a community's creator has the community scope and the 28 actions",
+      sends="community.create",
+      expects="community.updated.rootCapability: @context [zcap/v1], scope {community: <id>}, allowedAction the 28 "
+              "prefixed Harmony actions in the specified order")
+async def cry_root_shape(ctx):
+    o = await ctx.connect("owner")
+    cid, _, p = await create_community(ctx, o)
+    root = p.get("rootCapability") or {}
+    ctx.check(root.get("@context") == [proofs.ZCAP_CONTEXT], f"@context {root.get('@context')}")
+    ctx.check(root.get("scope") == {"community": cid}, f"scope {root.get('scope')}")
+    want = [proofs.VOCAB + x for x in proofs.HARMONY_ACTIONS]
+    ctx.check(root.get("allowedAction") == want, f"allowedAction {root.get('allowedAction')}")
+
+
+def _key(did):
+    d = didkey.decode_did(did, strict=True)
+    return d[1] if d else None
+
+
+@case("CRYW-006", area="crypto", reqs=["R-CRY-ZCAP-15", "R-CRY-VC-11", "R-CRY-TOK-3"],
+      types=["community.create/c2s", "community.updated/s2c", "sync.state/c2s"],
+      title="What the server signs verifies under the hardened rules with one server key",
+      sends="community.create; a VP login",
+      expects="rootCapability: delegator = a server did:key, invoker = the creator, proof capabilityDelegation by the "
+              "delegator's method, verifying strictly; membershipVC issued by the same DID, "
+              "CommunityMembershipCredential about the creator, verifying under the hardened rules; the session "
+              "token's signature verifies with that DID's key (upstream signs with throwaway keys: W9, W24)")
+async def cry_server_signs(ctx):
+    o = await ctx.connect("owner")
+    cid, _, p = await create_community(ctx, o)
+    root, vc = p.get("rootCapability") or {}, p.get("membershipVC") or {}
+    server = root.get("delegator")
+    key = _key(server)
+    ctx.check(key is not None and server != o.did, f"root delegator {server!r} is not a server did:key")
+    ctx.check(root.get("invoker") == o.did, f"root invoker {root.get('invoker')}")
+    proof = root.get("proof") or {}
+    ctx.check(proof.get("proofPurpose") == "capabilityDelegation"
+              and proof.get("verificationMethod") == didkey.verification_method(server), f"root proof {proof}")
+    ok = proofs.verify_proof(proofs.without_proof(root), proof, key, proofs.HARDENED, "capabilityDelegation")
+    ctx.check(ok, "the root capability's signature does not verify with the delegator's key")
+    ctx.check(vc.get("issuer") == server, f"membershipVC issuer {vc.get('issuer')} != root delegator {server}")
+    ctx.check("CommunityMembershipCredential" in (vc.get("type") or [])
+              and (vc.get("credentialSubject") or {}).get("id") == o.did
+              and (vc.get("credentialSubject") or {}).get("community") == cid, f"membershipVC {vc}")
+    res = proofs.verify_vc_hardened(vc, int(time.time() * 1000))
+    ctx.check(res.valid, f"membershipVC fails the hardened check: {res.failed()}")
+    did, why = tokens.verify_token_reason(o.session_token, key, int(time.time() * 1000), proofs.HARDENED)
+    ctx.check(did == o.did, f"session token does not verify with the server key: {why}")
+
+
+ACTION = proofs.VOCAB + "SendMessage"
+
+
+def _invocation(ctx, owner_ident, root, target, created=None):
+    return proofs.invoke(root, owner_ident.seed32, ACTION, target, created or now_iso())
+
+
+@case("CRYW-007", area="crypto", reqs=["R-CRY-ZCAP-13", "R-CRY-ZCAP-14"],
+      types=["channel.send/c2s", "channel.message/s2c", "error/s2c"],
+      title="A creator's invocation of the root capability authorises one channel.send, once, while fresh",
+      sends="channel.send with proof {capabilityId, invocation} (SendMessage on the channel, signed by the creator); "
+            "the same invocation again on a second message; an invocation whose proof.created is W + 60 s old; "
+            "one targeting another channel id",
+      expects="the first message is broadcast; the replay, the stale and the mistargeted invocation get "
+              "ZCAP_INVALID and nothing is broadcast for them (upstream: G15)")
+async def cry_invocation(ctx):
+    o_ident = ctx.identity("owner")
+    o = await ctx.connect("owner")
+    cid, chid, p = await create_community(ctx, o)
+    root = p.get("rootCapability") or {}
+    b = await ctx.connect("bob")
+    from ._util import join
+    await join(ctx, b, cid)
+    o.drain()
+    inv = _invocation(ctx, o_ident, root, chid)
+    zp = {"capabilityId": root.get("id"), "invocation": inv}
+    await o.send("channel.send", message_payload(cid, chid, "zcap ok", did=o.did), proof=zp)
+    await b.expect_type("channel.message", lambda q: q.get("content") == "zcap ok")
+    await o.send("channel.send", message_payload(cid, chid, "zcap replay", did=o.did), proof=zp)
+    await o.expect_error("ZCAP_INVALID")
+    w = int((ctx.target.timers or {}).get("vp_freshness_s") or 300)
+    stale = _invocation(ctx, o_ident, root, chid, created=iso_at(-w - 60))
+    await o.send("channel.send", message_payload(cid, chid, "zcap stale", did=o.did),
+                 proof={"capabilityId": root.get("id"), "invocation": stale})
+    await o.expect_error("ZCAP_INVALID")
+    wrong = _invocation(ctx, o_ident, root, chid + "x")
+    await o.send("channel.send", message_payload(cid, chid, "zcap target", did=o.did),
+                 proof={"capabilityId": root.get("id"), "invocation": wrong})
+    await o.expect_error("ZCAP_INVALID")
+    await expect_silence([b], ["channel.message"])
