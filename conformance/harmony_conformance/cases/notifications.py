@@ -240,3 +240,26 @@ async def notif_persist(ctx):
     ns = (await listed(ctx, bob, {}, 2))[-2:]
     got = [(n.get("messageId"), n.get("read")) for n in ns]
     ctx.check(got == [(m1, True), (m2, False)], f"after restart: {got}")
+
+
+@case("NOTIF-012", area="notifications", reqs=["R-NOTIF-5"], types=["channel.send/c2s", "notification.new/s2c"],
+      timeout=40,
+      title="A reply to a message beyond the channel's 200 oldest still notifies its author",
+      sends="bob posts 205 messages (in two bursts, below the frame rate limit); the owner replies to bob's last one",
+      expects="bob receives notification.new type reply for it (upstream looks at the 200 oldest only: G28)")
+async def notif_reply_deep(ctx):
+    w = await world(ctx, names=("bob",))
+    owner, bob = w["owner"], w["bob"]
+    last = None
+    for burst in (150, 55):
+        for i in range(burst):
+            env = await bob.send("channel.send", message_payload(w.cid, w.chid, f"deep {burst}-{i}"))
+            last = env["id"]
+        await bob.expect_type("channel.message", lambda p, b=burst: p.get("content") == f"deep {b}-{b - 1}",
+                              timeout=10, what="the echo of the burst's last message")
+        await asyncio.sleep(1.2)
+    owner.drain()
+    bob.drain()
+    await owner.send("channel.send", dict(message_payload(w.cid, w.chid, "late reply"), replyTo=last))
+    f = await bob.expect_type("notification.new", lambda p: p.get("type") == "reply", what="the reply notification")
+    ctx.check(f["payload"].get("messageId") != last, f"payload {f['payload']}")
