@@ -342,6 +342,12 @@ static void close_now(session *s, int code, const char *reason) {
   lws_close_reason(s->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 }
 
+/* R-TRN-1: the server selects the first subprotocol the client offers. libwebsockets binds
+ * a connection only to a protocol whose name equals an offered one, so the second entry's
+ * name is a buffer that LWS_CALLBACK_HTTP_CONFIRM_UPGRADE sets to the first offered value
+ * just before lws matches the list (single-threaded, synchronous). */
+static char g_offered[128] = "\x01";
+
 static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   session *s = user;
   switch (reason) {
@@ -360,6 +366,22 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
       memcpy(b + LWS_PRE, body, strlen(body));
       if (lws_write(wsi, b + LWS_PRE, strlen(body), LWS_WRITE_HTTP_FINAL) < 0) return -1;
       return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+      char list[512];
+      g_offered[0] = '\x01';
+      g_offered[1] = 0;
+      int n = lws_hdr_copy(wsi, list, sizeof list, WSI_TOKEN_PROTOCOL);
+      if (n > 0) {
+        const char *p = list;
+        while (*p == ' ' || *p == '\t') p++;
+        size_t k = strcspn(p, ", \t");
+        if (k > 0 && k < sizeof g_offered) {
+          memcpy(g_offered, p, k);
+          g_offered[k] = 0;
+        }
+      }
+      return 0;
     }
     case LWS_CALLBACK_ESTABLISHED:
       memset(s, 0, sizeof *s);
@@ -655,6 +677,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 static const struct lws_protocols ws_protocols[] = {
     {"harmony", cb_ws, sizeof(session), 65536, 0, NULL, 0},
+    {g_offered, cb_ws, sizeof(session), 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
