@@ -11,7 +11,7 @@ import time
 from ..core import case
 from ..crypto import didkey, proofs, tokens
 from ..wsclient import now_iso
-from ._util import create_community, expect_silence, message_payload, world
+from ._util import create_community, expect_silence, message_payload
 from .auth2 import iso_at, make_vc, make_vp, refused
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 
 from ..core import case
 from ._util import expect_silence, history, message_payload, rate_limit, require_restart, send_message, world

@@ -6,7 +6,7 @@ import asyncio
 import os
 
 from ..core import case
-from ._util import (create_community, history, http, key_package, message_payload, require_restart, restart,
+from ._util import (create_community, history, http, key_package, require_restart, restart,
                     send_message, world)
 from .auth2 import make_vc, make_vp
 

@@ -413,7 +413,7 @@ async def trn_serial(ctx):
     ctx.check(orders["owner"] == orders["bob"] == orders["carol"], "the members saw different orders")
     h = await history(ctx, w["carol"], w.cid, w.chid, limit=50)
     hist = [m.get("id") for m in h.get("messages") or []]
-    ctx.check(hist == orders["carol"], f"history order differs from the live order")
+    ctx.check(hist == orders["carol"], "history order differs from the live order")
     seqs = [m.get("seq") for m in h.get("messages") or []]
     ctx.check(all(isinstance(s, int) for s in seqs) and all(a < b for a, b in zip(seqs, seqs[1:])),
               f"history seq values {seqs}")
