@@ -1,0 +1,902 @@
+/* harmony - the reference command-line client.
+ *
+ * A thin shell: libwebsockets owns the socket (default poll loop, permessage-deflate off),
+ * SQLite holds the local state under --home, and everything protocol-related is done by the
+ * sans-I/O client core (harmony/client.h). Every subcommand is run as a short list of
+ * script commands by the same engine that `harmony script` drives from stdin. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "harmony/alloc.h"
+#include "harmony/bip39.h"
+#include "harmony/client.h"
+#include "harmony/crypto.h"
+#include "harmony/did.h"
+#include "harmony/json.h"
+
+#define CMD_MAX 256
+
+typedef enum { W_NONE, W_READY, W_TYPE_AFTER, W_MESSAGE_ID } wait_kind;
+
+typedef struct {
+  hm_json *cmds[CMD_MAX]; /* pending script commands (owned) */
+  size_t ncmds;
+  hm_json *cur;           /* the command being run (owned) */
+  wait_kind wk;
+  char wait_type[64];
+  char wait_id[64];
+  char wait_match_key[32];
+  char wait_match_val[300];
+  int64_t deadline;
+} engine_cmds;
+
+typedef struct {
+  /* options */
+  char home[1024];
+  char server[512];
+  int json;
+  int script;
+  int64_t timeout_ms;
+  int64_t listen_ms; /* listen: stop after this long (0 = until SIGINT) */
+  int listening;
+  /* state */
+  sqlite3 *db;
+  hm_identity id;
+  hm_client *cl;
+  struct lws_context *ctx;
+  struct lws *wsi;
+  int connecting, want_connection, drop, done, exit_code, stdin_eof;
+  int64_t reconnect_at;
+  lws_sorted_usec_list_t sul;
+  char *rx;
+  size_t rx_len;
+  char inbuf[65536];
+  size_t inlen;
+  engine_cmds e;
+} app;
+
+static app A;
+static volatile sig_atomic_t g_stop;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static int64_t env_now(void *ctx) {
+  (void)ctx;
+  return now_ms();
+}
+static void env_rand(void *ctx, uint8_t *b, size_t n) {
+  (void)ctx;
+  hm_random_bytes(b, n);
+}
+
+static void die(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "harmony: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(code);
+}
+
+/* ---- output ----------------------------------------------------------------------- */
+
+static void print_json(hm_json *o) {
+  char *s = NULL;
+  size_t n = 0;
+  if (hm_json_stringify(&s, &n, o) == HM_OK) {
+    fwrite(s, 1, n, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+  }
+  hm_free(s);
+  hm_json_free(o);
+}
+
+static const char *e2e_name(hm_client_e2e e) {
+  switch (e) {
+    case HM_CLIENT_E2E_PLAINTEXT: return "plaintext";
+    case HM_CLIENT_E2E_DECRYPTED: return "decrypted";
+    case HM_CLIENT_E2E_FAILED: return "failed";
+    case HM_CLIENT_E2E_PENDING: return "pending";
+    case HM_CLIENT_E2E_KEY_MISMATCH: return "key-mismatch";
+    default: return "none";
+  }
+}
+
+static void setstr(hm_json *o, const char *k, const char *v) {
+  if (v) (void)hm_json_object_setc(o, k, hm_json_new_cstr(v));
+}
+
+/* A result line for the current command. */
+static hm_json *result_new(int ok) {
+  hm_json *o = hm_json_new_object();
+  const char *cmd = A.e.cur ? hm_json_string(hm_json_object_getc(A.e.cur, "cmd"), NULL) : NULL;
+  setstr(o, "result", cmd ? cmd : "?");
+  const hm_json *seq = A.e.cur ? hm_json_object_getc(A.e.cur, "seq") : NULL;
+  if (seq) (void)hm_json_object_setc(o, "seq", hm_json_clone(seq));
+  (void)hm_json_object_setc(o, "ok", hm_json_new_bool(ok));
+  return o;
+}
+
+static void finish_cmd(hm_json *res) {
+  int ok = hm_json_kind_of(hm_json_object_getc(res, "ok")) == HM_JSON_TRUE;
+  if (A.json || A.script) {
+    print_json(res);
+  } else {
+    /* Human output of the one-shot commands. */
+    const hm_json *err = hm_json_object_getc(res, "error");
+    if (!ok) {
+      fprintf(stderr, "harmony: %s: %s\n", hm_json_string(hm_json_object_getc(err, "code"), NULL) ?: "ERROR",
+              hm_json_string(hm_json_object_getc(err, "message"), NULL) ?: "failed");
+    } else {
+      const hm_json *h = hm_json_object_getc(res, "human");
+      if (h) printf("%s\n", hm_json_string(h, NULL));
+      fflush(stdout);
+    }
+    hm_json_free(res);
+  }
+  if (!ok && !A.script) A.exit_code = 1;
+  hm_json_free(A.e.cur);
+  A.e.cur = NULL;
+  A.e.wk = W_NONE;
+}
+
+static void fail_cmd(const char *code, const char *msg) {
+  hm_json *r = result_new(0);
+  hm_json *e = hm_json_new_object();
+  setstr(e, "code", code);
+  setstr(e, "message", msg);
+  (void)hm_json_object_setc(r, "error", e);
+  finish_cmd(r);
+}
+
+/* ---- local state (SQLite) ------------------------------------------------------------- */
+
+static void db_open(void) {
+  if (mkdir(A.home, 0700) != 0 && errno != EEXIST) die(1, "cannot create %s: %s", A.home, strerror(errno));
+  char path[1100];
+  snprintf(path, sizeof path, "%s/harmony.db", A.home);
+  mode_t old = umask(077);
+  if (sqlite3_open(path, &A.db) != SQLITE_OK) die(1, "cannot open %s", path);
+  umask(old);
+  (void)chmod(path, 0600);
+  char *err = NULL;
+  if (sqlite3_exec(A.db,
+                   "PRAGMA journal_mode=WAL;"
+                   "CREATE TABLE IF NOT EXISTS identity(k INTEGER PRIMARY KEY CHECK(k=1), mnemonic TEXT NOT NULL, did TEXT NOT NULL);"
+                   "CREATE TABLE IF NOT EXISTS tokens(server TEXT PRIMARY KEY, token TEXT NOT NULL);"
+                   "CREATE TABLE IF NOT EXISTS mls(k INTEGER PRIMARY KEY CHECK(k=1), state TEXT NOT NULL);",
+                   NULL, NULL, &err) != SQLITE_OK)
+    die(1, "database %s: %s", path, err ? err : "error");
+}
+
+static int db_get(const char *sql, const char *arg, char *out, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  int found = 0;
+  if (sqlite3_prepare_v2(A.db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+  if (arg) sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (t && strlen(t) < cap) {
+      strcpy(out, t);
+      found = 1;
+    }
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+static void db_put(const char *sql, const char *a, const char *b) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(A.db, sql, -1, &st, NULL) != SQLITE_OK) return;
+  if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+  if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+  (void)sqlite3_step(st);
+  sqlite3_finalize(st);
+}
+
+static void load_identity(void) {
+  char m[HM_BIP39_MNEMONIC_MAX + 8];
+  if (!db_get("SELECT mnemonic FROM identity WHERE k=1", NULL, m, sizeof m))
+    die(2, "no identity in %s (run `harmony id new` or `harmony id recover` first)", A.home);
+  if (hm_identity_from_mnemonic(&A.id, m, HM_BIP39_HARDENED) != HM_OK) die(1, "stored identity is damaged");
+  sodium_memzero(m, sizeof m);
+}
+
+static void save_state(void) {
+  if (!A.cl) return;
+  if (hm_client_token(A.cl))
+    db_put("INSERT OR REPLACE INTO tokens(server, token) VALUES(?1, ?2)", A.server, hm_client_token(A.cl));
+  char *s = NULL;
+  size_t n = 0;
+  if (hm_client_mls_export(A.cl, &s, &n) == HM_OK) {
+    db_put("INSERT OR REPLACE INTO mls(k, state) VALUES(1, ?1)", s, NULL);
+    hm_free_secret(s, n + 1);
+  }
+}
+
+/* ---- the connection --------------------------------------------------------------------- */
+
+static void kick_write(void) {
+  const char *f;
+  size_t n;
+  if (A.wsi && hm_client_next_out(A.cl, &f, &n)) lws_callback_on_writable(A.wsi);
+}
+
+static void start_connect(void) {
+  char buf[512];
+  const char *prot = NULL, *addr = NULL, *path = NULL;
+  int port = 0;
+  snprintf(buf, sizeof buf, "%s", A.server);
+  if (lws_parse_uri(buf, &prot, &addr, &port, &path) || !addr || !*addr)
+    die(2, "bad server URL: %s (expected ws://HOST:PORT)", A.server);
+  struct lws_client_connect_info ci;
+  memset(&ci, 0, sizeof ci);
+  char fullpath[512];
+  snprintf(fullpath, sizeof fullpath, "/%s", path ? path : "");
+  ci.context = A.ctx;
+  ci.address = addr;
+  ci.port = port;
+  ci.path = fullpath;
+  ci.host = addr;
+  ci.origin = addr;
+  ci.ssl_connection = !strcmp(prot, "wss") ? LCCSCF_USE_SSL : 0;
+  ci.protocol = NULL;
+  ci.local_protocol_name = "harmony";
+  A.connecting = 1;
+  A.wsi = NULL;
+  if (!lws_client_connect_via_info(&ci)) {
+    A.connecting = 0;
+    hm_client_on_close(A.cl);
+    uint32_t r;
+    hm_random_bytes((uint8_t *)&r, sizeof r);
+    A.reconnect_at = now_ms() + (int64_t)hm_client_backoff_ms(hm_client_attempts(A.cl), 250, 5000, r);
+  }
+}
+
+static void on_event(void *ctx, hm_client *c, const hm_client_event *ev);
+
+static void check_wait_event(const hm_client_event *ev);
+
+static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  (void)user;
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      A.wsi = wsi;
+      A.connecting = 0;
+      if (A.script) {
+        hm_json *o = hm_json_new_object();
+        setstr(o, "event", "connected");
+        print_json(o);
+      }
+      (void)hm_client_on_open(A.cl);
+      kick_write();
+      break;
+    case LWS_CALLBACK_CLIENT_RECEIVE: {
+      char *nb = realloc(A.rx, A.rx_len + len + 1);
+      if (!nb) return -1;
+      A.rx = nb;
+      memcpy(A.rx + A.rx_len, in, len);
+      A.rx_len += len;
+      if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+        (void)hm_client_on_frame(A.cl, A.rx, A.rx_len);
+        A.rx_len = 0;
+        kick_write();
+      }
+      break;
+    }
+    case LWS_CALLBACK_CLIENT_WRITEABLE: {
+      if (A.drop) {
+        A.drop = 0;
+        return -1; /* simulated network loss */
+      }
+      const char *f;
+      size_t n;
+      /* Never a zero-length write (toolchain.md §2 pitfall 1). */
+      if (!hm_client_next_out(A.cl, &f, &n) || n == 0) break;
+      unsigned char *b = malloc(LWS_PRE + n);
+      if (!b) return -1;
+      memcpy(b + LWS_PRE, f, n);
+      int w = lws_write(wsi, b + LWS_PRE, n, LWS_WRITE_TEXT);
+      free(b);
+      if (w < (int)n) return -1;
+      hm_client_pop_out(A.cl);
+      kick_write();
+      break;
+    }
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    case LWS_CALLBACK_CLIENT_CLOSED: {
+      if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && !A.connecting) break;
+      A.wsi = NULL;
+      A.connecting = 0;
+      A.rx_len = 0;
+      hm_client_on_close(A.cl);
+      if (A.script) {
+        hm_json *o = hm_json_new_object();
+        setstr(o, "event", "disconnected");
+        if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && in) setstr(o, "reason", (const char *)in);
+        print_json(o);
+      }
+      uint32_t r;
+      hm_random_bytes((uint8_t *)&r, sizeof r);
+      A.reconnect_at = now_ms() + (int64_t)hm_client_backoff_ms(hm_client_attempts(A.cl), 250, 5000, r);
+      break;
+    }
+    default:
+      break;
+  }
+  return 0;
+}
+
+static const struct lws_protocols protocols[] = {{"harmony", ws_cb, 0, 0, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+/* ---- events ------------------------------------------------------------------------ */
+
+static void human_event(const hm_client_event *ev) {
+  const hm_json *p = ev->payload;
+  if (!strcmp(ev->type, "channel.message")) {
+    printf("[%s] %s: %s%s\n", hm_json_string(hm_json_object_getc(p, "channelId"), NULL) ?: "?",
+           ev->sender ? ev->sender : "?", ev->text ? ev->text : "[encrypted]",
+           ev->e2e == HM_CLIENT_E2E_PLAINTEXT ? "  (unencrypted)"
+           : ev->e2e == HM_CLIENT_E2E_DECRYPTED ? "  (encrypted in transit; the server can read group keys)" : "");
+  } else if (!strcmp(ev->type, "dm.message")) {
+    printf("[dm] %s: %s%s\n", ev->sender ? ev->sender : "?", ev->text ? ev->text : "[could not decrypt]",
+           ev->e2e == HM_CLIENT_E2E_DECRYPTED ? "  (encrypted, long-term key, no forward secrecy)"
+           : ev->e2e == HM_CLIENT_E2E_PLAINTEXT ? "  (UNENCRYPTED)" : "");
+  } else if (!strcmp(ev->type, "error")) {
+    fprintf(stderr, "harmony: server error %s: %s\n", hm_json_string(hm_json_object_getc(p, "code"), NULL) ?: "?",
+            hm_json_string(hm_json_object_getc(p, "message"), NULL) ?: "");
+  } else if (!strcmp(ev->type, "sync.response")) {
+    if (hm_json_object_getc(p, "authenticated")) printf("connected as %s\n", A.id.did);
+  } else {
+    printf("[%s]%s%s\n", ev->type, ev->sender ? " from " : "", ev->sender ? ev->sender : "");
+  }
+  fflush(stdout);
+}
+
+static void on_event(void *ctx, hm_client *c, const hm_client_event *ev) {
+  (void)ctx;
+  (void)c;
+  if (!strcmp(ev->type, "sync.response") && hm_json_object_getc(ev->payload, "authenticated")) save_state();
+  if (!strncmp(ev->type, "mls.", 4)) save_state();
+  if (A.script || (A.listening && A.json)) {
+    hm_json *o = hm_json_new_object();
+    setstr(o, "event", ev->type[0] ? ev->type : "invalid");
+    setstr(o, "id", ev->id);
+    setstr(o, "sender", ev->sender);
+    setstr(o, "text", ev->text);
+    setstr(o, "e2e", e2e_name(ev->e2e));
+    if (ev->payload) (void)hm_json_object_setc(o, "payload", hm_json_clone(ev->payload));
+    print_json(o);
+  } else if (A.listening) {
+    human_event(ev);
+  } else if (!strcmp(ev->type, "error")) {
+    const char *rid = hm_json_string(hm_json_object_getc(ev->payload, "requestId"), NULL);
+    if (!A.e.cur || !rid || strcmp(rid, A.e.wait_id)) human_event(ev); /* else it fails the command */
+  }
+  check_wait_event(ev);
+}
+
+/* ---- commands ---------------------------------------------------------------------- */
+
+static const char *arg(const char *k) { return hm_json_string(hm_json_object_getc(A.e.cur, k), NULL); }
+
+static void wait_for(wait_kind wk, const char *type, const char *id) {
+  A.e.wk = wk;
+  snprintf(A.e.wait_type, sizeof A.e.wait_type, "%s", type ? type : "");
+  snprintf(A.e.wait_id, sizeof A.e.wait_id, "%s", id ? id : "");
+  A.e.wait_match_key[0] = A.e.wait_match_val[0] = 0;
+  const hm_json *t = hm_json_object_getc(A.e.cur, "timeout");
+  A.e.deadline = now_ms() + (t ? (int64_t)hm_json_number(t) : A.timeout_ms);
+}
+
+static void check_wait_event(const hm_client_event *ev) {
+  if (!A.e.cur || A.e.wk == W_NONE || A.e.wk == W_READY) return;
+  const hm_json *p = ev->payload;
+  if (!strcmp(ev->type, "error")) {
+    const char *rid = hm_json_string(hm_json_object_getc(p, "requestId"), NULL);
+    if (rid && !strcmp(rid, A.e.wait_id)) {
+      fail_cmd(hm_json_string(hm_json_object_getc(p, "code"), NULL) ?: "ERROR",
+               hm_json_string(hm_json_object_getc(p, "message"), NULL) ?: "");
+    }
+    return;
+  }
+  if (strcmp(ev->type, A.e.wait_type)) return;
+  if (A.e.wk == W_MESSAGE_ID && (!ev->id || strcmp(ev->id, A.e.wait_id))) return;
+  if (A.e.wait_match_key[0] &&
+      !hm_json_string_is(hm_json_object_getc(p, A.e.wait_match_key), A.e.wait_match_val))
+    return;
+  hm_json *r = result_new(1);
+  setstr(r, "id", ev->id);
+  char human[700] = "";
+  const char *cmd = arg("cmd");
+  if (!strcmp(cmd, "community.create") || !strcmp(cmd, "community.join")) {
+    const char *cid = hm_json_string(hm_json_object_getc(p, "communityId"), NULL);
+    setstr(r, "communityId", cid);
+    const hm_json *chs = hm_json_object_getc(p, "channels");
+    if (chs) (void)hm_json_object_setc(r, "channels", hm_json_clone(chs));
+    const char *ch0 = hm_json_string(hm_json_object_getc(hm_json_array_get(chs, 0), "id"), NULL);
+    snprintf(human, sizeof human, "community %s%s%s", cid ? cid : "?", ch0 ? "\nchannel " : "", ch0 ? ch0 : "");
+  } else if (!strcmp(cmd, "history")) {
+    const hm_json *msgs = hm_json_object_getc(p, "messages");
+    hm_json *out = hm_json_new_array();
+    size_t hl = 0;
+    for (size_t i = 0; i < hm_json_array_size(msgs); i++) {
+      const hm_json *m = hm_json_array_get(msgs, i);
+      const hm_json *mp = hm_json_object_getc(m, "payload");
+      char *text = NULL;
+      hm_client_e2e e2e = HM_CLIENT_E2E_NONE;
+      if (hm_json_object_getc(mp, "deleted")) continue;
+      (void)hm_client_decode(A.cl, arg("communityId"), arg("channelId"), hm_json_object_getc(mp, "content"), &text, &e2e);
+      hm_json *o = hm_json_new_object();
+      setstr(o, "id", hm_json_string(hm_json_object_getc(m, "id"), NULL));
+      setstr(o, "sender", hm_json_string(hm_json_object_getc(m, "sender"), NULL));
+      setstr(o, "timestamp", hm_json_string(hm_json_object_getc(m, "timestamp"), NULL));
+      setstr(o, "text", text);
+      setstr(o, "e2e", e2e_name(e2e));
+      (void)hm_json_array_append(out, o);
+      if (hl < sizeof human - 1)
+        hl += (size_t)snprintf(human + hl, sizeof human - hl, "%s%s %s: %s", hl ? "\n" : "",
+                               hm_json_string(hm_json_object_getc(m, "timestamp"), NULL) ?: "",
+                               hm_json_string(hm_json_object_getc(m, "sender"), NULL) ?: "", text ? text : "[encrypted]");
+      if (hl >= sizeof human) hl = sizeof human - 1;
+      hm_free(text);
+    }
+    (void)hm_json_object_setc(r, "messages", out);
+  } else {
+    snprintf(human, sizeof human, "sent %s", ev->id ? ev->id : "");
+  }
+  setstr(r, "human", human);
+  finish_cmd(r);
+}
+
+static hm_json *obj_kv(const char *k1, const char *v1, const char *k2, const char *v2) {
+  hm_json *o = hm_json_new_object();
+  if (k1) setstr(o, k1, v1);
+  if (k2) setstr(o, k2, v2);
+  return o;
+}
+
+static int need(const char *k) {
+  if (arg(k) && *arg(k)) return 1;
+  char m[100];
+  snprintf(m, sizeof m, "missing argument: %s", k);
+  fail_cmd("BAD_INPUT", m);
+  return 0;
+}
+
+static void start_cmd(void) {
+  const char *cmd = arg("cmd");
+  char id[64] = "";
+  int rc;
+  if (!cmd) {
+    fail_cmd("BAD_INPUT", "a command needs a string \"cmd\"");
+    return;
+  }
+  if (!strcmp(cmd, "connect")) {
+    if (hm_client_get_state(A.cl) == HM_CLIENT_READY) {
+      hm_json *r = result_new(1);
+      setstr(r, "did", A.id.did);
+      finish_cmd(r);
+      return;
+    }
+    A.want_connection = 1;
+    if (!A.wsi && !A.connecting) A.reconnect_at = 0;
+    wait_for(W_READY, NULL, NULL);
+  } else if (!strcmp(cmd, "quit")) {
+    finish_cmd(result_new(1));
+    A.done = 1;
+  } else if (!strcmp(cmd, "drop")) {
+    A.drop = 1;
+    if (A.wsi) lws_callback_on_writable(A.wsi);
+    finish_cmd(result_new(1));
+  } else if (!strcmp(cmd, "whoami")) {
+    hm_json *r = result_new(1);
+    setstr(r, "did", A.id.did);
+    finish_cmd(r);
+  } else if (!strcmp(cmd, "community.create")) {
+    if (!need("name")) return;
+    rc = hm_client_send(A.cl, "community.create", obj_kv("name", arg("name"), NULL, NULL), id, sizeof id);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    wait_for(W_TYPE_AFTER, "community.updated", id);
+  } else if (!strcmp(cmd, "community.join")) {
+    if (!need("communityId")) return;
+    rc = hm_client_send(A.cl, "community.join", obj_kv("communityId", arg("communityId"), NULL, NULL), id, sizeof id);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    wait_for(W_TYPE_AFTER, "community.updated", id);
+    snprintf(A.e.wait_match_key, sizeof A.e.wait_match_key, "communityId");
+    snprintf(A.e.wait_match_val, sizeof A.e.wait_match_val, "%s", arg("communityId"));
+  } else if (!strcmp(cmd, "channel.send")) {
+    if (!need("communityId") || !need("channelId") || !need("text")) return;
+    rc = hm_client_channel_send(A.cl, arg("communityId"), arg("channelId"), arg("text"), id, sizeof id);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    wait_for(W_MESSAGE_ID, "channel.message", id);
+  } else if (!strcmp(cmd, "dm.send")) {
+    if (!need("did") || !need("text")) return;
+    rc = hm_client_dm_send(A.cl, arg("did"), arg("text"), id, sizeof id);
+    if (rc != HM_OK)
+      return fail_cmd(rc == HM_ERR_DID ? "BAD_DID" : "CLIENT",
+                      rc == HM_ERR_DID ? "recipient is not a did:key DID whose key can be verified; nothing was sent"
+                                       : hm_strerror(rc));
+    hm_json *r = result_new(1);
+    setstr(r, "id", id);
+    char h[100];
+    snprintf(h, sizeof h, "sent %s (encrypted)", id);
+    setstr(r, "human", h);
+    finish_cmd(r);
+  } else if (!strcmp(cmd, "history")) {
+    if (!need("communityId") || !need("channelId")) return;
+    hm_json *p = obj_kv("communityId", arg("communityId"), "channelId", arg("channelId"));
+    const hm_json *lim = hm_json_object_getc(A.e.cur, "limit");
+    if (lim) (void)hm_json_object_setc(p, "limit", hm_json_clone(lim));
+    rc = hm_client_send(A.cl, "channel.history", p, id, sizeof id);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    wait_for(W_TYPE_AFTER, "channel.history.response", id);
+  } else if (!strcmp(cmd, "raw")) {
+    if (!need("type")) return;
+    const hm_json *pl = hm_json_object_getc(A.e.cur, "payload");
+    rc = hm_client_send(A.cl, arg("type"), pl ? hm_json_clone(pl) : NULL, id, sizeof id);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    hm_json *r = result_new(1);
+    setstr(r, "id", id);
+    finish_cmd(r);
+  } else if (!strcmp(cmd, "mls.keypackage.upload")) {
+    rc = hm_client_mls_upload_keypackage(A.cl);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    finish_cmd(result_new(1));
+  } else if (!strcmp(cmd, "mls.create") || !strcmp(cmd, "mls.add") || !strcmp(cmd, "mls.remove")) {
+    if (!need("communityId") || !need("channelId")) return;
+    if (strcmp(cmd, "mls.create") && !need("did")) return;
+    rc = !strcmp(cmd, "mls.create") ? hm_client_mls_create_group(A.cl, arg("communityId"), arg("channelId"))
+         : !strcmp(cmd, "mls.add")  ? hm_client_mls_add(A.cl, arg("communityId"), arg("channelId"), arg("did"))
+                                    : hm_client_mls_remove(A.cl, arg("communityId"), arg("channelId"), arg("did"));
+    if (rc != HM_OK) return fail_cmd(rc == HM_ERR_NOT_FOUND ? "NOT_FOUND" : "CLIENT", hm_strerror(rc));
+    save_state();
+    finish_cmd(result_new(1));
+  } else if (!strcmp(cmd, "mls.info")) {
+    if (!need("communityId") || !need("channelId")) return;
+    uint64_t ep = 0;
+    size_t n = 0;
+    rc = hm_client_mls_info(A.cl, arg("communityId"), arg("channelId"), &ep, &n);
+    hm_json *r = result_new(rc == HM_OK);
+    (void)hm_json_object_setc(r, "epoch", hm_json_new_number((double)ep));
+    (void)hm_json_object_setc(r, "members", hm_json_new_number((double)n));
+    (void)hm_json_object_setc(r, "pending", hm_json_new_number((double)hm_client_mls_pending(A.cl)));
+    if (rc != HM_OK) (void)hm_json_object_setc(r, "error", obj_kv("code", "NOT_FOUND", "message", "no group for this channel"));
+    finish_cmd(r);
+  } else if (!strcmp(cmd, "sleep")) {
+    wait_for(W_TYPE_AFTER, "\x01never", "");
+    A.e.deadline = now_ms() + (int64_t)hm_json_number(hm_json_object_getc(A.e.cur, "ms"));
+  } else {
+    char m[200];
+    snprintf(m, sizeof m, "unknown command: %.100s", cmd);
+    fail_cmd("BAD_INPUT", m);
+  }
+}
+
+static void read_stdin(void) {
+  if (A.stdin_eof) return;
+  struct pollfd pfd = {0, POLLIN, 0};
+  while (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP))) {
+    ssize_t n = read(0, A.inbuf + A.inlen, sizeof A.inbuf - A.inlen - 1);
+    if (n <= 0) {
+      A.stdin_eof = 1;
+      break;
+    }
+    A.inlen += (size_t)n;
+    char *nl;
+    while ((nl = memchr(A.inbuf, '\n', A.inlen))) {
+      size_t l = (size_t)(nl - A.inbuf);
+      hm_json *j = NULL;
+      if (l > 0) {
+        if (hm_json_parse(&j, A.inbuf, l, 0, NULL) != HM_OK || hm_json_kind_of(j) != HM_JSON_OBJECT) {
+          hm_json_free(j);
+          hm_json *o = hm_json_new_object();
+          setstr(o, "result", "?");
+          (void)hm_json_object_setc(o, "ok", hm_json_new_bool(0));
+          (void)hm_json_object_setc(o, "error", obj_kv("code", "BAD_INPUT", "message", "each line must be one JSON object"));
+          print_json(o);
+        } else if (A.e.ncmds < CMD_MAX) {
+          A.e.cmds[A.e.ncmds++] = j;
+        } else {
+          hm_json_free(j);
+        }
+      }
+      memmove(A.inbuf, nl + 1, A.inlen - l - 1);
+      A.inlen -= l + 1;
+    }
+    if (A.inlen >= sizeof A.inbuf - 1) A.inlen = 0; /* an over-long line is dropped */
+  }
+}
+
+static void tick(lws_sorted_usec_list_t *sul) {
+  (void)sul;
+  int64_t now = now_ms();
+  if (g_stop) A.done = 1;
+  if (A.script) read_stdin();
+  /* (Re)connect when wanted and due. */
+  if (A.want_connection && !A.wsi && !A.connecting && now >= A.reconnect_at) start_connect();
+  /* Command progress. */
+  if (A.e.cur && A.e.wk == W_READY && hm_client_get_state(A.cl) == HM_CLIENT_READY) {
+    hm_json *r = result_new(1);
+    setstr(r, "did", A.id.did);
+    finish_cmd(r);
+  }
+  if (A.e.cur && A.e.wk != W_NONE && now > A.e.deadline) {
+    if (!strcmp(A.e.wait_type, "\x01never"))
+      finish_cmd(result_new(1));
+    else
+      fail_cmd("TIMEOUT", "no answer in time");
+  }
+  while (!A.e.cur && A.e.ncmds > 0 && !A.done) {
+    A.e.cur = A.e.cmds[0];
+    memmove(A.e.cmds, A.e.cmds + 1, (A.e.ncmds - 1) * sizeof A.e.cmds[0]);
+    A.e.ncmds--;
+    start_cmd();
+  }
+  if (!A.e.cur && A.e.ncmds == 0) {
+    if (A.script && A.stdin_eof) A.done = 1;
+    if (!A.script && !A.listening) A.done = 1;
+  }
+  if (A.listening && A.listen_ms > 0 && now > A.listen_ms) A.done = 1;
+  kick_write();
+  lws_sul_schedule(A.ctx, 0, &A.sul, tick, 20 * LWS_US_PER_MS);
+}
+
+static void on_signal(int s) {
+  (void)s;
+  g_stop = 1;
+}
+
+static void run_engine(void) {
+  hm_client_env env = {env_now, env_rand, NULL};
+  if (hm_client_new(&A.cl, &env, &A.id) != HM_OK) die(1, "out of memory");
+  hm_client_set_default_handler(A.cl, on_event, NULL);
+  char tok[8192];
+  if (db_get("SELECT token FROM tokens WHERE server=?1", A.server, tok, sizeof tok)) (void)hm_client_set_token(A.cl, tok);
+  char *mls = NULL;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(A.db, "SELECT state FROM mls WHERE k=1", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (t) mls = strdup(t);
+  }
+  sqlite3_finalize(st);
+  if (mls) {
+    (void)hm_client_mls_import(A.cl, mls, strlen(mls));
+    sodium_memzero(mls, strlen(mls));
+    free(mls);
+  }
+  lws_set_log_level(0, NULL);
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = protocols;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.gid = (gid_t)-1;
+  info.uid = (uid_t)-1;
+  A.ctx = lws_create_context(&info);
+  if (!A.ctx) die(1, "cannot create the WebSocket context");
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  if (A.script) (void)fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+  lws_sul_schedule(A.ctx, 0, &A.sul, tick, 1);
+  while (!A.done) {
+    if (lws_service(A.ctx, 0) < 0) break;
+  }
+  /* Flush what is still queued for a short moment (e.g. a dm.send right before quit). */
+  int64_t until = now_ms() + 500;
+  while (A.wsi && hm_client_get_state(A.cl) == HM_CLIENT_READY && now_ms() < until) {
+    const char *f;
+    size_t n;
+    if (!hm_client_next_out(A.cl, &f, &n)) break;
+    lws_service(A.ctx, 0);
+  }
+  save_state();
+  lws_context_destroy(A.ctx);
+  hm_client_free(A.cl);
+  hm_json_free(A.e.cur);
+  for (size_t i = 0; i < A.e.ncmds; i++) hm_json_free(A.e.cmds[i]);
+  free(A.rx);
+}
+
+/* ---- identity commands ---------------------------------------------------------------- */
+
+static void store_identity(const char *mnemonic) {
+  hm_identity id;
+  if (hm_identity_from_mnemonic(&id, mnemonic, HM_BIP39_HARDENED) != HM_OK)
+    die(2, "not a valid BIP-39 English mnemonic (12-24 words, checksum)");
+  db_put("INSERT OR REPLACE INTO identity(k, mnemonic, did) VALUES(1, ?1, ?2)", mnemonic, id.did);
+  printf("%s\n", id.did);
+  hm_identity_clear(&id);
+}
+
+static int have_identity(void) {
+  char d[128];
+  return db_get("SELECT did FROM identity WHERE k=1", NULL, d, sizeof d);
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: harmony [--home DIR] [--server ws://HOST:PORT] [--json] [--timeout MS] COMMAND ...\n"
+          "\n"
+          "identity (stored in DIR/harmony.db, mode 0600; DIR defaults to ~/.harmony):\n"
+          "  id new [--force]                 make an identity; prints its mnemonic ONCE, then the DID\n"
+          "  id recover                       read a mnemonic from stdin and store it\n"
+          "  id show                          print the DID\n"
+          "server commands (log in with the stored session token, or a fresh VP):\n"
+          "  community create NAME            prints the community id and its first channel id\n"
+          "  community join COMMUNITY_ID\n"
+          "  channel send COMMUNITY CHANNEL TEXT\n"
+          "                                   MLS-encrypted when the channel has a group of 2+ members,\n"
+          "                                   else sent as (and shown as) unencrypted\n"
+          "  dm send DID TEXT                 always encrypted to the key of the DID (never in clear)\n"
+          "  history COMMUNITY CHANNEL [--limit N]\n"
+          "  listen [--json] [--for MS]       print what arrives (JSON lines with --json)\n"
+          "  mls upload-keypackage | mls create COMMUNITY CHANNEL | mls add COMMUNITY CHANNEL DID\n"
+          "  | mls remove COMMUNITY CHANNEL DID\n"
+          "  script                           JSON-lines commands on stdin, JSON-lines results and\n"
+          "                                   events on stdout (see docs/walkthrough.md)\n"
+          "The server URL also comes from $HARMONY_SERVER (default ws://127.0.0.1:4000).\n");
+}
+
+static void push_cmd(const char *json) {
+  hm_json *j = NULL;
+  if (hm_json_parse(&j, json, strlen(json), 0, NULL) != HM_OK) die(1, "internal: bad command");
+  A.e.cmds[A.e.ncmds++] = j;
+}
+
+static char *jstr(const char *s) {
+  hm_json *j = hm_json_new_cstr(s);
+  char *o = NULL;
+  if (!j || hm_json_stringify(&o, NULL, j) != HM_OK) die(2, "argument is not valid UTF-8");
+  hm_json_free(j);
+  return o;
+}
+
+int main(int argc, char **argv) {
+  memset(&A, 0, sizeof A);
+  const char *h = getenv("HOME");
+  snprintf(A.home, sizeof A.home, "%s/.harmony", h ? h : ".");
+  snprintf(A.server, sizeof A.server, "%s", getenv("HARMONY_SERVER") ? getenv("HARMONY_SERVER") : "ws://127.0.0.1:4000");
+  A.timeout_ms = 10000;
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--json")) {
+      A.json = 1;
+    } else if (i + 1 < argc && !strcmp(argv[i], "--home")) {
+      snprintf(A.home, sizeof A.home, "%s", argv[++i]);
+    } else if (i + 1 < argc && !strcmp(argv[i], "--server")) {
+      snprintf(A.server, sizeof A.server, "%s", argv[++i]);
+    } else if (i + 1 < argc && !strcmp(argv[i], "--timeout")) {
+      A.timeout_ms = atoll(argv[++i]);
+      if (A.timeout_ms <= 0) die(2, "--timeout needs a positive number of ms");
+    } else {
+      fprintf(stderr, "harmony: unknown or incomplete option %s\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (strncmp(A.server, "ws://", 5) && strncmp(A.server, "wss://", 6))
+    die(2, "bad server URL: %s (expected ws://HOST:PORT)", A.server);
+  if (i >= argc) {
+    usage(stderr);
+    return 2;
+  }
+  if (sodium_init() < 0) die(1, "libsodium failed to initialise");
+  const char *c1 = argv[i], *c2 = i + 1 < argc ? argv[i + 1] : "";
+  int rest = argc - i; /* words including c1 */
+  db_open();
+  if (!strcmp(c1, "id")) {
+    if (!strcmp(c2, "new")) {
+      int force = rest > 2 && !strcmp(argv[i + 2], "--force");
+      if (have_identity() && !force) die(2, "an identity already exists in %s (use --force to replace it)", A.home);
+      uint8_t ent[16];
+      char m[HM_BIP39_MNEMONIC_MAX];
+      hm_random_bytes(ent, sizeof ent);
+      if (hm_bip39_entropy_to_mnemonic(m, sizeof m, ent, sizeof ent) != HM_OK) die(1, "mnemonic failed");
+      sodium_memzero(ent, sizeof ent);
+      fprintf(stderr, "Write down this recovery phrase; it is shown only once:\n");
+      printf("%s\n", m);
+      store_identity(m);
+      sodium_memzero(m, sizeof m);
+      return 0;
+    } else if (!strcmp(c2, "recover")) {
+      char m[512];
+      if (!fgets(m, sizeof m, stdin)) die(2, "expected the mnemonic on stdin");
+      m[strcspn(m, "\r\n")] = 0;
+      store_identity(m);
+      sodium_memzero(m, sizeof m);
+      return 0;
+    } else if (!strcmp(c2, "show")) {
+      char d[128];
+      if (!db_get("SELECT did FROM identity WHERE k=1", NULL, d, sizeof d)) die(2, "no identity in %s", A.home);
+      printf("%s\n", d);
+      return 0;
+    }
+    die(2, "usage: harmony id new|recover|show");
+  }
+  load_identity();
+  if (!strcmp(c1, "script")) {
+    A.script = 1;
+  } else {
+    push_cmd("{\"cmd\":\"connect\"}");
+    char buf[8192];
+    if (!strcmp(c1, "community") && !strcmp(c2, "create") && rest == 3) {
+      char *n = jstr(argv[i + 2]);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"community.create\",\"name\":%s}", n);
+      hm_free(n);
+    } else if (!strcmp(c1, "community") && !strcmp(c2, "join") && rest == 3) {
+      char *n = jstr(argv[i + 2]);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"community.join\",\"communityId\":%s}", n);
+      hm_free(n);
+    } else if (!strcmp(c1, "channel") && !strcmp(c2, "send") && rest == 5) {
+      char *a = jstr(argv[i + 2]), *b = jstr(argv[i + 3]), *t = jstr(argv[i + 4]);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"channel.send\",\"communityId\":%s,\"channelId\":%s,\"text\":%s}", a, b, t);
+      hm_free(a), hm_free(b), hm_free(t);
+    } else if (!strcmp(c1, "dm") && !strcmp(c2, "send") && rest == 4) {
+      char *a = jstr(argv[i + 2]), *t = jstr(argv[i + 3]);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"dm.send\",\"did\":%s,\"text\":%s}", a, t);
+      hm_free(a), hm_free(t);
+    } else if (!strcmp(c1, "history") && (rest == 3 || (rest == 5 && !strcmp(argv[i + 3], "--limit")))) {
+      char *a = jstr(argv[i + 1]), *b = jstr(argv[i + 2]);
+      long lim = rest == 5 ? atol(argv[i + 4]) : 50;
+      if (lim <= 0) die(2, "--limit needs a positive number");
+      snprintf(buf, sizeof buf, "{\"cmd\":\"history\",\"communityId\":%s,\"channelId\":%s,\"limit\":%ld}", a, b, lim);
+      hm_free(a), hm_free(b);
+    } else if (!strcmp(c1, "listen")) {
+      A.listening = 1;
+      for (int k = i + 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--json"))
+          A.json = 1;
+        else if (!strcmp(argv[k], "--for") && k + 1 < argc)
+          A.listen_ms = now_ms() + atoll(argv[++k]);
+        else
+          die(2, "usage: harmony listen [--json] [--for MS]");
+      }
+      buf[0] = 0;
+    } else if (!strcmp(c1, "mls") && !strcmp(c2, "upload-keypackage") && rest == 2) {
+      snprintf(buf, sizeof buf, "{\"cmd\":\"mls.keypackage.upload\"}");
+    } else if (!strcmp(c1, "mls") && (!strcmp(c2, "create") && rest == 4)) {
+      char *a = jstr(argv[i + 2]), *b = jstr(argv[i + 3]);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"mls.create\",\"communityId\":%s,\"channelId\":%s}", a, b);
+      hm_free(a), hm_free(b);
+    } else if (!strcmp(c1, "mls") && (!strcmp(c2, "add") || !strcmp(c2, "remove")) && rest == 5) {
+      char *a = jstr(argv[i + 2]), *b = jstr(argv[i + 3]), *d = jstr(argv[i + 4]);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"mls.%s\",\"communityId\":%s,\"channelId\":%s,\"did\":%s}", c2, a, b, d);
+      hm_free(a), hm_free(b), hm_free(d);
+    } else {
+      fprintf(stderr, "harmony: unknown command or wrong number of arguments\n");
+      usage(stderr);
+      return 2;
+    }
+    if (buf[0]) push_cmd(buf);
+    /* mls add needs the key package response: give it time to arrive before exiting. */
+    if (!strcmp(c1, "mls") && (!strcmp(c2, "add") || !strcmp(c2, "create"))) push_cmd("{\"cmd\":\"sleep\",\"ms\":1500}");
+    if (!strcmp(c1, "dm")) push_cmd("{\"cmd\":\"sleep\",\"ms\":300}");
+  }
+  run_engine();
+  hm_identity_clear(&A.id);
+  sqlite3_close(A.db);
+  return A.exit_code;
+}

@@ -1,0 +1,218 @@
+/* harmony/client.h - the sans-I/O Harmony client core (issue #6).
+ *
+ * The core never opens a socket, reads a clock or draws randomness by itself: the shell
+ * (reference/client, libwebsockets) gives it time and randomness through hm_client_env,
+ * tells it when a WebSocket opened or closed (hm_client_on_open / hm_client_on_close),
+ * feeds it every received text frame (hm_client_on_frame), and writes the frames the core
+ * hands out (hm_client_next_out) from its WRITEABLE callback, one frame per call.
+ *
+ * Connection life cycle:
+ *   on_open   -> the core queues the first frame: auth.token.verify {token} when it holds a
+ *                session token, else sync.state with a NEW Verifiable Presentation (one VP
+ *                per connection attempt, R-AUTH-24);
+ *   auth.token.expired -> the core forgets the token and sends a fresh VP on the same
+ *                connection (R-SESS-2);
+ *   sync.response (auth-ok) -> authenticated: the token is kept (read it back with
+ *                hm_client_token to persist it), the outgoing queue is released and, for
+ *                every channel the client follows, sync.request is sent from the last
+ *                position seen (latestClock of the previous sync.response; see resync);
+ *   on_close  -> unauthenticated; frames built by hm_client_send stay queued (the queue
+ *                survives a disconnect); frames of the dead connection (auth) are dropped.
+ *                The shell waits hm_client_backoff_ms(...) before reconnecting.
+ *
+ * Inbound dispatch: every s2c type of spec/registry.json has a slot (hm_client_slot_of);
+ * hm_client_set_handler installs a callback for one slot, hm_client_set_default_handler one
+ * for every slot without its own. The slot table is checked against the registry by
+ * test_client_dispatch (a registry s2c type without a slot fails the build's tests).
+ *
+ * E2EE:
+ *   DMs (spec crypto.md §8): the DM key of a peer is derived from the peer's did:key (the
+ *   X25519 conversion of its Ed25519 key, R-CRY-DM-6), so no key is ever taken from the
+ *   network unchecked; a dm.keyexchange key that is not the DID's key is reported
+ *   (HM_CLIENT_E2E_KEY_MISMATCH) and never used. hm_client_dm_send always encrypts and fails
+ *   when the peer DID does not resolve: there is no plaintext fallback (R-CRY-DM-7).
+ *   Channels: upstream's simplified MLS (crypto.md §9) via harmony/mls.h; see the
+ *   hm_client_mls_* functions. Group state is exported/imported as JSON for persistence.
+ *
+ * Memory: all allocations through harmony/alloc.h; the client owns its copies of every
+ * string passed in. Not thread-safe.
+ */
+#ifndef HARMONY_CLIENT_H
+#define HARMONY_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harmony/did.h"
+#include "harmony/error.h"
+#include "harmony/json.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hm_client hm_client;
+
+/* What the shell provides. now_ms: wall clock in ms since the epoch. random: fill buf. */
+typedef struct {
+  int64_t (*now_ms)(void *ctx);
+  void (*random)(void *ctx, uint8_t *buf, size_t len);
+  void *ctx;
+} hm_client_env;
+
+typedef enum {
+  HM_CLIENT_DISCONNECTED = 0,
+  HM_CLIENT_AUTHENTICATING = 1, /* socket open, auth frame sent or queued */
+  HM_CLIENT_READY = 2           /* authenticated */
+} hm_client_state;
+
+/* E2EE status of a decoded message (hm_client_event.e2e). */
+typedef enum {
+  HM_CLIENT_E2E_NONE = 0,          /* not a message with content */
+  HM_CLIENT_E2E_PLAINTEXT = 1,     /* sent in clear (epoch 0 / no nonce): shown as unencrypted */
+  HM_CLIENT_E2E_DECRYPTED = 2,     /* decrypted and authenticated */
+  HM_CLIENT_E2E_FAILED = 3,        /* could not decrypt (text is NULL) */
+  HM_CLIENT_E2E_PENDING = 4,       /* MLS message queued until its Welcome arrives */
+  HM_CLIENT_E2E_KEY_MISMATCH = 5   /* dm.keyexchange key not bound to the sender's DID */
+} hm_client_e2e;
+
+/* One inbound frame as handed to a callback. Everything is borrowed for the duration of
+ * the call. frame is the whole parsed envelope; payload its "payload" (or NULL). text is
+ * the decoded message text (channel.message, dm.message, and their history entries) or
+ * NULL. */
+typedef struct {
+  const char *type;
+  const char *id;
+  const char *sender;
+  const hm_json *frame;
+  const hm_json *payload;
+  const char *text;
+  hm_client_e2e e2e;
+} hm_client_event;
+
+typedef void (*hm_client_handler)(void *ctx, hm_client *c, const hm_client_event *ev);
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+/* A new client for identity id (copied; the copy is wiped by hm_client_free).
+ * Returns HM_OK, HM_ERR_INVAL or HM_ERR_NOMEM. */
+int hm_client_new(hm_client **out, const hm_client_env *env, const hm_identity *id);
+/* Free everything (NULL is a no-op); secrets are wiped. */
+void hm_client_free(hm_client *c);
+
+/* Session token to try first on the next connection (NULL clears). HM_OK / HM_ERR_NOMEM. */
+int hm_client_set_token(hm_client *c, const char *token);
+/* The current session token (borrowed; NULL when none). Changes on every auth-ok. */
+const char *hm_client_token(const hm_client *c);
+hm_client_state hm_client_get_state(const hm_client *c);
+const char *hm_client_did(const hm_client *c);
+
+/* ---- transport events (from the shell) ------------------------------------ */
+
+/* The WebSocket opened: queues the auth frame. Returns HM_OK or HM_ERR_NOMEM/CRYPTO. */
+int hm_client_on_open(hm_client *c);
+/* One received text frame. Frames that are not JSON objects with a string type are
+ * reported to the default handler with type "" and otherwise ignored. Returns HM_OK or
+ * HM_ERR_NOMEM (the frame could not be processed). */
+int hm_client_on_frame(hm_client *c, const char *data, size_t len);
+/* The WebSocket closed (or failed to open). Increments the reconnect attempt counter
+ * unless the connection had authenticated. */
+void hm_client_on_close(hm_client *c);
+/* Reconnect attempts since the last successful authentication. */
+unsigned hm_client_attempts(const hm_client *c);
+
+/* Next frame to write on the open connection: *out is borrowed until the next call into the
+ * client; returns 1 when a frame is available, 0 otherwise. Call hm_client_pop_out after
+ * writing it. While unauthenticated only the auth frame is handed out. */
+int hm_client_next_out(hm_client *c, const char **out, size_t *len);
+void hm_client_pop_out(hm_client *c);
+/* Frames waiting in the outgoing queue (including those held until authentication). */
+size_t hm_client_queued(const hm_client *c);
+
+/* Reconnect delay, a pure function: exponential backoff with "equal jitter":
+ * d = min(max_ms, base_ms * 2^attempt); result = d/2 + (rnd mod (d/2 + 1)).
+ * attempt 0 is the first retry. Always within [d/2, d]. */
+uint64_t hm_client_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t max_ms, uint32_t rnd);
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+/* Number of slots (= s2c types of the registry this core was built against). */
+size_t hm_client_slot_count(void);
+/* Slot of an s2c type, or -1 when the type has none. */
+int hm_client_slot_of(const char *type);
+/* Type name of slot i (NULL when out of range). */
+const char *hm_client_slot_name(size_t i);
+/* Install cb for type (NULL removes). HM_OK or HM_ERR_NOT_FOUND (no such s2c type). */
+int hm_client_set_handler(hm_client *c, const char *type, hm_client_handler cb, void *ctx);
+void hm_client_set_default_handler(hm_client *c, hm_client_handler cb, void *ctx);
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* Queue an envelope {id,type,timestamp,sender,payload}; payload ownership passes to the
+ * callee (NULL = no payload key). id_out (may be NULL, cap >= 40) receives the envelope id.
+ * Returns HM_OK, HM_ERR_INVAL, HM_ERR_NOMEM. Frames wait in the queue until authenticated. */
+int hm_client_send(hm_client *c, const char *type, hm_json *payload, char *id_out, size_t cap);
+
+/* Follow a channel: its position is tracked and it is resynced (sync.request from the last
+ * seen clock) after every (re)authentication. Idempotent. */
+int hm_client_follow(hm_client *c, const char *community_id, const char *channel_id);
+/* Number of followed channels. */
+size_t hm_client_following(const hm_client *c);
+
+/* channel.send of text: encrypted with the channel's MLS group when it has one with more than
+ * one member, else epoch-0 plaintext (R-CRY-MLS-18). */
+int hm_client_channel_send(hm_client *c, const char *community_id, const char *channel_id,
+                           const char *text, char *id_out, size_t cap);
+
+/* dm.send of text, always encrypted (spec crypto.md R-CRY-DM-1..3) to the key bound to
+ * recipient_did. Returns HM_ERR_DID when the DID does not resolve (nothing is sent),
+ * HM_ERR_WEAK_KEY for an unusable key, else as hm_client_send. */
+int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text, char *id_out,
+                      size_t cap);
+
+/* The DM content object for text under the key for peer_did (exposed for tests and tools):
+ * {"ciphertext":<bytes>,"epoch":0,"senderIndex":0,"nonce":<bytes24>,"senderPublicKey":<bytes32>}. */
+int hm_client_dm_seal(hm_client *c, const char *peer_did, const char *text, hm_json **content);
+/* Decrypt a DM content object from peer_did. On HM_OK *text is hm_malloc'd (caller frees)
+ * and *e2e says whether it was encrypted (DECRYPTED) or plain (PLAINTEXT, R-CRY-DM-7).
+ * HM_ERR_AUTH_TAG / HM_ERR_STRUCTURE / HM_ERR_DID on failure. */
+int hm_client_dm_open(hm_client *c, const char *peer_did, const hm_json *content, char **text,
+                      hm_client_e2e *e2e);
+
+/* Decode the content of a channel message (live or a StoredMessage of channel.history):
+ * a string or epoch-0 object is PLAINTEXT, an MLS ciphertext is DECRYPTED with the channel's
+ * group (FAILED when it does not open, PENDING-like HM_ERR_NOT_FOUND when there is no group).
+ * *text is hm_malloc'd or NULL. Returns HM_OK, HM_ERR_NOT_FOUND or HM_ERR_NOMEM. */
+int hm_client_decode(hm_client *c, const char *community_id, const char *channel_id,
+                     const hm_json *content, char **text, hm_client_e2e *e2e);
+
+/* ---- simplified MLS (spec crypto.md §9) -------------------------------------- */
+
+/* Upload our key package (mls.keypackage.upload; signed, R-CRY-MLS-1/2). */
+int hm_client_mls_upload_keypackage(hm_client *c);
+/* Create the group of a channel (we are leaf 0, epoch 0) and send mls.group.setup. The
+ * server answers with mls.member.joined for members with key packages; the core then
+ * fetches their key packages and adds them (Welcome + Commit) automatically. */
+int hm_client_mls_create_group(hm_client *c, const char *community_id, const char *channel_id);
+/* Add member_did: fetches its key packages; on the response the package is verified
+ * (R-CRY-MLS-4 with the expected DID) and the Welcome and Commit are sent. */
+int hm_client_mls_add(hm_client *c, const char *community_id, const char *channel_id,
+                      const char *member_did);
+/* Remove member_did from the group (a removal commit, R-CRY-MLS-14). HM_ERR_NOT_FOUND when
+ * there is no such group or member. */
+int hm_client_mls_remove(hm_client *c, const char *community_id, const char *channel_id,
+                         const char *member_did);
+/* Group info: epoch and member count (HM_ERR_NOT_FOUND when no group). */
+int hm_client_mls_info(const hm_client *c, const char *community_id, const char *channel_id,
+                       uint64_t *epoch, size_t *members);
+/* Export every group as a JSON text (hm_malloc'd; contains secrets: free with
+ * hm_free_secret(text, len + 1)); import replaces the groups. */
+int hm_client_mls_export(const hm_client *c, char **text, size_t *len);
+int hm_client_mls_import(hm_client *c, const char *text, size_t len);
+/* Messages waiting for a Welcome. */
+size_t hm_client_mls_pending(const hm_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
