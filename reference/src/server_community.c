@@ -531,6 +531,13 @@ static void h_community_create(hm_frame *f) {
   }
   rc = root_capability(srv, did, cid, &cap);
   if (rc == HM_OK) rc = membership_vc(srv, did, cid, &vc);
+  if (rc == HM_OK) { /* the root is a trust anchor for later invocations (R-CRY-ZCAP-10) */
+    char *ctext = NULL;
+    rc = hm_json_stringify(&ctext, NULL, cap);
+    if (rc == HM_OK)
+      rc = srv->st->vt->capability_put(srv->st, hm_json_string(hm_json_object_getc(cap, "id"), NULL), cid, ctext);
+    hm_free(ctext);
+  }
   if (rc != HM_OK) goto out;
   hm_store_community c = {cid, name, description, did, now};
   rc = srv->st->vt->community_create(srv->st, &c, chans, nch);
@@ -1274,6 +1281,52 @@ static int channel_exists(hm_frame *f, const char *chid) {
   return 1;
 }
 
+static const char *pstr_of(const hm_json *p, const char *key);
+
+/* A ZCAP invocation on channel.send (R-AUTHZ-26, R-CRY-ZCAP-10 .. R-CRY-ZCAP-14): the
+ * envelope proof is {capabilityId, invocation}; the chain is the community's root
+ * capability that this server issued (its only trust anchors); the invocation must be by
+ * the connection DID, for SendMessage on this channel, fresh, and not seen before. */
+static int zcap_ok(hm_frame *f, const hm_json *proof, const char *chid) {
+  hm_server *srv = f->srv;
+  const char *cap_id = pstr_of(proof, "capabilityId");
+  hm_json *inv = hm_json_object_getc(proof, "invocation");
+  if (f->duplicate_keys || !cap_id || hm_json_kind_of(inv) != HM_JSON_OBJECT ||
+      !hm_json_string_is(hm_json_object_getc(inv, "capability"), cap_id))
+    return 0;
+  char *cap_cid = NULL, *cap_text = NULL;
+  if (srv->st->vt->capability_get(srv->st, cap_id, &cap_cid, &cap_text) != HM_OK) return 0;
+  int ok = !strcmp(cap_cid, f->community_id);
+  hm_json *cap = NULL, *chain = hm_json_new_array(), *scope = hm_json_new_object();
+  if (ok) ok = hm_json_parse(&cap, cap_text, strlen(cap_text), 0, NULL) == HM_OK;
+  hm_free(cap_cid);
+  hm_free(cap_text);
+  if (ok) ok = chain && scope && hm_json_array_append(chain, cap) == HM_OK;
+  else hm_json_free(cap);
+  if (ok) ok = hm_json_object_setc(scope, "community", hm_json_new_cstr(f->community_id)) == HM_OK;
+  int64_t now = hm_srv_now(srv), w = (int64_t)srv->cfg.vp_freshness_s * 1000, created = 0;
+  const char *cr = hm_json_string(hm_json_object_getc(hm_json_object_getc(inv, "proof"), "created"), NULL);
+  const char *pv = hm_json_string(hm_json_object_getc(hm_json_object_getc(inv, "proof"), "proofValue"), NULL);
+  if (ok) ok = cr && pv && hm_iso8601_parse_strict(cr, strlen(cr), &created) == HM_OK && created >= now - w &&
+               created <= now + w; /* R-CRY-ZCAP-14 */
+  if (ok) {
+    hm_verify_opts o = {0};
+    o.profile = HM_PROFILE_HARDENED;
+    o.now_ms = now;
+    o.freshness_s = srv->cfg.vp_freshness_s;
+    hm_zcap_expect e = {f->conn->did, ACTION_PREFIX "SendMessage", chid, scope, srv->did};
+    ok = hm_zcap_verify_invocation(inv, chain, &o, &e, NULL) == HM_OK;
+  }
+  if (ok) { /* one frame per invocation: remember its signature for 2W */
+    char key[200];
+    snprintf(key, sizeof key, "zcap:%.180s", pv);
+    ok = srv->st->vt->replay_add(srv->st, key, now + 2 * w, now) == HM_OK;
+  }
+  hm_json_free(chain);
+  hm_json_free(scope);
+  return ok;
+}
+
 static void h_channel_send(hm_frame *f) {
   hm_server *srv = f->srv;
   const hm_json *p = f->payload;
@@ -1297,11 +1350,8 @@ static void h_channel_send(hm_frame *f) {
   int64_t slow_mode = 0;
   if (!channel_exists_sm(f, chid, &slow_mode)) return;
   hm_json *proof = hm_json_object_getc(f->env, "proof");
-  if (proof && hm_json_kind_of(proof) != HM_JSON_NULL) {
-    /* R-CHAN-15 / R-AUTHZ-26: an invocation must verify against the community's stored
-     * capability chain; capability storage is not implemented yet, so no proof can be
-     * verified and every frame carrying one is refused (never accepted unchecked). */
-    hm_frame_error(f, "ZCAP_INVALID", "Invalid ZCAP proof");
+  if (proof && hm_json_kind_of(proof) != HM_JSON_NULL && !zcap_ok(f, proof, chid)) {
+    hm_frame_error(f, "ZCAP_INVALID", "Invalid ZCAP proof"); /* R-CHAN-15, R-AUTHZ-26 */
     return;
   }
   int rc = srv->st->vt->message_get(srv->st, chid, f->id, NULL, NULL);

@@ -753,10 +753,13 @@ static const char *vp_failure_message(const hm_verify_result *res, int rc) {
   return "Invalid VC";
 }
 
-static void auth_vp(hm_server *srv, hm_server_conn *c, const hm_json *env, const hm_json *vp) {
+static void auth_vp(hm_server *srv, hm_server_conn *c, const hm_json *env, const hm_json *vp, size_t dups) {
   const char *sender = str_field(env, "sender");
   const char *holder = str_field(vp, "holder");
-  if (hm_json_kind_of(vp) != HM_JSON_OBJECT || !holder) {
+  size_t ncred = hm_json_array_size(hm_json_object_getc(vp, "verifiableCredential"));
+  /* a signed object with a repeated key (R-CRY-JSON-5) and more than 16 credentials
+   * (R-AUTH-11) are refused before any signature work */
+  if (hm_json_kind_of(vp) != HM_JSON_OBJECT || !holder || dups || ncred > 16) {
     auth_fail(srv, c, "Invalid VP");
     return;
   }
@@ -1077,7 +1080,7 @@ void hm_server_conn_frame(hm_server *srv, hm_server_conn *c, const uint8_t *byte
         snprintf(msg, sizeof msg, "Invalid envelope field: %s", bad);
         hm_srv_error(srv, c, "INVALID_MESSAGE", msg, rid);
       } else if (is_vp) {
-        auth_vp(srv, c, env, payload);
+        auth_vp(srv, c, env, payload, info.duplicate_keys);
       } else {
         auth_token(srv, c, env, payload);
       }

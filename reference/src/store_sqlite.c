@@ -18,7 +18,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 10
+#define HM_STORE_SCHEMA_VERSION 11
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -96,6 +96,8 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     " UNIQUE(request_id, guardian));",
     /* 9 -> 10: user data */
     "CREATE TABLE user_data(did TEXT PRIMARY KEY, ciphertext TEXT NOT NULL, nonce TEXT NOT NULL, metadata TEXT);",
+    /* 10 -> 11: issued capabilities */
+    "CREATE TABLE capabilities(id TEXT PRIMARY KEY, community_id TEXT NOT NULL, json TEXT NOT NULL);",
 };
 
 typedef struct {
@@ -1391,6 +1393,33 @@ static int sq_user_data_delete(hm_store *st, const char *did) {
   return rc != HM_OK ? rc : n ? HM_OK : HM_ERR_NOT_FOUND;
 }
 
+static int sq_capability_put(hm_store *st, const char *id, const char *cid, const char *json) {
+  return run(st, NULL, "INSERT OR REPLACE INTO capabilities(id, community_id, json) VALUES(?1,?2,?3)", "sss", id, cid,
+             json);
+}
+
+static int sq_capability_get(hm_store *st, const char *id, char **cid, char **json) {
+  sqlite3_stmt *s;
+  *cid = *json = NULL;
+  if (prep(st, &s, "SELECT community_id, json FROM capabilities WHERE id=?1") != HM_OK) return HM_ERR_IO;
+  bind_text(s, 1, id);
+  int rc = sqlite3_step(s), ret = HM_OK;
+  if (rc == SQLITE_ROW) {
+    *cid = hm_strdup(col_text(s, 0));
+    *json = hm_strdup(col_text(s, 1));
+    if (!*cid || !*json) ret = HM_ERR_NOMEM;
+  } else {
+    ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
+  }
+  sqlite3_finalize(s);
+  if (ret != HM_OK) {
+    hm_free(*cid);
+    hm_free(*json);
+    *cid = *json = NULL;
+  }
+  return ret;
+}
+
 static int sq_channel_find(hm_store *st, const char *chid, hm_store_channel_cb cb, void *ctx) {
   sqlite3_stmt *s;
   if (prep(st, &s, CHANNEL_COLS " WHERE id=?1") != HM_OK) return HM_ERR_IO;
@@ -1429,7 +1458,8 @@ static const hm_store_vtable sq_vtable = {
     sq_keypackage_add, sq_keypackage_list, sq_mls_group_get, sq_mls_group_put, sq_mls_groups_of,
     sq_media_put,      sq_media_get,       sq_media_delete,
     sq_recovery_create, sq_recovery_get,   sq_recovery_list, sq_recovery_delete, sq_recovery_shard_put,
-    sq_recovery_shards, sq_user_data_put, sq_user_data_get, sq_user_data_delete, sq_channel_find,
+    sq_recovery_shards, sq_user_data_put, sq_user_data_get, sq_user_data_delete, sq_capability_put,
+    sq_capability_get, sq_channel_find,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

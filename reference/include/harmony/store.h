@@ -343,6 +343,10 @@ typedef struct {
   /* *ciphertext_b64, *nonce_b64, *metadata_json hm_malloc'd (metadata NULL when none). */
   int (*user_data_get)(hm_store *st, const char *did, char **ciphertext_b64, char **nonce_b64, char **metadata_json);
   int (*user_data_delete)(hm_store *st, const char *did); /* HM_ERR_NOT_FOUND when none */
+  /* ---- schema 11: capabilities the server issued (trust anchors, R-CRY-ZCAP-10) ---- */
+  int (*capability_put)(hm_store *st, const char *id, const char *community_id, const char *json);
+  /* *json and *community_id hm_malloc'd; HM_ERR_NOT_FOUND if unknown. */
+  int (*capability_get)(hm_store *st, const char *id, char **community_id, char **json);
   /* The channel with this id in whatever community owns it (voice rooms). */
   int (*channel_find)(hm_store *st, const char *channel_id, hm_store_channel_cb cb, void *ctx);
 } hm_store_vtable;
