@@ -326,7 +326,8 @@ async def mls_group_takeover(ctx):
     w = await world(ctx, names=("bob",))
     await fresh_member(ctx, w, "carol")
     await group_setup(ctx, w["owner"], w)
-    await asyncio.sleep(0.2)
+    await w["bob"].expect_type("mls.group.setup", what="the owner's mls.group.setup at bob (setup)")
+    await asyncio.sleep(0.1)
     for c in w.conns.values():
         c.drain()
     await group_setup(ctx, w["bob"], w)
