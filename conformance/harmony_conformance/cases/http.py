@@ -322,3 +322,105 @@ async def http_metrics(ctx):
                  "harmony_auth_failures_total", "harmony_messages_stored_total", "harmony_sfu_requests_total"):
         ctx.check(name in text, f"metric {name} missing")
     ctx.check("did:key:" not in text, "metrics carry a DID")
+
+
+# ---- migration import with a real bundle (built by the harness' crypto: spec/crypto.md R-CRY-EXP-1) ----
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+HV = "https://harmony.example/vocab#"
+
+
+def _nq(s, p, o, g, literal=False):
+    obj = '"' + o.replace("\\", "\\\\").replace('"', '\\"') + '"' if literal else f"<{o}>"
+    return f"<{s}> <{p}> {obj} <{g}> ."
+
+
+def export_bundle(admin, members=("harmony:member:1001",), channel_name="general"):
+    """An encrypted export of one community with one channel and the given member subjects."""
+    from ..crypto import mediakeys, primitives
+    c = f"community:{os.urandom(16).hex()}"
+    ch = f"{c}:channel:{os.urandom(8).hex()}"
+    lines = [_nq(c, RDF_TYPE, HV + "Community", c), _nq(c, HV + "name", "Exported", c, literal=True),
+             _nq(ch, RDF_TYPE, HV + "Channel", c), _nq(ch, HV + "name", channel_name, c, literal=True),
+             _nq(ch, HV + "community", c, c)]
+    for m in members:
+        lines += [_nq(m, RDF_TYPE, HV + "Member", c), _nq(m, HV + "name", "ghost " + m[-4:], c, literal=True),
+                  _nq(m, HV + "community", c, c)]
+    key = mediakeys.export_key(admin.seed32)
+    nonce = os.urandom(24)
+    ct = primitives.xchacha_encrypt(key, nonce, "\n".join(lines).encode())
+    meta = {"exportDate": "2026-01-01T00:00:00.000Z", "sourceServerId": "1", "sourceServerName": "src",
+            "adminDID": admin.did, "channelCount": 1, "messageCount": 0, "memberCount": len(members)}
+    bundle = {"ciphertext": base64.b64encode(ct).decode(), "nonce": base64.b64encode(nonce).decode(), "metadata": meta}
+    return c, bundle
+
+
+def import_body(admin, bundle, name="Imported community"):
+    return {"bundle": bundle, "adminDID": admin.did, "communityName": name,
+            "adminKeyPair": {"publicKey": base64.b64encode(admin.public_key).decode(),
+                             "secretKey": base64.b64encode(admin.seed32).decode()}}
+
+
+@case("HTTP-018", area="http", reqs=["R-HTTP-14"], types=[],
+      title="A valid migration import creates the community and answers its summary",
+      sends="signed POST /api/migration/import with a bundle (one community, channel 'general', one imported member) "
+            "encrypted under the signer's export key",
+      expects="200 {communityId (string), channels (holding 'general'), members (one), roles, categories (arrays)}")
+async def http_import(ctx):
+    me = fresh(ctx)
+    _, bundle = export_bundle(me)
+    r = await http(ctx, "POST", "/api/migration/import", body=import_body(me, bundle), sign=me)
+    ctx.check(r.status == 200, f"import: {r}")
+    j = r.json() or {}
+    ctx.check(isinstance(j.get("communityId"), str) and j["communityId"], f"communityId in {j}")
+    for k in ("channels", "members", "roles", "categories"):
+        ctx.check(isinstance(j.get(k), list), f"{k} is not an array: {j}")
+    ctx.check(any(isinstance(c, dict) and c.get("name") == "general" for c in j.get("channels") or []),
+              f"channels {j.get('channels')}")
+    ctx.check(len(j.get("members") or []) == 1, f"members {j.get('members')}")
+
+
+@case("HTTP-019", area="http", reqs=["R-HTTP-16"], types=["community.list/c2s"],
+      title="An import bundle naming a DID as a member is refused and creates no membership",
+      sends="a signed import whose bundle lists a victim's DID as a member; then the victim logs in and sends "
+            "community.list",
+      expects="400 starting 'Import failed: invalid bundle: '; the victim's community list does not hold the "
+              "bundle's community (upstream writes every quad: G10)")
+async def http_import_forged_member(ctx):
+    me, victim = fresh(ctx), fresh(ctx, "victim")
+    cid, bundle = export_bundle(me, members=(victim.did,))
+    r = await http(ctx, "POST", "/api/migration/import", body=import_body(me, bundle), sign=me)
+    ctx.check(r.status == 400 and (err(r) or "").startswith("Import failed: invalid bundle: "), f"import: {r}")
+    v = await ctx.connect("victim", identity=victim)
+    await v.send("community.list", {})
+    f = await v.expect_type("community.list.response")
+    ctx.check(cid not in json_text(f), "the victim was made a member of the imported community")
+
+
+def json_text(f):
+    import json
+    return json.dumps(f)
+
+
+@case("HTTP-020", area="http", reqs=["R-HTTP-17"], types=["community.auto-joined/s2c", "community.info.response/s2c"],
+      title="After an import only the importer's connections hear about the new community",
+      sends="the importer and another user are connected; the importer posts a valid import",
+      expects="the importer's connection receives community.auto-joined and community.info.response for the "
+              "returned communityId; the other user receives no community frame (upstream pushes "
+              "community.list.response to everybody: G10)")
+async def http_import_notify(ctx):
+    me = fresh(ctx)
+    mine = await ctx.connect("importer", identity=me)
+    other = await ctx.connect("other", identity=fresh(ctx, "other"))
+    mine.drain()
+    other.drain()
+    _, bundle = export_bundle(me)
+    r = await http(ctx, "POST", "/api/migration/import", body=import_body(me, bundle), sign=me)
+    ctx.check(r.status == 200, f"import: {r}")
+    new = (r.json() or {}).get("communityId")
+    await mine.expect_type("community.auto-joined", lambda p: p.get("communityId") == new,
+                           what="community.auto-joined for the imported community")
+    await mine.expect_type("community.info.response", lambda p: p.get("communityId") == new,
+                           what="community.info.response for the imported community")
+    await other.expect_none(lambda f: str(f.get("type", "")).startswith("community."),
+                            what="a community frame caused by another DID's import")
