@@ -59,7 +59,7 @@ typedef struct {
   struct lws_context *ctx;
   struct lws *wsi;
   int connecting, want_connection, drop, done, exit_code, stdin_eof;
-  int64_t reconnect_at;
+  int64_t reconnect_at, hold_until;
   lws_sorted_usec_list_t sul;
   char *rx;
   size_t rx_len;
@@ -374,7 +374,8 @@ static void human_event(const hm_client_event *ev) {
 static void on_event(void *ctx, hm_client *c, const hm_client_event *ev) {
   (void)ctx;
   (void)c;
-  if (!strcmp(ev->type, "sync.response") && hm_json_object_getc(ev->payload, "authenticated")) save_state();
+  int auth_ok = !strcmp(ev->type, "sync.response") && hm_json_object_getc(ev->payload, "authenticated");
+  if (auth_ok) save_state();
   if (!strncmp(ev->type, "mls.", 4)) save_state();
   if (A.script || (A.listening && A.json)) {
     hm_json *o = hm_json_new_object();
@@ -383,6 +384,7 @@ static void on_event(void *ctx, hm_client *c, const hm_client_event *ev) {
     setstr(o, "sender", ev->sender);
     setstr(o, "text", ev->text);
     setstr(o, "e2e", e2e_name(ev->e2e));
+    if (auth_ok) setstr(o, "auth", hm_client_auth_by_token(A.cl) ? "token" : "vp");
     if (ev->payload) (void)hm_json_object_setc(o, "payload", hm_json_clone(ev->payload));
     print_json(o);
   } else if (A.listening) {
@@ -504,7 +506,9 @@ static void start_cmd(void) {
     finish_cmd(result_new(1));
     A.done = 1;
   } else if (!strcmp(cmd, "drop")) {
+    /* Simulated network loss; optional "hold" ms before reconnecting is allowed. */
     A.drop = 1;
+    A.hold_until = now_ms() + (int64_t)hm_json_number(hm_json_object_getc(A.e.cur, "hold"));
     if (A.wsi) lws_callback_on_writable(A.wsi);
     finish_cmd(result_new(1));
   } else if (!strcmp(cmd, "whoami")) {
@@ -632,7 +636,9 @@ static void tick(lws_sorted_usec_list_t *sul) {
   if (g_stop) A.done = 1;
   if (A.script) read_stdin();
   /* (Re)connect when wanted and due. */
-  if (A.want_connection && !A.wsi && !A.connecting && now >= A.reconnect_at) start_connect();
+  if (A.want_connection && !A.wsi && !A.connecting && now >= A.reconnect_at &&
+      now >= A.hold_until)
+    start_connect();
   /* Command progress. */
   if (A.e.cur && A.e.wk == W_READY && hm_client_get_state(A.cl) == HM_CLIENT_READY) {
     hm_json *r = result_new(1);

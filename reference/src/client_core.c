@@ -159,6 +159,7 @@ const char *hm_client_token(const hm_client *c) { return c ? c->token : NULL; }
 hm_client_state hm_client_get_state(const hm_client *c) { return c ? c->state : HM_CLIENT_DISCONNECTED; }
 const char *hm_client_did(const hm_client *c) { return c ? c->id.did : NULL; }
 unsigned hm_client_attempts(const hm_client *c) { return c ? c->attempts : 0; }
+int hm_client_auth_by_token(const hm_client *c) { return c ? c->by_token : 0; }
 
 uint64_t hm_client_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t max_ms, uint32_t rnd) {
   if (base_ms == 0) base_ms = 1;
@@ -288,6 +289,7 @@ static int queue_vp(hm_client *c) {
   size_t len = 0;
   rc = envelope(c, &text, &len, "sync.state", vp, NULL, 0);
   if (rc != HM_OK) return rc;
+  c->by_token = 0;
   return out_push(c, text, len, 0, 1);
 }
 
@@ -301,6 +303,7 @@ static int queue_token(hm_client *c) {
   size_t len = 0;
   int rc = envelope(c, &text, &len, "auth.token.verify", p, NULL, 0);
   if (rc != HM_OK) return rc;
+  c->by_token = 1;
   return out_push(c, text, len, 0, 1);
 }
 

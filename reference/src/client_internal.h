@@ -64,6 +64,7 @@ struct hm_client {
   char *token;
   hm_client_state state;
   unsigned attempts;
+  int by_token;
   uint64_t counter;
   hm_client_out *out_head, *out_tail;
   hm_client_fol *follows;

@@ -3,8 +3,8 @@
  * verifies strictly with that member's key, its epoch is exactly current + 1, and every
  * added key package passes R-CRY-MLS-4 for the DID the signature covers; a Welcome is used
  * only when its state names the group and our DID and keys at myLeafIndex. Leaf indices
- * follow upstream (new leaf = number of members) and a commit that would repeat a leaf
- * index is refused (R-CRY-MLS-17). */
+ * follow upstream (new leaf = number of members) except where that would repeat an index
+ * after a removal (see next_leaf); member_add refuses a repeated index (R-CRY-MLS-17). */
 #include <stdio.h>
 #include <string.h>
 
@@ -117,6 +117,18 @@ static void member_remove(hm_client_group *g, uint32_t leaf) {
     }
 }
 
+/* Leaf index of a new member: upstream's rule (the number of members) when that index is
+ * free, which is always the case in a group without removals, so commits of upstream clients
+ * are applied the same way. After a removal upstream's rule can repeat an index (W18); ours
+ * then takes the smallest free index instead, on the committer's and the receivers' side. */
+static uint32_t next_leaf(hm_client_group *g) {
+  uint32_t leaf = (uint32_t)g->n_members;
+  if (!member_by_leaf(g, leaf)) return leaf;
+  for (leaf = 0; member_by_leaf(g, leaf); leaf++) {
+  }
+  return leaf;
+}
+
 static hm_json *parse_text(const char *s, size_t len) {
   hm_json *j = NULL;
   if (hm_json_parse(&j, s, len, 0, NULL) != HM_OK) return NULL;
@@ -217,8 +229,7 @@ int hm_client_mls_add(hm_client *c, const char *community_id, const char *channe
 /* Build and send the Welcome and the Commit adding the member of a verified key package. */
 static int do_add(hm_client *c, hm_client_group *g, const char *kp_text, size_t kp_len,
                   const hm_mls_keypackage_info *kp) {
-  uint32_t leaf = (uint32_t)g->n_members;
-  if (member_by_leaf(g, leaf)) return HM_ERR_CONFLICT; /* would repeat a leaf (W18) */
+  uint32_t leaf = next_leaf(g);
   uint8_t commit_secret[32], wn[24], new_secret[32];
   hm_client__rand(c, commit_secret, 32);
   hm_client__rand(c, wn, 24);
@@ -548,7 +559,7 @@ static void on_commit(hm_client *c, const char *sender, const hm_json *p) {
   if (ok) {
     for (size_t i = 0; i < np && ok; i++) {
       if (pr[i].type == HM_MLS_ADD) {
-        if (member_add(g, (uint32_t)g->n_members, kpi[i].did, kpi[i].encryption_key, kpi[i].signature_key) != HM_OK)
+        if (member_add(g, next_leaf(g), kpi[i].did, kpi[i].encryption_key, kpi[i].signature_key) != HM_OK)
           ok = 0;
       } else {
         if (pr[i].leaf_index == g->my_leaf) removed_me = 1;

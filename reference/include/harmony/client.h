@@ -106,6 +106,8 @@ int hm_client_set_token(hm_client *c, const char *token);
 const char *hm_client_token(const hm_client *c);
 hm_client_state hm_client_get_state(const hm_client *c);
 const char *hm_client_did(const hm_client *c);
+/* 1 when the last authentication frame sent was auth.token.verify, 0 when it was a VP. */
+int hm_client_auth_by_token(const hm_client *c);
 
 /* ---- transport events (from the shell) ------------------------------------ */
 

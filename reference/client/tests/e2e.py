@@ -1,0 +1,310 @@
+#!/usr/bin/python3
+"""End-to-end test of the reference client: harmonyd on loopback and three `harmony script`
+clients (a, b, c) through login, community create/join, channel messages both ways, DMs both
+ways (decrypted by the peer), bad input and error frames, reconnect with resync (token login,
+queued frame sent after the reconnect, missed message delivered once), and a simplified-MLS
+group with add, message, remove and re-add (c, a community member outside the group, never
+reads the group's messages).
+
+Usage: e2e.py --harmonyd PATH --harmony PATH   (exit 0 = pass). Bounded: about 10 s.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+DEADLINE = time.monotonic() + 90
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+    print("ok  -", what, flush=True)
+
+
+class Client:
+    def __init__(self, name, harmony, home, url):
+        self.name = name
+        self.lines = []
+        self.cv = threading.Condition()
+        self.seq = 0
+        self.proc = subprocess.Popen(
+            [harmony, "--home", home, "--server", url, "script"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = {"unparsed": line}
+            with self.cv:
+                self.lines.append(obj)
+                self.cv.notify_all()
+
+    def send_line(self, text):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def cmd(self, timeout=10, **kw):
+        self.seq += 1
+        kw["seq"] = self.seq
+        self.send_line(json.dumps(kw))
+        return self.wait(lambda o: o.get("seq") == kw["seq"] and "result" in o, timeout,
+                         "%s: result of %s" % (self.name, kw.get("cmd")))
+
+    def wait(self, pred, timeout, what, start=0):
+        end = min(time.monotonic() + timeout, DEADLINE)
+        with self.cv:
+            while True:
+                for o in self.lines[start:]:
+                    if pred(o):
+                        return o
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise Failure("timed out waiting for " + what)
+                self.cv.wait(left)
+
+    def mark(self):
+        with self.cv:
+            return len(self.lines)
+
+    def events(self, pred, start=0):
+        with self.cv:
+            return [o for o in self.lines[start:] if pred(o)]
+
+    def close(self):
+        try:
+            self.send_line('{"cmd":"quit"}')
+            self.proc.wait(timeout=5)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def ev(kind, **match):
+    def pred(o):
+        if o.get("event") != kind:
+            return False
+        for k, v in match.items():
+            if k.startswith("p_"):
+                if (o.get("payload") or {}).get(k[2:]) != v:
+                    return False
+            elif o.get(k) != v:
+                return False
+        return True
+    return pred
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--harmonyd", required=True)
+    ap.add_argument("--harmony", required=True)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="harmony-e2e-")
+    server = None
+    clients = []
+    try:
+        server = subprocess.Popen(
+            [args.harmonyd, "--host", "127.0.0.1", "--port", "0", "--http-port", "0",
+             "--data-dir", os.path.join(tmp, "data"), "--rate-limit", "0", "--log-level", "error"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        ready = server.stdout.readline().split()
+        if len(ready) != 4 or ready[:2] != ["harmonyd", "ready"]:
+            raise Failure("harmonyd did not print its ready line: %r" % ready)
+        url = ready[2]
+
+        # Identities: the mnemonic is printed once, the store is private.
+        dids = {}
+        for n in "abc":
+            home = os.path.join(tmp, n)
+            r = subprocess.run([args.harmony, "--home", home, "id", "new"], capture_output=True,
+                               text=True, timeout=10)
+            out = r.stdout.split("\n")
+            check(r.returncode == 0 and len(out[0].split()) == 12 and out[1].startswith("did:key:z6Mk"),
+                  "%s: id new prints a 12-word mnemonic and a did:key" % n)
+            dids[n] = out[1]
+            mode = os.stat(os.path.join(home, "harmony.db")).st_mode & 0o777
+            check(mode == 0o600, "%s: identity store has mode 0600 (got %o)" % (n, mode))
+        r = subprocess.run([args.harmony, "--home", os.path.join(tmp, "a"), "id", "show"],
+                           capture_output=True, text=True, timeout=10)
+        check(r.stdout.strip() == dids["a"], "id show prints the stored DID")
+        r = subprocess.run([args.harmony, "--home", os.path.join(tmp, "a"), "--server", "http://x",
+                            "history", "a", "b"], capture_output=True, text=True, timeout=10)
+        check(r.returncode == 2 and "bad server URL" in r.stderr, "bad --server URL is refused clearly")
+
+        a, b, c = (Client(n, args.harmony, os.path.join(tmp, n), url) for n in "abc")
+        clients = [a, b, c]
+        for cl, n in ((a, "a"), (b, "b"), (c, "c")):
+            r = cl.cmd(cmd="connect")
+            check(r["ok"] and r["did"] == dids[n], "%s: login with a fresh VP" % n)
+
+        # Bad input and error frames.
+        a.send_line("not json")
+        r = a.wait(lambda o: o.get("result") == "?" and not o["ok"], 5, "a: bad line answer")
+        check(r["error"]["code"] == "BAD_INPUT", "a: a non-JSON script line gets BAD_INPUT")
+        r = a.cmd(cmd="community.join", communityId="community:doesnotexist")
+        check(not r["ok"] and r["error"]["code"] == "NOT_FOUND",
+              "a: joining an unknown community reports the server's NOT_FOUND error")
+        r = a.cmd(cmd="dm.send", did="did:key:zNotAKey", text="x")
+        check(not r["ok"] and r["error"]["code"] == "BAD_DID",
+              "a: a DM to a DID whose key cannot be verified is refused, nothing sent in clear")
+
+        # Community create / join.
+        r = a.cmd(cmd="community.create", name="E2E")
+        check(r["ok"] and r["communityId"].startswith("community:") and r["channels"],
+              "a: community.create answers with the community and its channel")
+        cid, ch = r["communityId"], r["channels"][0]["id"]
+        for cl in (b, c):
+            r = cl.cmd(cmd="community.join", communityId=cid)
+            check(r["ok"] and r["communityId"] == cid, "%s: community.join" % cl.name)
+
+        # Channel messages both ways.
+        m = b.mark()
+        r = a.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="hello from a")
+        check(r["ok"], "a: channel.send acknowledged by its own broadcast")
+        o = b.wait(ev("channel.message", text="hello from a"), 5, "b gets a's message", m)
+        check(o["sender"] == dids["a"] and o["e2e"] == "plaintext",
+              "b: receives a's message from a's DID, marked unencrypted (no group yet)")
+        m = a.mark()
+        r = b.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="hello from b")
+        o = a.wait(ev("channel.message", text="hello from b"), 5, "a gets b's message", m)
+        check(o["sender"] == dids["b"], "a: receives b's message")
+        r = a.cmd(cmd="history", communityId=cid, channelId=ch)
+        check(r["ok"] and [x["text"] for x in r["messages"]] == ["hello from a", "hello from b"],
+              "a: history returns both messages in order")
+
+        # DMs both ways, decrypted by the peer.
+        m = b.mark()
+        r = a.cmd(cmd="dm.send", did=dids["b"], text="secret for b")
+        check(r["ok"], "a: dm.send")
+        o = b.wait(ev("dm.message", text="secret for b"), 5, "b gets the DM", m)
+        check(o["e2e"] == "decrypted" and o["sender"] == dids["a"],
+              "b: the DM arrives encrypted and decrypts")
+        ct = o["payload"]["content"]
+        check("nonce" in ct and ct["epoch"] == 0 and "secret" not in json.dumps(ct),
+              "b: the DM content on the wire is ciphertext with a nonce")
+        m = a.mark()
+        b.cmd(cmd="dm.send", did=dids["a"], text="reply for a")
+        o = a.wait(ev("dm.message", text="reply for a"), 5, "a gets the DM reply", m)
+        check(o["e2e"] == "decrypted", "a: b's DM decrypts")
+        check(not c.events(ev("dm.message")), "c: receives no DM of a and b")
+
+        # Reconnect with resync: b loses its connection; a posts meanwhile; b's own message
+        # is queued while offline; b logs in again with its session token.
+        m = b.mark()
+        b.cmd(cmd="drop", hold=1200)
+        b.wait(ev("disconnected"), 5, "b disconnected", m)
+        ma = a.mark()
+        a.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="while b was away")
+        b.send_line(json.dumps({"cmd": "channel.send", "communityId": cid, "channelId": ch,
+                                "text": "queued by b", "seq": 999}))
+        o = b.wait(lambda o: o.get("event") == "sync.response" and o.get("auth"), 8, "b re-authenticates", m)
+        check(o["auth"] == "token", "b: reconnects with its session token (no VP)")
+        b.wait(lambda o: o.get("seq") == 999, 8, "b's queued send completes", m)
+        a.wait(ev("channel.message", text="queued by b"), 5, "a gets b's queued message", ma)
+        check(True, "b: a message queued while disconnected is sent after the reconnect")
+        b.wait(ev("channel.message", text="while b was away"), 5, "b resyncs the missed message", m)
+        got = b.events(ev("channel.message", text="while b was away"), m)
+        check(len(got) == 1, "b: the missed message arrives by resync, exactly once")
+        check(len(b.events(ev("channel.message", text="hello from a"), m)) == 0,
+              "b: resync starts at the last seen position (old messages not redelivered)")
+
+        # MLS group: a creates, b is added automatically (key package + member.joined).
+        # c uploads no key package, so it stays outside the group (a creator adds every
+        # member with a key package automatically, on mls.member.joined).
+        for cl in (a, b):
+            check(cl.cmd(cmd="mls.keypackage.upload")["ok"], "%s: key package uploaded" % cl.name)
+        time.sleep(0.3)
+        mb = b.mark()
+        a.cmd(cmd="mls.create", communityId=cid, channelId=ch)
+        a.cmd(cmd="mls.add", communityId=cid, channelId=ch, did=dids["b"])
+        b.wait(ev("mls.welcome"), 5, "b gets a Welcome", mb)
+        r = b.cmd(cmd="mls.info", communityId=cid, channelId=ch)
+        check(r["ok"] and r["members"] == 2 and r["epoch"] == 1, "b: joined the group from the Welcome (epoch 1)")
+        r = a.cmd(cmd="mls.info", communityId=cid, channelId=ch)
+        check(r["ok"] and r["members"] == 2 and r["epoch"] == 1, "a: group has 2 members at epoch 1")
+
+        mb, mc = b.mark(), c.mark()
+        a.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="group secret 1")
+        o = b.wait(ev("channel.message", p_communityId=cid, sender=dids["a"]), 5, "b gets the group message", mb)
+        check(o["text"] == "group secret 1" and o["e2e"] == "decrypted", "b: decrypts a's group message")
+        check(o["payload"]["content"]["epoch"] == 1, "the group message is MLS ciphertext at epoch 1")
+        o = c.wait(ev("channel.message", sender=dids["a"]), 5, "c gets the frame", mc)
+        check(o.get("text") is None and o["e2e"] == "pending",
+              "c (not in the group): cannot read it; queued pending a Welcome")
+        ma = a.mark()
+        b.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="group reply")
+        o = a.wait(ev("channel.message", sender=dids["b"], text="group reply"), 5, "a decrypts b", ma)
+        check(o["e2e"] == "decrypted", "a: decrypts b's group message")
+
+        # c uploads a key package now: the creator adds it on mls.member.joined; its
+        # pending message (epoch 1) is then tried and cannot open at epoch 2.
+        mc = c.mark()
+        check(c.cmd(cmd="mls.keypackage.upload")["ok"], "c: key package uploaded")
+        c.wait(ev("mls.welcome"), 5, "c gets a Welcome", mc)
+        r = c.cmd(cmd="mls.info", communityId=cid, channelId=ch)
+        check(r["ok"] and r["members"] == 3 and r["epoch"] == 2 and r["pending"] == 0,
+              "c: added automatically after its key package upload (3 members, epoch 2, queue flushed)")
+        b.wait(ev("mls.commit"), 5, "b applies the commit adding c")
+        r = b.cmd(cmd="mls.info", communityId=cid, channelId=ch)
+        check(r["members"] == 3 and r["epoch"] == 2, "b: applied the signed add commit (epoch 2)")
+
+        # Remove b, then a message b must not read, then re-add b.
+        mb = b.mark()
+        check(a.cmd(cmd="mls.remove", communityId=cid, channelId=ch, did=dids["b"])["ok"], "a: removes b")
+        b.wait(ev("mls.commit"), 5, "b gets the removal commit", mb)
+        r = b.cmd(cmd="mls.info", communityId=cid, channelId=ch)
+        check(not r["ok"], "b: dropped the group after its removal")
+        r = a.cmd(cmd="mls.info", communityId=cid, channelId=ch)
+        check(r["members"] == 2 and r["epoch"] == 3, "a: group has 2 members at epoch 3")
+        mb, mc = b.mark(), c.mark()
+        a.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="after removal")
+        o = c.wait(ev("channel.message", sender=dids["a"]), 5, "c gets the message", mc)
+        check(o.get("text") == "after removal" and o["e2e"] == "decrypted", "c: decrypts at epoch 3")
+        o = b.wait(ev("channel.message", sender=dids["a"]), 5, "b gets the frame", mb)
+        check(o.get("text") is None, "b: cannot read messages after its removal")
+        mb = b.mark()
+        a.cmd(cmd="mls.add", communityId=cid, channelId=ch, did=dids["b"])
+        b.wait(ev("mls.welcome"), 5, "b gets a second Welcome", mb)
+        r = b.cmd(cmd="mls.info", communityId=cid, channelId=ch)
+        check(r["ok"] and r["members"] == 3 and r["epoch"] == 4, "b: re-added (3 members, epoch 4)")
+        mb, mc = b.mark(), c.mark()
+        a.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="welcome back")
+        o = b.wait(ev("channel.message", text="welcome back"), 5, "b decrypts after re-add", mb)
+        check(o["e2e"] == "decrypted", "b: decrypts again after the re-add")
+        o = c.wait(ev("channel.message", text="welcome back"), 5, "c decrypts after re-add", mc)
+        check(o["e2e"] == "decrypted", "c: applied the re-add commit and decrypts")
+        print("PASS", flush=True)
+        return 0
+    except Failure as e:
+        print("FAIL -", e, flush=True)
+        for cl in clients:
+            print("---- %s stdout (last 30) ----" % cl.name)
+            for o in cl.lines[-30:]:
+                print(json.dumps(o)[:400])
+        return 1
+    finally:
+        for cl in clients:
+            cl.close()
+        if server:
+            server.terminate()
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
