@@ -453,3 +453,23 @@ async def sfu_track_other_room(ctx):
     e = await w["owner"].expect_error("FORBIDDEN")
     ctx.check(err_text(e) == "Not a participant of this voice room", f"message {err_text(e)!r}")
     await expect_silence([w["carol"], w["bob"]], ["voice.track.published"])
+
+
+@case("SFU-017", area="sfu", reqs=["R-SFU-11"], needs=["sfu-mock", "exclusive"],
+      types=["voice.tracks.push/c2s", "voice.renegotiate/c2s", "error/s2c"],
+      title="An SFU answer that is not a JSON object, or larger than 256 KiB, is a failure",
+      sends="a participant's push is answered 200 with the JSON array [1,2]; its renegotiate 200 with a 300 KiB "
+            "JSON object",
+      expects="CF_TRACKS_PUSH_FAILED and CF_RENEGOTIATE_FAILED; no voice.tracks.pushed / voice.renegotiated")
+async def sfu_bad_answers(ctx):
+    mock, w = await sfu_world(ctx, names=())
+    owner = w["owner"]
+    sid = await new_session(ctx, owner)
+    mock.fail_next(200, b"[1,2]")
+    await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": push_tracks(), "sessionDescription": SD_OFFER})
+    await owner.expect_error("CF_TRACKS_PUSH_FAILED")
+    mock.fail_next(200, {"sessionDescription": {"type": "answer", "sdp": "x" * (300 * 1024)}})
+    await owner.send("voice.renegotiate", {"sessionId": sid, "sessionDescription": SD_OFFER})
+    await owner.expect_error("CF_RENEGOTIATE_FAILED")
+    await owner.expect_none(lambda f: f.get("type") in ("voice.tracks.pushed", "voice.renegotiated"),
+                            what="a reply built from an unusable SFU answer")
