@@ -843,7 +843,7 @@ static int make_dirs(const char *path) {
 }
 
 int main(int argc, char **argv) {
-  options o = {0};
+  static options o; /* static: reachable until exit, also on the early-exit paths */
   o.port = 4000;
   o.http_port = -1;
   o.auth_timeout_ms = 30000;
