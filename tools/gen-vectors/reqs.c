@@ -7,6 +7,7 @@
  *   flag:NAME      the case's "flags" contain NAME
  *   result:R       the case's "result" is R (valid, invalid, acceptable)
  *   has:KEY        the case has the field KEY
+ *   !TOKEN         the condition TOKEN does not hold
  *   KEY=VALUE      the string field KEY equals VALUE
  *   KEY^PREFIX     the string field KEY starts with PREFIX
  * The list is computed from the finished case by both the generator (vrun) and the checker
@@ -127,6 +128,7 @@ static const vreqrow ROWS[] = {
 
   {"vc", "op:issue", "R-CRY-VC-1 R-CRY-VC-2 R-CRY-VC-3 R-CRY-VC-4 R-CRY-VC-5 R-CRY-JSON-1 R-CRY-ED-7"},
   {"vc", "op:issue type=IdentityAssertion", "R-CRY-VC-6"},
+  {"vc", "op:issue !has:expiration_date", "R-CRY-JSON-7"},
   {"vc", "op:verify", "R-CRY-VC-2 R-CRY-VC-7 R-CRY-VC-8"},
   {"vc", "op:verify flag:BadDate", "R-CRY-VC-9"},
   {"vc", "op:verify flag:FutureDate", "R-CRY-VC-9"},
@@ -154,6 +156,7 @@ static const vreqrow ROWS[] = {
   {"zcap", "op:root", "R-CRY-ZCAP-1"},
   {"zcap", "op:delegate", "R-CRY-ZCAP-3"},
   {"zcap", "op:delegate has:caveats", "R-CRY-ZCAP-4"},
+  {"zcap", "op:delegate !has:caveats", "R-CRY-JSON-7"},
   {"zcap", "op:delegate flag:Attenuation", "R-CRY-ZCAP-7"},
   {"zcap", "op:invoke", "R-CRY-ZCAP-5"},
   {"zcap", "op:verify", "R-CRY-ZCAP-8 R-CRY-ZCAP-10 R-CRY-ZCAP-11 R-CRY-ZCAP-13"},
@@ -186,6 +189,7 @@ static int has_flag(json_t *c, const char *f, size_t n) {
 }
 
 static int token_holds(json_t *c, const char *t, size_t n) {
+  if (n > 1 && t[0] == '!') return !token_holds(c, t + 1, n - 1);
   if (n > 3 && !strncmp(t, "op:", 3)) return field_is(c, "op", 2, t + 3, n - 3, 0);
   if (n > 7 && !strncmp(t, "result:", 7)) return field_is(c, "result", 6, t + 7, n - 7, 0);
   if (n > 5 && !strncmp(t, "flag:", 5)) return has_flag(c, t + 5, n - 5);

@@ -205,3 +205,42 @@ async def pers_ids(ctx):
     h = await history(ctx, o, cid, chid)
     ids = [m.get("id") for m in h.get("messages") or []]
     ctx.check(m1 in ids and m2 in ids, f"history ids {ids}")
+
+
+@case("PERS-010", area="persistence", reqs=["R-PERS-21"], types=[], needs=["restart"], timeout=40,
+      title="harmonyd refuses a data directory of a newer storage format and leaves it unchanged",
+      sends="harmonyd starts on a fresh data directory and stops; its stored schema version is raised by 1000 "
+            "(harmonyd's own format: meta.schema_version in harmony.db); harmonyd starts again",
+      expects="the second start exits with a non-zero status and a message on stderr; the schema version is still "
+              "the raised one")
+async def pers_newer_format(ctx):
+    import sqlite3
+    from .sut import READY_LINE, _harmonyd, _run, _start, _stop, _tmpdir
+    h = _harmonyd(ctx)
+    dd = os.path.join(_tmpdir(ctx, "newer"), "d")
+    p, line = await _start([h, "--port", "0", "--data-dir", dd])
+    ctx.check(READY_LINE.match(line or ""), f"first start: ready line {line!r}")
+    await _stop(p)
+    db = os.path.join(dd, "harmony.db")
+    if not os.path.exists(db):
+        ctx.unsupported("harmonyd's store file harmony.db is not where this case expects it")
+    con = sqlite3.connect(db)
+    try:
+        cur = con.execute("SELECT value FROM meta WHERE key='schema_version'")
+        row = cur.fetchone()
+        if row is None:
+            ctx.unsupported("harmonyd's store has no meta.schema_version")
+        raised = int(row[0]) + 1000
+        con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (raised,))
+        con.commit()
+    finally:
+        con.close()
+    rc, out, err = await _run([h, "--port", "0", "--data-dir", dd], timeout=10)
+    ctx.check(rc not in (None, 0) and err.strip(), f"start on a newer data directory: status {rc}, "
+                                                   f"stderr {err[:200]!r}, stdout {out[:100]!r}")
+    con = sqlite3.connect(db)
+    try:
+        now = int(con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+    finally:
+        con.close()
+    ctx.check(now == raised, f"schema version changed to {now}")

@@ -634,7 +634,7 @@ async def bin_emit(ctx):
                   f"data {d!r} is not canonical base64")
 
 
-@case("BIN-002", area="codec", reqs=["R-BIN-2"], types=["dm.keyexchange/c2s", "dm.keyexchange/s2c"],
+@case("BIN-002", area="codec", reqs=["R-BIN-2", "R-CRY-DM-4"], types=["dm.keyexchange/c2s", "dm.keyexchange/s2c"],
       title="Byte fields accept the codec object and, where declared, a plain number array",
       sends="dm.keyexchange {recipientDID, senderPublicKey: [32 numbers]} and again with a codec object",
       expects="the recipient receives both dm.keyexchange frames")
