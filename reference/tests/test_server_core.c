@@ -13,6 +13,7 @@
 
 #include "harmony/alloc.h"
 #include "harmony/did.h"
+#include "harmony/httpsig.h"
 #include "harmony/json.h"
 #include "harmony/server.h"
 #include "harmony/store.h"
@@ -1152,6 +1153,68 @@ static void test_server_recovery_relay(void **state) {
   rig_close(&r);
 }
 
+static void http_call(rig *r, const ident *who, const char *method, const char *target, const char *body,
+                      hm_http_response *resp) {
+  char *auth = NULL;
+  if (who) assert_int_equal(hm_httpsig_sign(&auth, NULL, F.now / 1000, method, target, who->id.seed32), HM_OK);
+  hm_http_request q = {method, target, NULL, auth, (const uint8_t *)body, body ? strlen(body) : 0};
+  hm_server_http(r->srv, &q, resp);
+  hm_free(auth);
+}
+
+static void test_server_http_user_data(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a, b;
+  ident_make(&a, 1);
+  ident_make(&b, 2);
+  char body[600], target[300];
+  hm_http_response resp;
+  snprintf(body, sizeof body, "{\"did\":\"%s\",\"ciphertext\":\"AAAA\",\"nonce\":\"AAAAAAAA\",\"metadata\":{\"v\":1}}",
+           a.id.did);
+  http_call(&r, NULL, "POST", "/api/user-data/upload", body, &resp); /* unsigned (R-HTTP-9) */
+  assert_int_equal(resp.status, 401);
+  hm_free(resp.body);
+  http_call(&r, &b, "POST", "/api/user-data/upload", body, &resp); /* another DID's data */
+  assert_int_equal(resp.status, 403);
+  hm_free(resp.body);
+  F.now += 1000;
+  http_call(&r, &a, "POST", "/api/user-data/upload", body, &resp);
+  assert_int_equal(resp.status, 200);
+  assert_string_equal(resp.body, "{\"ok\":true,\"size\":13}"); /* 4 + 6 + 3 */
+  hm_free(resp.body);
+  http_call(&r, &a, "POST", "/api/user-data/upload", body, &resp); /* same signature again (R-HTTP-7) */
+  assert_int_equal(resp.status, 401);
+  assert_non_null(strstr(resp.body, "Replayed request"));
+  hm_free(resp.body);
+  snprintf(target, sizeof target, "/api/user-data/%s", a.id.did);
+  http_call(&r, &a, "GET", target, NULL, &resp);
+  assert_int_equal(resp.status, 200);
+  assert_non_null(strstr(resp.body, "\"metadata\":{\"v\":1}"));
+  hm_free(resp.body);
+  http_call(&r, &b, "GET", target, NULL, &resp);
+  assert_int_equal(resp.status, 403);
+  hm_free(resp.body);
+  F.now += 1000;
+  http_call(&r, &a, "DELETE", target, NULL, &resp);
+  assert_int_equal(resp.status, 200);
+  hm_free(resp.body);
+  http_call(&r, &a, "GET", target, NULL, &resp);
+  assert_int_equal(resp.status, 404);
+  hm_free(resp.body);
+  http_call(&r, &a, "PUT", "/api/user-data/upload", NULL, &resp);
+  assert_int_equal(resp.status, 405);
+  assert_string_equal(resp.allow, "POST, OPTIONS");
+  hm_free(resp.body);
+  http_call(&r, NULL, "GET", "/nowhere", NULL, &resp);
+  assert_int_equal(resp.status, 404);
+  hm_free(resp.body);
+  hm_identity_clear(&a.id);
+  hm_identity_clear(&b.id);
+  rig_close(&r);
+}
+
 /* ---- registry ---------------------------------------------------------------------------- */
 
 static void test_server_handlers_all_in_registry(void **state) {
@@ -1208,6 +1271,7 @@ int main(void) {
       cmocka_unit_test(test_server_edit_delete_history),
       cmocka_unit_test(test_server_role_grants_permission),
       cmocka_unit_test(test_server_recovery_relay),
+      cmocka_unit_test(test_server_http_user_data),
       cmocka_unit_test(test_server_handlers_all_in_registry),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
