@@ -79,6 +79,12 @@ async def new_session(ctx, conn) -> str:
 
 async def sfu_world(ctx, names=("bob",)):
     mock = require_mock(ctx)
+
+    async def drop_queued_failures():
+        # a failure queued with fail_next() that the server never consumed must not hit a later case
+        with mock._lock:
+            mock._fail.clear()
+    ctx.on_cleanup(drop_queued_failures)
     w = await voice_world(ctx, names=names)
     return mock, w
 
