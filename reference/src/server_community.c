@@ -1865,8 +1865,8 @@ static void h_community_kick(hm_frame *f) {
     hm_frame_internal(f, rc);
     return;
   }
-  qsort(before.ids, before.n, sizeof *before.ids, cmp_str);
-  for (hm_server_conn *c = srv->conns; c; c = c->next) {
+  if (before.n) qsort(before.ids, before.n, sizeof *before.ids, cmp_str);
+  for (hm_server_conn *c = srv->conns; c && before.n; c = c->next) {
     const char *key = c->did;
     if (key && bsearch(&key, before.ids, before.n, sizeof *before.ids, cmp_str)) hm_srv_send_text(srv, c, text, len);
   }

@@ -260,6 +260,10 @@ int hm_srv_broadcast(hm_server *srv, const char *community_id, const char *text,
     did_set_clear(&s);
     return rc;
   }
+  if (s.n == 0) { /* nobody to tell (and qsort/bsearch need a non-NULL array) */
+    did_set_clear(&s);
+    return HM_OK;
+  }
   qsort(s.dids, s.n, sizeof *s.dids, cmp_str);
   for (hm_server_conn *c = srv->conns; c; c = c->next) {
     if (c == except || !c->did) continue;
