@@ -192,3 +192,22 @@ async def cry_dm(ctx):
     key = dm.dm_key(b_id.x25519_secret, a_id.x25519_public)
     pt = dm.decrypt(key, from_u8(c["ciphertext"]), from_u8(c["nonce"]))
     ctx.check(pt == b"secret hello", f"decrypted {pt!r}")
+
+
+@case("CRYW-009", area="crypto", reqs=["R-CRY-ZCAP-6", "R-CRY-ZCAP-9"],
+      types=["channel.send/c2s", "error/s2c"],
+      title="A channel.send carrying an invocation of an unknown capability is refused with ZCAP_INVALID",
+      sends="channel.send whose envelope proof is {capabilityId, capabilityChain: [capabilityId], invocation} for a "
+            "well-formed, correctly signed invocation of a capability id the server never issued",
+      expects="error ZCAP_INVALID; no channel.message at any member")
+async def cry_unknown_cap(ctx):
+    import os as _os
+    o_ident = ctx.identity("owner")
+    o = await ctx.connect("owner")
+    cid, chid, _ = await create_community(ctx, o)
+    fake = {"id": "urn:uuid:" + _os.urandom(16).hex(), "invoker": o.did}
+    inv = proofs.invoke(fake, o_ident.seed32, ACTION, chid, now_iso())
+    await o.send("channel.send", message_payload(cid, chid, "unknown cap", did=o.did),
+                 proof={"capabilityId": fake["id"], "capabilityChain": [fake["id"]], "invocation": inv})
+    await o.expect_error("ZCAP_INVALID")
+    await expect_silence([o], ["channel.message"])

@@ -180,3 +180,60 @@ async def dlv_crash(ctx):
     f = await c.expect_type("sync.response", lambda p: p.get("channelId") == w.chid and "messages" in p)
     got = [m.get("id") for m in f["payload"].get("messages") or []]
     ctx.check(all(x in got for x in seen), f"messages lost by kill -9: {[x for x in seen if x not in got]}")
+
+
+@case("DLV-007", area="delivery", reqs=["R-DLV-7"], types=["channel.send/c2s", "channel.message/s2c"],
+      needs=["exclusive"], timeout=90,
+      title="A connection that stops reading is closed when its send buffer passes 8 MiB",
+      sends="a member logs in on a raw connection and then never reads; the owner posts 40 messages with ~700 KB "
+            "encrypted content each (about 37 MB of channel.message for the stalled member)",
+      expects="the stalled connection ends before all 40 frames reached it, with close code 1008 'Send buffer "
+              "overflow' if a close frame arrives; the owner's own connection keeps working")
+async def dlv_overflow(ctx):
+    import json as _json
+    from ..wsclient import u8
+    from .transport import RawWS
+    w = await world(ctx, names=())
+    o = w["owner"]
+    ident = ctx.identity("slow")
+    from ._util import join
+    slow_conn = await ctx.connect("slow-setup", identity=ident)
+    await join(ctx, slow_conn, w.cid)
+    await slow_conn.close_quietly()
+    r = await RawWS(ctx).open()
+    try:
+        env = {"id": "dlv-7", "type": "sync.state", "timestamp": "2026-01-01T00:00:00.000Z", "sender": ident.did,
+               "payload": ident.presentation()}
+        r.send_frame(0x1, _json.dumps(env).encode())
+        blob = u8(os.urandom(700_000))
+        for i in range(40):
+            await o.send("channel.send", dict(message_payload(w.cid, w.chid, did=o.did),
+                                              content={"ciphertext": blob, "epoch": 0, "senderIndex": 0,
+                                                       "nonce": u8(os.urandom(24))}))
+            await o.expect_type("channel.message", timeout=20, what=f"the owner's echo #{i + 1}")
+        o.drain()
+        got, code, reason, authed = 0, None, "", False
+        deadline = asyncio.get_running_loop().time() + 30
+        while asyncio.get_running_loop().time() < deadline:
+            fr = await r.recv_frame(5)
+            if fr is None:
+                break
+            op, data = fr
+            if op == 0x8:
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                reason = data[2:].decode("utf-8", "replace")
+                break
+            if op == 0x1 and b'"channel.message"' in data[:200]:
+                got += 1
+            if op == 0x1 and b'"authenticated":true' in data:
+                authed = True
+        ctx.check(authed and got >= 1, f"the raw connection was not a subscribed member (auth-ok seen: {authed}, "
+                                       f"channel.message frames: {got}): the case proves nothing")
+        ctx.check(got < 40, f"the stalled connection received all {got} messages: no send-buffer limit")
+        ctx.check(code in (None, 1008), f"closed with {code} ({reason!r}), expected 1008")
+        if code == 1008:
+            ctx.check(reason == "Send buffer overflow", f"close reason {reason!r}")
+        await o.send("conformance.bogus", {})
+        await o.expect_error("UNKNOWN_TYPE")
+    finally:
+        r.close()
