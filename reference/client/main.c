@@ -812,6 +812,14 @@ int main(int argc, char **argv) {
   if (sodium_init() < 0) die(1, "libsodium failed to initialise");
   const char *c1 = argv[i], *c2 = i + 1 < argc ? argv[i + 1] : "";
   int rest = argc - i; /* words including c1 */
+  static const char *const known[] = {"id", "script", "community", "channel", "dm", "history", "listen", "mls"};
+  int is_known = 0;
+  for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= !strcmp(c1, known[k]);
+  if (!is_known) {
+    fprintf(stderr, "harmony: unknown command %s\n", c1);
+    usage(stderr);
+    return 2;
+  }
   db_open();
   if (!strcmp(c1, "id")) {
     if (!strcmp(c2, "new")) {
