@@ -205,10 +205,13 @@ static void make_id(hm_client *c, char *buf, size_t cap) {
 }
 
 /* Build an envelope; payload ownership passes in. */
-static int envelope(hm_client *c, char **text, size_t *len, const char *type, hm_json *payload,
-                    char *id_out, size_t cap) {
+static int envelope_id(hm_client *c, char **text, size_t *len, const char *type, hm_json *payload,
+                       const char *preset_id, char *id_out, size_t cap) {
   char id[48], ts[32];
-  make_id(c, id, sizeof id);
+  if (preset_id)
+    snprintf(id, sizeof id, "%s", preset_id);
+  else
+    make_id(c, id, sizeof id);
   if (hm_iso8601_format(ts, hm_client__now(c)) != HM_OK) strcpy(ts, "1970-01-01T00:00:00.000Z");
   hm_json *env = hm_json_new_object();
   int rc = env ? HM_OK : HM_ERR_NOMEM;
@@ -226,6 +229,36 @@ static int envelope(hm_client *c, char **text, size_t *len, const char *type, hm
   hm_json_free(env);
   if (rc == HM_OK && id_out && cap) snprintf(id_out, cap, "%s", id);
   return rc;
+}
+
+static int envelope(hm_client *c, char **text, size_t *len, const char *type, hm_json *payload,
+                    char *id_out, size_t cap) {
+  return envelope_id(c, text, len, type, payload, NULL, id_out, cap);
+}
+
+/* Queue a message frame (channel.send / dm.send) with upstream's extra keys: "nonce" = the
+ * envelope id and "clock" = {counter, authorDID} from our Lamport clock. */
+static int send_message(hm_client *c, const char *type, hm_json *p, char *id_out, size_t cap) {
+  char id[48];
+  make_id(c, id, sizeof id);
+  hm_json *clock = hm_json_new_object();
+  int rc = clock ? HM_OK : HM_ERR_NOMEM;
+  if (rc == HM_OK) rc = hm_json_object_setc(clock, "counter", hm_json_new_number((double)++c->lamport));
+  if (rc == HM_OK) rc = hm_json_object_setc(clock, "authorDID", hm_json_new_cstr(c->id.did));
+  if (rc == HM_OK) rc = hm_json_object_setc(p, "nonce", hm_json_new_cstr(id));
+  if (rc == HM_OK) {
+    rc = hm_json_object_setc(p, "clock", clock);
+    clock = NULL;
+  }
+  hm_json_free(clock);
+  char *text = NULL;
+  size_t len = 0;
+  if (rc == HM_OK)
+    rc = envelope_id(c, &text, &len, type, p, id, id_out, cap);
+  else
+    hm_json_free(p);
+  if (rc != HM_OK) return rc;
+  return out_push(c, text, len, 1, 0);
 }
 
 int hm_client_send(hm_client *c, const char *type, hm_json *payload, char *id_out, size_t cap) {
@@ -425,8 +458,14 @@ void hm_client__emit(hm_client *c, const char *type, const hm_json *frame, const
 }
 
 /* Decode and deliver one channel message (live frame or StoredMessage). */
+static void clock_seen(hm_client *c, const hm_json *p) {
+  double n = hm_json_number(hm_json_object_getc(hm_json_object_getc(p, "clock"), "counter"));
+  if (n > (double)c->lamport && n < 9007199254740992.0) c->lamport = (uint64_t)n;
+}
+
 static void deliver_channel(hm_client *c, const hm_json *frame, const char *raw, size_t rawlen) {
   const hm_json *p = hm_json_object_getc(frame, "payload");
+  clock_seen(c, p);
   const char *community = hm_client__str(p, "communityId");
   const char *channel = hm_client__str(p, "channelId");
   hm_client_fol *f = (community && channel) ? hm_client__find_follow(c, community, channel) : NULL;
@@ -495,6 +534,7 @@ static void on_dm(hm_client *c, const hm_json *frame, const hm_json *p) {
   char *text = NULL;
   hm_client_e2e e2e = HM_CLIENT_E2E_FAILED;
   const char *sender = hm_client__str(frame, "sender");
+  clock_seen(c, p);
   if (!sender || hm_client_dm_open(c, sender, hm_json_object_getc(p, "content"), &text, &e2e) != HM_OK)
     e2e = HM_CLIENT_E2E_FAILED;
   hm_client__emit(c, "dm.message", frame, text, e2e);
@@ -610,7 +650,7 @@ int hm_client_channel_send(hm_client *c, const char *community_id, const char *c
     hm_json_free(p);
     return rc;
   }
-  return hm_client_send(c, "channel.send", p, id_out, cap);
+  return send_message(c, "channel.send", p, id_out, cap);
 }
 
 int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text, char *id_out,
@@ -631,7 +671,7 @@ int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text,
     hm_json_free(p);
     return rc;
   }
-  return hm_client_send(c, "dm.send", p, id_out, cap);
+  return send_message(c, "dm.send", p, id_out, cap);
 }
 
 int hm_client_decode(hm_client *c, const char *community_id, const char *channel_id,

@@ -65,6 +65,7 @@ struct hm_client {
   hm_client_state state;
   unsigned attempts;
   int by_token;
+  uint64_t lamport; /* Lamport clock of channel.send / dm.send (upstream orders by it) */
   uint64_t counter;
   hm_client_out *out_head, *out_tail;
   hm_client_fol *follows;

@@ -416,6 +416,11 @@ static void test_client_channel_send_plain_without_group(void **st) {
   hm_json *f = pop(a.c);
   const hm_json *content = hm_json_object_getc(hm_json_object_getc(f, "payload"), "content");
   assert_int_equal((int)hm_json_number(hm_json_object_getc(content, "epoch")), 0);
+  /* Upstream's extra keys: nonce = envelope id, clock = {counter, authorDID}. */
+  const hm_json *pl = hm_json_object_getc(f, "payload");
+  assert_true(hm_json_equal(hm_json_object_getc(pl, "nonce"), hm_json_object_getc(f, "id")));
+  assert_true(hm_json_string_is(hm_json_object_getc(hm_json_object_getc(pl, "clock"), "authorDID"), a.id.did));
+  assert_int_equal((int)hm_json_number(hm_json_object_getc(hm_json_object_getc(pl, "clock"), "counter")), 1);
   assert_int_equal(hm_json_object_setc(f, "type", hm_json_new_cstr("channel.message")), HM_OK);
   feed_json(a.c, f);
   assert_string_equal(a.last_text, "open text");
