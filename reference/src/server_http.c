@@ -230,27 +230,272 @@ static uint8_t *bytes_of(const hm_json *v, size_t *len) {
   return buf;
 }
 
-/* Does the bundle open with the key of R-CRY-EXP-1 derived from adminKeyPair.secretKey
- * (a 32-byte seed, or a 64-byte seed || public key)? The key material is wiped. */
-static int bundle_opens(const hm_json *b) {
+/* Opens the bundle with the key of R-CRY-EXP-1 derived from adminKeyPair.secretKey (a
+ * 32-byte seed, or a 64-byte seed || public key); the key material is wiped. Returns the
+ * plaintext (hm_malloc'd, NUL-terminated, *len) or NULL. */
+static char *bundle_open(const hm_json *b, size_t *out_len) {
   hm_json *bundle = hm_json_object_getc(b, "bundle"), *kp = hm_json_object_getc(b, "adminKeyPair");
   size_t sklen = 0, ctlen = 0, nlen = 0;
   uint8_t *sk = bytes_of(hm_json_object_getc(kp, "secretKey"), &sklen);
   uint8_t *ct = bytes_of(hm_json_object_getc(bundle, "ciphertext"), &ctlen);
   uint8_t *nonce = bytes_of(hm_json_object_getc(bundle, "nonce"), &nlen);
-  int ok = 0;
+  char *out = NULL;
   if (sk && ct && nonce && (sklen == 32 || sklen == 64) && nlen == 24 && ctlen >= 16) {
     uint8_t key[32];
     uint8_t *pt = hm_malloc(ctlen);
+    int ok = 0;
     if (pt && hm_hkdf32(key, sk, 32, "harmony-export-salt-v1", "harmony-export") == HM_OK)
       ok = hm_xchacha_open(pt, key, nonce, ct, ctlen, NULL, 0) == HM_OK;
     sodium_memzero(key, sizeof key);
-    if (pt) hm_free_secret(pt, ctlen);
+    if (ok) {
+      pt[ctlen - 16] = 0;
+      out = (char *)pt;
+      *out_len = ctlen - 16;
+    } else if (pt) {
+      hm_free_secret(pt, ctlen);
+    }
   }
   if (sk) hm_free_secret(sk, sklen);
   hm_free(ct);
   hm_free(nonce);
-  return ok;
+  return out;
+}
+
+/* ---- N-Quads of an export (R-CRY-EXP-1) ------------------------------------------------ */
+
+#define RDF_TYPE "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+#define HV "https://harmony.example/vocab#"
+
+typedef struct {
+  char *s, *p, *o, *g;
+  int literal;
+} quad;
+
+/* One term at *pp: <iri>, _:blank or "literal" (with @lang / ^^<dt> skipped). */
+static char *nq_term(const char **pp, int *literal) {
+  const char *p = *pp;
+  while (*p == ' ' || *p == '\t') p++;
+  char *out = NULL;
+  if (*p == '<') {
+    const char *e = strchr(p + 1, '>');
+    if (!e) return NULL;
+    out = hm_strndup(p + 1, (size_t)(e - p - 1));
+    p = e + 1;
+  } else if (p[0] == '_' && p[1] == ':') {
+    size_t n = strcspn(p, " \t");
+    out = hm_strndup(p, n);
+    p += n;
+  } else if (*p == '"') {
+    size_t cap = strlen(p), k = 0;
+    out = hm_malloc(cap + 1);
+    if (!out) return NULL;
+    p++;
+    while (*p && *p != '"') {
+      if (*p == '\\') {
+        p++;
+        char c = *p == 'n' ? '\n' : *p == 'r' ? '\r' : *p == 't' ? '\t' : *p;
+        if (!*p) break;
+        out[k++] = c;
+        p++;
+      } else {
+        out[k++] = *p++;
+      }
+    }
+    if (*p != '"') {
+      hm_free(out);
+      return NULL;
+    }
+    p++;
+    out[k] = 0;
+    if (*p == '@') p += strcspn(p, " \t");
+    else if (p[0] == '^' && p[1] == '^') {
+      const char *e = strchr(p, '>');
+      if (!e) {
+        hm_free(out);
+        return NULL;
+      }
+      p = e + 1;
+    }
+    if (literal) *literal = 1;
+  } else {
+    return NULL;
+  }
+  *pp = p;
+  return out;
+}
+
+static void quads_free(quad *q, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    hm_free(q[i].s);
+    hm_free(q[i].p);
+    hm_free(q[i].o);
+    hm_free(q[i].g);
+  }
+  hm_free(q);
+}
+
+/* Parse the whole text; NULL (and *why) on a syntax error. */
+static quad *nq_parse(const char *text, size_t *n_out, const char **why) {
+  size_t cap = 16, n = 0;
+  quad *q = hm_calloc(cap, sizeof *q);
+  if (!q) {
+    *why = "out of memory";
+    return NULL;
+  }
+  const char *p = text;
+  while (*p) {
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t)(eol - p) : strlen(p);
+    char *line = hm_strndup(p, len);
+    p += len + (eol ? 1 : 0);
+    if (!line) break;
+    const char *lp = line;
+    while (*lp == ' ' || *lp == '\t' || *lp == '\r') lp++;
+    if (!*lp) {
+      hm_free(line);
+      continue;
+    }
+    if (n == cap) {
+      quad *nq = hm_realloc(q, cap * 2 * sizeof *nq);
+      if (!nq) {
+        hm_free(line);
+        break;
+      }
+      memset(nq + cap, 0, cap * sizeof *nq);
+      q = nq;
+      cap *= 2;
+    }
+    quad *x = &q[n];
+    x->s = nq_term(&lp, NULL);
+    x->p = x->s ? nq_term(&lp, NULL) : NULL;
+    x->o = x->p ? nq_term(&lp, &x->literal) : NULL;
+    x->g = x->o ? nq_term(&lp, NULL) : NULL;
+    while (*lp == ' ' || *lp == '\t') lp++;
+    int ok = x->g && *lp == '.';
+    hm_free(line);
+    n++;
+    if (!ok) {
+      quads_free(q, n);
+      *why = "not N-Quads";
+      return NULL;
+    }
+  }
+  *n_out = n;
+  return q;
+}
+
+static const char *nq_value(const quad *q, size_t n, const char *s, const char *pred) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(q[i].s, s) && !strcmp(q[i].p, pred)) return q[i].o;
+  return NULL;
+}
+
+static int nq_is(const quad *q, size_t n, const char *s, const char *type) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(q[i].s, s) && !strcmp(q[i].p, RDF_TYPE) && !strcmp(q[i].o, type)) return 1;
+  return 0;
+}
+
+/* R-HTTP-16: read one community, its channels and imported members from the quads and
+ * build our own records (new ids, creator = the signer, only the signer a member). */
+static void import_quads(hm_server *srv, hm_http_response *r, const char *who, const char *name, const char *text) {
+  const char *why = NULL;
+  size_t n = 0;
+  quad *q = nq_parse(text, &n, &why);
+  char msg[200];
+  if (!q) {
+    snprintf(msg, sizeof msg, "Import failed: invalid bundle: %s", why ? why : "not N-Quads");
+    reply_error(r, 400, msg);
+    return;
+  }
+  const char *src = NULL;
+  int communities = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(q[i].p, RDF_TYPE) && !strcmp(q[i].o, HV "Community")) {
+      communities++;
+      src = q[i].s;
+    }
+  if (communities != 1) why = "exactly one community expected";
+  if (!why && hm_utf16_len(name, strlen(name)) > 100) why = "communityName too long";
+  /* every member and message author must be a placeholder, never a DID */
+  for (size_t i = 0; !why && i < n; i++) {
+    if (!strcmp(q[i].p, RDF_TYPE) && !strcmp(q[i].o, HV "Member") && !strncmp(q[i].s, "did:", 4))
+      why = "a member is a DID";
+    if ((!strcmp(q[i].p, HV "author") || !strcmp(q[i].p, HV "authorDID")) && !strncmp(q[i].o, "did:", 4))
+      why = "a message author is a DID";
+  }
+  if (why) {
+    quads_free(q, n);
+    snprintf(msg, sizeof msg, "Import failed: invalid bundle: %s", why);
+    reply_error(r, 400, msg);
+    return;
+  }
+  int64_t now = hm_srv_now(srv);
+  char cid[64];
+  hm_srv_fresh_id(srv, cid, sizeof cid, "community", 16);
+  cid[9] = ':';
+  size_t nch = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(q[i].p, RDF_TYPE) && !strcmp(q[i].o, HV "Channel")) nch++;
+  hm_store_channel *chans = hm_calloc(nch ? nch : 1, sizeof *chans);
+  char (*ids)[128] = hm_calloc(nch ? nch : 1, sizeof *ids);
+  hm_json *out = hm_json_new_object(), *jch = hm_json_new_array(), *jm = hm_json_new_array();
+  int rc = (chans && ids && out && jch && jm) ? HM_OK : HM_ERR_NOMEM;
+  size_t k = 0;
+  for (size_t i = 0; rc == HM_OK && i < n; i++) {
+    if (strcmp(q[i].p, RDF_TYPE) || strcmp(q[i].o, HV "Channel")) continue;
+    const char *owner = nq_value(q, n, q[i].s, HV "community");
+    if (owner && strcmp(owner, src)) continue; /* another community's channel: not imported */
+    const char *cname = nq_value(q, n, q[i].s, HV "name");
+    if (!cname || !*cname || hm_utf16_len(cname, strlen(cname)) > 100) cname = "imported";
+    char hex[40];
+    hm_srv_fresh_id(srv, hex, sizeof hex, NULL, 8);
+    snprintf(ids[k], sizeof ids[k], "%s:channel:%s", cid, hex);
+    chans[k] = (hm_store_channel){ids[k], cid, cname, "text", NULL, now, NULL, 0};
+    hm_json *o = hm_json_new_object();
+    if (!o) rc = HM_ERR_NOMEM;
+    if (rc == HM_OK) {
+      hm_json_object_setc(o, "id", hm_json_new_cstr(ids[k]));
+      hm_json_object_setc(o, "name", hm_json_new_cstr(cname));
+      hm_json_object_setc(o, "type", hm_json_new_cstr("text"));
+      rc = hm_json_array_append(jch, o);
+    }
+    k++;
+  }
+  for (size_t i = 0; rc == HM_OK && i < n; i++) {
+    if (strcmp(q[i].p, RDF_TYPE) || strcmp(q[i].o, HV "Member") || !nq_is(q, n, q[i].s, HV "Member")) continue;
+    const char *mname = nq_value(q, n, q[i].s, HV "name");
+    hm_json *o = hm_json_new_object();
+    if (!o) rc = HM_ERR_NOMEM;
+    if (rc == HM_OK) {
+      hm_json_object_setc(o, "id", hm_json_new_cstr(q[i].s));
+      hm_json_object_setc(o, "displayName", hm_json_new_cstr(mname ? mname : q[i].s));
+      hm_json_object_setc(o, "linked", hm_json_new_bool(0));
+      rc = hm_json_array_append(jm, o);
+    }
+  }
+  hm_store_community c = {cid, name, NULL, who, now};
+  if (rc == HM_OK) rc = srv->st->vt->community_create(srv->st, &c, chans, k);
+  quads_free(q, n);
+  hm_free(chans);
+  hm_free(ids);
+  if (rc != HM_OK) {
+    hm_json_free(out);
+    hm_json_free(jch);
+    hm_json_free(jm);
+    reply_error(r, 500, "Internal error");
+    return;
+  }
+  hm_json_object_setc(out, "communityId", hm_json_new_cstr(cid));
+  hm_json_object_setc(out, "channels", jch);
+  hm_json_object_setc(out, "members", jm);
+  hm_json_object_setc(out, "roles", hm_json_new_array());
+  hm_json_object_setc(out, "categories", hm_json_new_array());
+  hm_srv_log(srv, HM_LOG_INFO, "community %s imported by %s", cid, who);
+  /* R-HTTP-17: only the importer's connections hear about it */
+  for (hm_server_conn *cn = srv->conns; cn; cn = cn->next)
+    if (cn->did && !strcmp(cn->did, who)) hm_srv_announce_community(srv, cn, cid, 1);
+  reply_json(r, 200, out);
 }
 
 static void migration_import(hm_server *srv, const hm_http_request *q, hm_http_response *r, const char *who) {
@@ -266,12 +511,14 @@ static void migration_import(hm_server *srv, const hm_http_request *q, hm_http_r
     reply_error(r, 403, "adminDID must match the authenticated DID");
   } else if (hm_json_kind_of(hm_json_object_getc(b, "adminKeyPair")) != HM_JSON_OBJECT) {
     reply_error(r, 400, "adminKeyPair is required");
-  } else if (!bundle_opens(b)) {
-    reply_error(r, 400, "Import failed: cannot decrypt bundle"); /* R-HTTP-15 */
   } else {
-    /* Rebuilding the community from the decrypted N-Quads (R-HTTP-14, R-HTTP-16) is not
-     * implemented in this build: an honest 501, nothing stored. */
-    reply_error(r, 501, "Not implemented");
+    size_t plen = 0;
+    char *plain = bundle_open(b, &plen);
+    if (!plain)
+      reply_error(r, 400, "Import failed: cannot decrypt bundle"); /* R-HTTP-15 */
+    else
+      import_quads(srv, r, who, name, plain);
+    if (plain) hm_free_secret(plain, plen + 1);
   }
   hm_json_free(b);
 }
