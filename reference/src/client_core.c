@@ -311,7 +311,12 @@ static int queue_vp(hm_client *c) {
   int rc = hm_vc_issue(&vc, &p);
   if (rc == HM_OK) {
     creds = hm_json_new_array();
-    rc = hm_json_array_append(creds, vc);
+    if (!creds) {
+      hm_json_free(vc);
+      rc = HM_ERR_NOMEM;
+    } else {
+      rc = hm_json_array_append(creds, vc);
+    }
   }
   char created[32];
   if (rc == HM_OK) rc = hm_iso8601_format(created, now);
