@@ -567,7 +567,7 @@ static size_t unescape(unsigned char *d, const unsigned char *a, const unsigned 
     case 'r': d[o++] = '\r'; break;
     case 't': d[o++] = '\t'; break;
     case 'u': {
-      unsigned cu, lo;
+      unsigned cu = 0, lo; /* the lexer already checked the four hex digits */
       hex4(a, &cu);
       a += 4;
       /* A high surrogate directly followed by an escaped low one is a single code point;
@@ -889,8 +889,8 @@ static void digits_step(char *dig, int k, int *e, int up) {
       (*e)++;
     }
   } else {
-    while (i >= 0 && dig[i] == '0') dig[i--] = '9';
-    dig[i]--; /* dig[0] >= '1' so i >= 0 here */
+    while (i > 0 && dig[i] == '0') dig[i--] = '9';
+    dig[i]--; /* dig[0] >= '1', so the loop stops at i >= 0 before running out */
     if (dig[0] == '0') { /* 100..0 - 1 = 99..9 with one digit fewer in front */
       for (int j = 0; j < k; j++) dig[j] = '9';
       (*e)--;

@@ -164,7 +164,7 @@ static int js_date_parse(const char *s, size_t len, int64_t *ms) {
         p++;
         while (p + f < len && s[p + f] >= '0' && s[p + f] <= '9') f++;
         if (f == 0) return 0;
-        int tmp;
+        int tmp = 0; /* digits() succeeds: the loop above counted f >= 1 digits */
         digits(s + p, f < 3 ? f : 3, &tmp);
         for (size_t k = f; k < 3; k++) tmp *= 10;
         frac = tmp;

@@ -60,8 +60,8 @@ int hc_get_hex_alloc(hc_ctx *c, const char *key, uint8_t **out, size_t *len) {
 }
 
 int hc_get_hex_fixed(hc_ctx *c, const char *key, uint8_t *out, size_t n) {
-  uint8_t *buf;
-  size_t len;
+  uint8_t *buf = NULL;
+  size_t len = 0;
   int rc = hc_get_hex_alloc(c, key, &buf, &len);
   if (rc) return rc;
   if (len != n) {
