@@ -211,3 +211,48 @@ async def cry_unknown_cap(ctx):
                  proof={"capabilityId": fake["id"], "capabilityChain": [fake["id"]], "invocation": inv})
     await o.expect_error("ZCAP_INVALID")
     await expect_silence([o], ["channel.message"])
+
+
+@case("CRYW-010", area="crypto", reqs=["R-CRY-MLS-5"], types=["mls.group.setup/c2s", "mls.group.setup/s2c"],
+      title="A channel's MLS group id is <communityId>:<channelId> (the community id appears twice)",
+      sends="the owner sends mls.group.setup {communityId, channelId, groupId: communityId + ':' + channelId}",
+      expects="bob receives mls.group.setup with that groupId unchanged; it starts with the community id and "
+              "contains it twice")
+async def cry_group_id(ctx):
+    from ._util import join
+    o = await ctx.connect("owner")
+    cid, chid, _ = await create_community(ctx, o)
+    b = await ctx.connect("bob")
+    await join(ctx, b, cid)
+    gid = cid + ":" + chid
+    await o.send("mls.group.setup", {"communityId": cid, "channelId": chid, "groupId": gid})
+    f = await b.expect_type("mls.group.setup", lambda p: p.get("channelId") == chid)
+    g = f["payload"].get("groupId")
+    ctx.check(g == gid and g.startswith(cid + ":") and g.count(cid) == 2, f"groupId {g!r}")
+
+
+@case("CRYW-011", area="crypto", reqs=["R-CRY-MLS-11"],
+      types=["channel.send/c2s", "channel.message/s2c", "thread.create/c2s", "thread.send/c2s"],
+      title="Epoch-0 content (UTF-8 bytes in clear) is relayed unchanged in messages and thread messages",
+      sends="channel.send and thread.send with content {ciphertext: UTF-8 of a text, epoch: 0, senderIndex: 0}",
+      expects="bob receives channel.message and thread.message with the same content; the ciphertext bytes are the "
+              "UTF-8 of the text")
+async def cry_epoch0(ctx):
+    from ..wsclient import from_u8, u8
+    from ._util import create_thread, join, send_message
+    o = await ctx.connect("owner")
+    cid, chid, _ = await create_community(ctx, o)
+    b = await ctx.connect("bob")
+    await join(ctx, b, cid)
+    content = {"ciphertext": u8("grüße epoch 0".encode()), "epoch": 0, "senderIndex": 0}
+    await o.send("channel.send", dict(message_payload(cid, chid, did=o.did), content=content))
+    f = await b.expect_type("channel.message", lambda p: isinstance(p.get("content"), dict))
+    ctx.check(f["payload"]["content"] == content
+              and from_u8(f["payload"]["content"]["ciphertext"]).decode() == "grüße epoch 0", f"relayed {f['payload']}")
+    parent = await send_message(ctx, o, cid, chid, "parent")
+    tid = await create_thread(ctx, o, cid, chid, parent)
+    b.drain()
+    await o.send("thread.send", {"communityId": cid, "channelId": chid, "threadId": tid, "content": content,
+                                 "nonce": "n-" + tid[-6:]})
+    f = await b.expect_type("thread.message", lambda p: isinstance(p.get("content"), dict))
+    ctx.check(f["payload"]["content"] == content, f"thread relay {f['payload']}")
