@@ -22,6 +22,7 @@
 
 #include "harmony/alloc.h"
 #include "harmony/bip39.h"
+#include "harmony/codec.h"
 #include "harmony/client.h"
 #include "harmony/crypto.h"
 #include "harmony/did.h"
@@ -52,6 +53,7 @@ typedef struct {
   int64_t timeout_ms;
   int64_t listen_ms; /* listen: stop after this long (0 = until SIGINT) */
   int listening;
+  char passfile[1024]; /* --passphrase-file: the identity is sealed with Argon2id */
   /* state */
   sqlite3 *db;
   hm_identity id;
@@ -181,6 +183,7 @@ static void db_open(void) {
   if (sqlite3_exec(A.db,
                    "PRAGMA journal_mode=WAL;"
                    "CREATE TABLE IF NOT EXISTS identity(k INTEGER PRIMARY KEY CHECK(k=1), mnemonic TEXT NOT NULL, did TEXT NOT NULL);"
+                   "CREATE TABLE IF NOT EXISTS identity_sealed(k INTEGER PRIMARY KEY CHECK(k=1), sealed TEXT NOT NULL, did TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS tokens(server TEXT PRIMARY KEY, token TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS mls(k INTEGER PRIMARY KEY CHECK(k=1), state TEXT NOT NULL);",
                    NULL, NULL, &err) != SQLITE_OK)
@@ -212,10 +215,44 @@ static void db_put(const char *sql, const char *a, const char *b) {
   sqlite3_finalize(st);
 }
 
+/* Passphrase sealing: key = Argon2id(passphrase, salt16) (libsodium crypto_pwhash, the
+ * "interactive" limits: 64 MiB, 2 passes), then XChaCha20-Poly1305 of the mnemonic. Stored as hex of
+ * salt16 || nonce24 || ciphertext+tag. */
+static void read_passphrase(char *out, size_t cap) {
+  FILE *f = fopen(A.passfile, "r");
+  if (!f || !fgets(out, (int)cap, f)) die(2, "cannot read the passphrase from %s", A.passfile);
+  fclose(f);
+  out[strcspn(out, "\r\n")] = 0;
+  if (!*out) die(2, "the passphrase in %s is empty", A.passfile);
+}
+
+static void seal_key(uint8_t key[32], const char *pass, const uint8_t salt[16]) {
+  if (crypto_pwhash(key, 32, pass, strlen(pass), salt, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                    crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+    die(1, "Argon2id failed (out of memory?)");
+}
+
 static void load_identity(void) {
   char m[HM_BIP39_MNEMONIC_MAX + 8];
-  if (!db_get("SELECT mnemonic FROM identity WHERE k=1", NULL, m, sizeof m))
+  char hex[2 * (16 + 24 + HM_BIP39_MNEMONIC_MAX + 16) + 8];
+  if (db_get("SELECT sealed FROM identity_sealed WHERE k=1", NULL, hex, sizeof hex)) {
+    if (!A.passfile[0]) die(2, "the identity in %s is sealed: give --passphrase-file FILE", A.home);
+    uint8_t blob[16 + 24 + HM_BIP39_MNEMONIC_MAX + 16], key[32];
+    size_t n = 0;
+    if (hm_hex_decode(blob, sizeof blob, &n, hex, strlen(hex)) != HM_OK || n < 16 + 24 + 16)
+      die(1, "stored sealed identity is damaged");
+    char pass[512];
+    read_passphrase(pass, sizeof pass);
+    seal_key(key, pass, blob);
+    sodium_memzero(pass, sizeof pass);
+    size_t ml = n - 16 - 24 - 16;
+    if (hm_xchacha_open((uint8_t *)m, key, blob + 16, blob + 40, n - 40, NULL, 0) != HM_OK)
+      die(2, "wrong passphrase for the identity in %s", A.home);
+    m[ml] = 0;
+    sodium_memzero(key, sizeof key);
+  } else if (!db_get("SELECT mnemonic FROM identity WHERE k=1", NULL, m, sizeof m)) {
     die(2, "no identity in %s (run `harmony id new` or `harmony id recover` first)", A.home);
+  }
   if (hm_identity_from_mnemonic(&A.id, m, HM_BIP39_HARDENED) != HM_OK) die(1, "stored identity is damaged");
   sodium_memzero(m, sizeof m);
 }
@@ -729,24 +766,46 @@ static void store_identity(const char *mnemonic) {
   hm_identity id;
   if (hm_identity_from_mnemonic(&id, mnemonic, HM_BIP39_HARDENED) != HM_OK)
     die(2, "not a valid BIP-39 English mnemonic (12-24 words, checksum)");
-  db_put("INSERT OR REPLACE INTO identity(k, mnemonic, did) VALUES(1, ?1, ?2)", mnemonic, id.did);
+  db_put("DELETE FROM identity", NULL, NULL);
+  db_put("DELETE FROM identity_sealed", NULL, NULL);
+  if (A.passfile[0]) {
+    char pass[512];
+    read_passphrase(pass, sizeof pass);
+    size_t ml = strlen(mnemonic);
+    uint8_t blob[16 + 24 + HM_BIP39_MNEMONIC_MAX + 16], key[32];
+    if (ml > HM_BIP39_MNEMONIC_MAX) die(2, "mnemonic too long");
+    hm_random_bytes(blob, 40);
+    seal_key(key, pass, blob);
+    sodium_memzero(pass, sizeof pass);
+    if (hm_xchacha_seal(blob + 40, key, blob + 16, (const uint8_t *)mnemonic, ml, NULL, 0) != HM_OK)
+      die(1, "sealing failed");
+    sodium_memzero(key, sizeof key);
+    char hex[2 * sizeof blob + 1];
+    (void)hm_hex_encode(hex, sizeof hex, blob, 40 + ml + 16);
+    db_put("INSERT INTO identity_sealed(k, sealed, did) VALUES(1, ?1, ?2)", hex, id.did);
+  } else {
+    db_put("INSERT INTO identity(k, mnemonic, did) VALUES(1, ?1, ?2)", mnemonic, id.did);
+  }
   printf("%s\n", id.did);
   hm_identity_clear(&id);
 }
 
 static int have_identity(void) {
   char d[128];
-  return db_get("SELECT did FROM identity WHERE k=1", NULL, d, sizeof d);
+  return db_get("SELECT did FROM identity WHERE k=1 UNION SELECT did FROM identity_sealed WHERE k=1", NULL, d, sizeof d);
 }
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: harmony [--home DIR] [--server ws://HOST:PORT] [--json] [--timeout MS] COMMAND ...\n"
+          "usage: harmony [--home DIR] [--server ws://HOST:PORT] [--json] [--timeout MS]\n"
+          "               [--passphrase-file FILE] COMMAND ...\n"
           "\n"
           "identity (stored in DIR/harmony.db, mode 0600; DIR defaults to ~/.harmony):\n"
           "  id new [--force]                 make an identity; prints its mnemonic ONCE, then the DID\n"
           "  id recover                       read a mnemonic from stdin and store it\n"
           "  id show                          print the DID\n"
+          "  (with --passphrase-file FILE, id new/recover seal the mnemonic with Argon2id +\n"
+          "   XChaCha20-Poly1305, and every later command needs the same option)\n"
           "server commands (log in with the stored session token, or a fresh VP):\n"
           "  community create NAME            prints the community id and its first channel id\n"
           "  community join COMMUNITY_ID\n"
@@ -794,6 +853,8 @@ int main(int argc, char **argv) {
       snprintf(A.home, sizeof A.home, "%s", argv[++i]);
     } else if (i + 1 < argc && !strcmp(argv[i], "--server")) {
       snprintf(A.server, sizeof A.server, "%s", argv[++i]);
+    } else if (i + 1 < argc && !strcmp(argv[i], "--passphrase-file")) {
+      snprintf(A.passfile, sizeof A.passfile, "%s", argv[++i]);
     } else if (i + 1 < argc && !strcmp(argv[i], "--timeout")) {
       A.timeout_ms = atoll(argv[++i]);
       if (A.timeout_ms <= 0) die(2, "--timeout needs a positive number of ms");
@@ -844,7 +905,8 @@ int main(int argc, char **argv) {
       return 0;
     } else if (!strcmp(c2, "show")) {
       char d[128];
-      if (!db_get("SELECT did FROM identity WHERE k=1", NULL, d, sizeof d)) die(2, "no identity in %s", A.home);
+      if (!db_get("SELECT did FROM identity WHERE k=1 UNION SELECT did FROM identity_sealed WHERE k=1", NULL, d, sizeof d))
+        die(2, "no identity in %s", A.home);
       printf("%s\n", d);
       return 0;
     }

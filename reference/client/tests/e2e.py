@@ -143,6 +143,24 @@ def main():
                             "history", "a", "b"], capture_output=True, text=True, timeout=10)
         check(r.returncode == 2 and "bad server URL" in r.stderr, "bad --server URL is refused clearly")
 
+        # Passphrase sealing (Argon2id): the right passphrase logs in, a wrong one is refused.
+        sealed = os.path.join(tmp, "sealed")
+        pw, bad = os.path.join(tmp, "pw"), os.path.join(tmp, "bad")
+        with open(pw, "w") as f:
+            f.write("correct horse\n")
+        with open(bad, "w") as f:
+            f.write("wrong\n")
+        r = subprocess.run([args.harmony, "--home", sealed, "--passphrase-file", pw, "id", "new"],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode == 0, "sealed identity created")
+        r = subprocess.run([args.harmony, "--home", sealed, "--server", url, "--passphrase-file", pw,
+                            "community", "create", "Sealed"], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 0 and r.stdout.startswith("community community:"),
+              "sealed identity logs in with the right passphrase")
+        r = subprocess.run([args.harmony, "--home", sealed, "--server", url, "--passphrase-file", bad,
+                            "community", "create", "Sealed"], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 2 and "wrong passphrase" in r.stderr, "a wrong passphrase is refused")
+
         a, b, c = (Client(n, args.harmony, os.path.join(tmp, n), url) for n in "abc")
         clients = [a, b, c]
         for cl, n in ((a, "a"), (b, "b"), (c, "c")):
