@@ -420,6 +420,50 @@ async def trn_serial(ctx):
               f"history seq values {seqs}")
 
 
+@case("TRN-014", area="transport", reqs=["R-TRN-14"],
+      types=["voice.session.create/c2s", "voice.session.created/s2c", "error/s2c"],
+      needs=["restart", "sfu-mock"], timeout=60,
+      title="An SFU proxy call does not hold up later frames of the connection or frames of other connections",
+      sends="server restarted with an SFU mock that answers after 1.5 s; a voice participant sends "
+            "voice.session.create and at once an unknown type; another participant sends an unknown type",
+      expects="both UNKNOWN_TYPE errors arrive within 1 s, before voice.session.created; voice.session.created "
+              "arrives after the mock answered")
+async def trn_sfu_async(ctx):
+    from ..sfu_mock import SfuMock
+    from ._util import voice_world
+    slow = SfuMock()
+    answer = slow._answer
+
+    def delayed(call):
+        time.sleep(1.5)
+        return answer(call)
+    slow._answer = delayed
+    slow.start()
+    try:
+        async with server_settings(ctx, sfu_api_base=slow.base):
+            w = await voice_world(ctx, names=("bob",))
+            o, b = w["owner"], w["bob"]
+            t0 = time.monotonic()
+            await o.send("voice.session.create", {})
+            await o.send("conformance.after-sfu", {})
+            await b.send("conformance.other-conn", {})
+            f = await o.expect(lambda f: f.get("type") in ("error", "voice.session.created"), timeout=5,
+                               what="the first answer after voice.session.create")
+            ctx.check(not str(ctx.adapter.error_code(f) or "").startswith("CF_"),
+                      f"voice.session.create was refused, no SFU call was made: {f.get('payload')}")
+            ctx.check(f["type"] == "error" and ctx.adapter.error_code(f) == "UNKNOWN_TYPE"
+                      and time.monotonic() - t0 < 1.0,
+                      f"first answer {f['type']} {f.get('payload')} after {time.monotonic() - t0:.2f} s: the SFU call "
+                      "held up the connection's next frame")
+            await b.expect_error("UNKNOWN_TYPE", timeout=1.0)
+            ctx.check(time.monotonic() - t0 < 1.2, "another connection's frame waited for the SFU call")
+            f = await o.expect(lambda f: f.get("type") in ("error", "voice.session.created"), timeout=6,
+                               what="the voice.session.create reply")
+            ctx.check(f["type"] == "voice.session.created", f"voice.session.create answered {f}")
+    finally:
+        slow.stop()
+
+
 # ---- 5. the envelope ------------------------------------------------------------------------
 
 @case("ENV-009", area="envelope", reqs=["R-ENV-1"], types=["channel.send/c2s", "channel.message/s2c"],
