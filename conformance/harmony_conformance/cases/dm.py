@@ -264,6 +264,23 @@ async def dm_rate(ctx):
     elapsed = (time.monotonic() - t0) * 1000
     if elapsed > window_ms * 0.8:
         ctx.unsupported(f"sending {n + 4} frames took {elapsed:.0f} ms, too close to the {window_ms} ms window")
+    # The server times the window when it processes frames. A probe sent after the burst
+    # tells whether it processed the whole burst inside one window: then the probe itself
+    # must be refused (RATE_LIMITED). If the probe is served instead, that is a violation
+    # when its answer came back within one window of the first frame (every frame was then
+    # processed inside one window), and otherwise inconclusive: the window may legitimately
+    # have rolled over during the burst.
+    probe = await conns[0].send("notification.count", {})
+    ans = await conns[0].expect(
+        lambda f: (f.get("type") == "error" and (f.get("payload") or {}).get("requestId") == probe["id"])
+        or f.get("type") == "notification.count.response",
+        timeout=max(5.0, window_ms / 1000 * 3), what="an answer to the probe after the burst")
+    answered_ms = (time.monotonic() - t0) * 1000
+    if ans.get("type") != "error" or (ans.get("payload") or {}).get("code") != "RATE_LIMITED":
+        ctx.check(answered_ms > window_ms,
+                  f"frame {n + 5} within {answered_ms:.0f} ms (< the {window_ms} ms window) was not rate limited")
+        ctx.unsupported(f"the server took {answered_ms:.0f} ms for the burst, longer than the {window_ms} ms "
+                        "window, so the counts cannot be judged")
     limited = 0
     for x in conns:
         while True:
