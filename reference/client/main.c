@@ -499,6 +499,11 @@ static void check_wait_event(const hm_client_event *ev) {
       hm_free(text);
     }
     (void)hm_json_object_setc(r, "messages", out);
+  } else if (!strcmp(cmd, "req")) {
+    if (p) (void)hm_json_object_setc(r, "payload", hm_json_clone(p));
+    char *pj = NULL;
+    if (p && hm_json_stringify(&pj, NULL, p) == HM_OK) snprintf(human, sizeof human, "%s", pj);
+    hm_free(pj);
   } else {
     snprintf(human, sizeof human, "sent %s", ev->id ? ev->id : "");
   }
@@ -590,6 +595,33 @@ static void start_cmd(void) {
     rc = hm_client_send(A.cl, "channel.history", p, id, sizeof id);
     if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
     wait_for(W_TYPE_AFTER, "channel.history.response", id);
+  } else if (!strcmp(cmd, "req")) {
+    /* Any request: send {type, payload}; with "wait" the result carries the payload of the
+     * first frame of that type after it; without, the result comes after a short window in
+     * which an error frame for the request fails it. */
+    if (!need("type")) return;
+    const hm_json *pl = hm_json_object_getc(A.e.cur, "payload");
+    rc = hm_client_send(A.cl, arg("type"), pl ? hm_json_clone(pl) : hm_json_new_object(), id, sizeof id);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    if (arg("wait")) {
+      wait_for(hm_json_kind_of(hm_json_object_getc(A.e.cur, "byId")) == HM_JSON_TRUE ? W_MESSAGE_ID : W_TYPE_AFTER,
+               arg("wait"), id);
+    } else {
+      wait_for(W_TYPE_AFTER, "\x01never", id);
+      A.e.deadline = now_ms() + 400;
+    }
+  } else if (!strcmp(cmd, "channel.edit")) {
+    if (!need("communityId") || !need("channelId") || !need("messageId") || !need("text")) return;
+    hm_json *content = NULL;
+    rc = hm_client_channel_content(A.cl, arg("communityId"), arg("channelId"), arg("text"), &content);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    hm_json *p = obj_kv("communityId", arg("communityId"), "channelId", arg("channelId"));
+    setstr(p, "messageId", arg("messageId"));
+    (void)hm_json_object_setc(p, "content", content);
+    rc = hm_client_send(A.cl, "channel.edit", p, id, sizeof id);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    wait_for(W_TYPE_AFTER, "\x01never", id);
+    A.e.deadline = now_ms() + 400;
   } else if (!strcmp(cmd, "raw")) {
     if (!need("type")) return;
     const hm_json *pl = hm_json_object_getc(A.e.cur, "payload");
@@ -683,8 +715,12 @@ static void tick(lws_sorted_usec_list_t *sul) {
     finish_cmd(r);
   }
   if (A.e.cur && A.e.wk != W_NONE && now > A.e.deadline) {
-    if (!strcmp(A.e.wait_type, "\x01never"))
-      finish_cmd(result_new(1));
+    if (!strcmp(A.e.wait_type, "\x01never")) {
+      hm_json *r = result_new(1);
+      if (A.e.wait_id[0]) setstr(r, "id", A.e.wait_id);
+      setstr(r, "human", "ok");
+      finish_cmd(r);
+    }
     else
       fail_cmd("TIMEOUT", "no answer in time");
   }
@@ -812,6 +848,14 @@ static void usage(FILE *f) {
           "  channel send COMMUNITY CHANNEL TEXT\n"
           "                                   MLS-encrypted when the channel has a group of 2+ members,\n"
           "                                   else sent as (and shown as) unencrypted\n"
+          "  channel edit COMMUNITY CHANNEL MESSAGE_ID TEXT | channel delete COMMUNITY CHANNEL MESSAGE_ID\n"
+          "  channel react COMMUNITY CHANNEL MESSAGE_ID EMOJI | channel pin COMMUNITY CHANNEL MESSAGE_ID\n"
+          "  channel pins COMMUNITY CHANNEL | channel create COMMUNITY NAME | channel typing COMMUNITY CHANNEL\n"
+          "  community info|leave COMMUNITY | community list | community kick|ban COMMUNITY DID\n"
+          "  role create COMMUNITY NAME | moderation get COMMUNITY | search COMMUNITY QUERY\n"
+          "  notifications | presence STATUS | profile name DISPLAY_NAME\n"
+          "  voice join COMMUNITY CHANNEL | voice leave CHANNEL   (signalling only)\n"
+          "  send TYPE PAYLOAD_JSON [REPLY_TYPE]  any registry frame; prints the reply's payload\n"
           "  dm send DID TEXT                 always encrypted to the key of the DID (never in clear)\n"
           "  history COMMUNITY CHANNEL [--limit N]\n"
           "  listen [--json] [--for MS]       print what arrives (JSON lines with --json)\n"
@@ -820,6 +864,66 @@ static void usage(FILE *f) {
           "  script                           JSON-lines commands on stdin, JSON-lines results and\n"
           "                                   events on stdout (see docs/walkthrough.md)\n"
           "The server URL also comes from $HARMONY_SERVER (default ws://127.0.0.1:4000).\n");
+}
+
+/* One-shot commands that map to one request: words, type, argument names, awaited reply
+ * type (NULL: none; errors still fail the command) and whether the reply carries our id. */
+typedef struct {
+  const char *w1, *w2, *type, *args[4], *wait;
+  int by_id;
+} simple_def;
+
+static const simple_def simple_defs[] = {
+    {"channel", "create", "channel.create", {"communityId", "name"}, "channel.created", 0},
+    {"channel", "delete", "channel.delete", {"communityId", "channelId", "messageId"}, NULL, 0},
+    {"channel", "react", "channel.reaction.add", {"communityId", "channelId", "messageId", "emoji"}, "channel.reaction.added", 1},
+    {"channel", "pin", "channel.pin", {"communityId", "channelId", "messageId"}, "channel.message.pinned", 0},
+    {"channel", "pins", "channel.pins.list", {"communityId", "channelId"}, "channel.pins.response", 0},
+    {"channel", "typing", "channel.typing", {"communityId", "channelId"}, NULL, 0},
+    {"community", "info", "community.info", {"communityId"}, "community.info.response", 0},
+    {"community", "list", "community.list", {NULL}, "community.list.response", 0},
+    {"community", "leave", "community.leave", {"communityId"}, NULL, 0},
+    {"community", "kick", "community.kick", {"communityId", "targetDID"}, NULL, 0},
+    {"community", "ban", "community.ban", {"communityId", "targetDID"}, "community.ban.applied", 0},
+    {"role", "create", "role.create", {"communityId", "name"}, "role.created", 0},
+    {"moderation", "get", "moderation.config.get", {"communityId"}, "moderation.config.response", 0},
+    {"search", NULL, "search.query", {"communityId", "query"}, "search.results", 0},
+    {"notifications", NULL, "notification.list", {NULL}, "notification.list.response", 0},
+    {"presence", NULL, "presence.update", {"status"}, NULL, 0},
+    {"profile", "name", "member.update", {"displayName"}, NULL, 0},
+    {"voice", "join", "voice.join", {"communityId", "channelId"}, "voice.state", 0},
+    {"voice", "leave", "voice.leave", {"channelId"}, NULL, 0},
+};
+
+static char *jstr(const char *s);
+
+/* Build the script line for a table command; 1 when argv matched one. */
+static int simple_cmd(int n, char **argv, char *buf, size_t cap) {
+  for (size_t k = 0; k < sizeof simple_defs / sizeof simple_defs[0]; k++) {
+    const simple_def *d = &simple_defs[k];
+    int skip = d->w2 ? 2 : 1, nargs = 0;
+    while (nargs < 4 && d->args[nargs]) nargs++;
+    if (strcmp(argv[0], d->w1) || (d->w2 && (n < 2 || strcmp(argv[1], d->w2)))) continue;
+    if (n != skip + nargs) {
+      fprintf(stderr, "harmony: usage: harmony %s%s%s", d->w1, d->w2 ? " " : "", d->w2 ? d->w2 : "");
+      for (int a = 0; a < nargs; a++) fprintf(stderr, " %s", d->args[a]);
+      fprintf(stderr, "\n");
+      exit(2);
+    }
+    size_t l = (size_t)snprintf(buf, cap, "{\"cmd\":\"req\",\"type\":\"%s\",\"payload\":{", d->type);
+    for (int a = 0; a < nargs && l < cap; a++) {
+      char *v = jstr(argv[skip + a]);
+      l += (size_t)snprintf(buf + l, cap - l, "%s\"%s\":%s", a ? "," : "", d->args[a], v);
+      hm_free(v);
+    }
+    if (l < cap && d->wait)
+      l += (size_t)snprintf(buf + l, cap - l, "},\"wait\":\"%s\",\"byId\":%s}", d->wait, d->by_id ? "true" : "false");
+    else if (l < cap)
+      l += (size_t)snprintf(buf + l, cap - l, "}}");
+    if (l >= cap) die(2, "arguments too long");
+    return 1;
+  }
+  return 0;
 }
 
 static void push_cmd(const char *json) {
@@ -873,7 +977,9 @@ int main(int argc, char **argv) {
   if (sodium_init() < 0) die(1, "libsodium failed to initialise");
   const char *c1 = argv[i], *c2 = i + 1 < argc ? argv[i + 1] : "";
   int rest = argc - i; /* words including c1 */
-  static const char *const known[] = {"id", "script", "community", "channel", "dm", "history", "listen", "mls"};
+  static const char *const known[] = {"id",   "script",   "community",  "channel",       "dm",       "history",
+                                      "listen", "mls",   "send",       "role",          "moderation", "search",
+                                      "notifications", "presence", "profile", "voice"};
   int is_known = 0;
   for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= !strcmp(c1, known[k]);
   if (!is_known) {
@@ -930,6 +1036,25 @@ int main(int argc, char **argv) {
       char *a = jstr(argv[i + 2]), *b = jstr(argv[i + 3]), *t = jstr(argv[i + 4]);
       snprintf(buf, sizeof buf, "{\"cmd\":\"channel.send\",\"communityId\":%s,\"channelId\":%s,\"text\":%s}", a, b, t);
       hm_free(a), hm_free(b), hm_free(t);
+    } else if (!strcmp(c1, "channel") && !strcmp(c2, "edit") && rest == 6) {
+      char *a = jstr(argv[i + 2]), *b = jstr(argv[i + 3]), *m = jstr(argv[i + 4]), *t = jstr(argv[i + 5]);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"channel.edit\",\"communityId\":%s,\"channelId\":%s,\"messageId\":%s,\"text\":%s}", a, b, m, t);
+      hm_free(a), hm_free(b), hm_free(m), hm_free(t);
+    } else if (!strcmp(c1, "send") && (rest == 3 || rest == 4)) {
+      /* harmony send TYPE PAYLOAD_JSON [REPLY_TYPE]: any frame of the registry. */
+      hm_json *pl = NULL;
+      if (hm_json_parse(&pl, argv[i + 2], strlen(argv[i + 2]), 0, NULL) != HM_OK || hm_json_kind_of(pl) != HM_JSON_OBJECT)
+        die(2, "PAYLOAD must be a JSON object");
+      hm_json *o = hm_json_new_object();
+      setstr(o, "cmd", "req");
+      setstr(o, "type", argv[i + 1]);
+      (void)hm_json_object_setc(o, "payload", pl);
+      if (rest == 4) setstr(o, "wait", argv[i + 3]);
+      char *t = NULL;
+      if (hm_json_stringify(&t, NULL, o) != HM_OK || strlen(t) >= sizeof buf) die(2, "payload too long");
+      snprintf(buf, sizeof buf, "%s", t);
+      hm_free(t);
+      hm_json_free(o);
     } else if (!strcmp(c1, "dm") && !strcmp(c2, "send") && rest == 4) {
       char *a = jstr(argv[i + 2]), *t = jstr(argv[i + 3]);
       snprintf(buf, sizeof buf, "{\"cmd\":\"dm.send\",\"did\":%s,\"text\":%s}", a, t);
@@ -940,6 +1065,8 @@ int main(int argc, char **argv) {
       if (lim <= 0) die(2, "--limit needs a positive number");
       snprintf(buf, sizeof buf, "{\"cmd\":\"history\",\"communityId\":%s,\"channelId\":%s,\"limit\":%ld}", a, b, lim);
       hm_free(a), hm_free(b);
+    } else if (simple_cmd(argc - i, argv + i, buf, sizeof buf)) {
+      /* built by the table */
     } else if (!strcmp(c1, "listen")) {
       A.listening = 1;
       for (int k = i + 1; k < argc; k++) {

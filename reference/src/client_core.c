@@ -604,9 +604,10 @@ int hm_client_on_frame(hm_client *c, const char *data, size_t len) {
 
 /* ---- convenience senders ------------------------------------------------------------ */
 
-int hm_client_channel_send(hm_client *c, const char *community_id, const char *channel_id,
-                           const char *text, char *id_out, size_t cap) {
-  if (!c || !community_id || !channel_id || !text) return HM_ERR_INVAL;
+int hm_client_channel_content(hm_client *c, const char *community_id, const char *channel_id,
+                              const char *text, hm_json **out) {
+  if (!c || !community_id || !channel_id || !text || !out) return HM_ERR_INVAL;
+  *out = NULL;
   hm_json *content = NULL;
   hm_client_group *g = hm_client__group(c, community_id, channel_id);
   size_t tl = strlen(text);
@@ -642,6 +643,16 @@ int hm_client_channel_send(hm_client *c, const char *community_id, const char *c
     }
   }
   if (!content) return HM_ERR_NOMEM;
+  *out = content;
+  return HM_OK;
+}
+
+int hm_client_channel_send(hm_client *c, const char *community_id, const char *channel_id,
+                           const char *text, char *id_out, size_t cap) {
+  if (!c || !community_id || !channel_id || !text) return HM_ERR_INVAL;
+  hm_json *content = NULL;
+  int rc0 = hm_client_channel_content(c, community_id, channel_id, text, &content);
+  if (rc0 != HM_OK) return rc0;
   hm_json *p = hm_json_new_object();
   int rc = p ? HM_OK : HM_ERR_NOMEM;
   if (rc == HM_OK) rc = hm_json_object_setc(p, "communityId", hm_json_new_cstr(community_id));

@@ -202,6 +202,22 @@ def main():
         check(r["ok"] and [x["text"] for x in r["messages"]] == ["hello from a", "hello from b"],
               "a: history returns both messages in order")
 
+        # Other requests through the generic "req" command, and an edit.
+        r = a.cmd(cmd="req", type="search.query", payload={"communityId": cid, "query": "hello"},
+                  wait="search.results")
+        check(r["ok"] and len(r["payload"]["results"]) == 2, "a: search.query finds both messages")
+        first = a.cmd(cmd="history", communityId=cid, channelId=ch)["messages"][0]["id"]
+        m = b.mark()
+        r = a.cmd(cmd="channel.edit", communityId=cid, channelId=ch, messageId=first, text="hello (edited)")
+        check(r["ok"], "a: channel.edit accepted")
+        b.wait(ev("channel.message.updated", p_messageId=first), 5, "b sees the edit", m)
+        r = b.cmd(cmd="history", communityId=cid, channelId=ch)
+        check(r["messages"][0]["text"] == "hello (edited)", "b: history shows the edited text")
+        r = c.cmd(cmd="req", type="channel.delete",
+                  payload={"communityId": cid, "channelId": ch, "messageId": first})
+        check(not r["ok"] and r["error"]["code"] == "FORBIDDEN",
+              "c: deleting a's message is refused with the server's FORBIDDEN error")
+
         # DMs both ways, decrypted by the peer.
         m = b.mark()
         r = a.cmd(cmd="dm.send", did=dids["b"], text="secret for b")

@@ -166,6 +166,11 @@ size_t hm_client_following(const hm_client *c);
 int hm_client_channel_send(hm_client *c, const char *community_id, const char *channel_id,
                            const char *text, char *id_out, size_t cap);
 
+/* The content object hm_client_channel_send would send for text (also what channel.edit
+ * carries): MLS ciphertext or epoch-0 plaintext. *content owned by the caller. */
+int hm_client_channel_content(hm_client *c, const char *community_id, const char *channel_id,
+                              const char *text, hm_json **content);
+
 /* dm.send of text, always encrypted (spec crypto.md R-CRY-DM-1..3) to the key bound to
  * recipient_did. Returns HM_ERR_DID when the DID does not resolve (nothing is sent),
  * HM_ERR_WEAK_KEY for an unusable key, else as hm_client_send. */
