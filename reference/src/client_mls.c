@@ -344,6 +344,15 @@ int hm_client_mls_info(const hm_client *c, const char *community_id, const char 
   return HM_OK;
 }
 
+int hm_client_mls_media_key(const hm_client *c, const char *community_id, const char *channel_id,
+                            uint8_t key[32], uint64_t *epoch) {
+  if (!c || !community_id || !channel_id || !key) return HM_ERR_INVAL;
+  hm_client_group *g = hm_client__group(c, community_id, channel_id);
+  if (!g) return HM_ERR_NOT_FOUND;
+  if (epoch) *epoch = g->epoch;
+  return hm_mls_epoch_key(key, g->secret, HM_MLS_MEDIA, g->epoch);
+}
+
 size_t hm_client_mls_pending(const hm_client *c) {
   size_t n = 0;
   for (const hm_client_pending *p = c ? c->pending : NULL; p; p = p->next) n++;

@@ -379,6 +379,14 @@ static void test_client_mls_add_welcome_commit_and_pending(void **st) {
   assert_int_equal(n, 2);
   hm_json_free(welcome);
   hm_json_free(commit);
+  /* Both members derive the same media key for the epoch; it differs from the message key. */
+  uint8_t mka[32], mkb[32];
+  uint64_t mea = 0, meb = 0;
+  assert_int_equal(hm_client_mls_media_key(a.c, "C", "C:channel:1", mka, &mea), HM_OK);
+  assert_int_equal(hm_client_mls_media_key(b.c, "C", "C:channel:1", mkb, &meb), HM_OK);
+  assert_memory_equal(mka, mkb, 32);
+  assert_int_equal(mea, 1);
+  assert_int_equal(hm_client_mls_media_key(a.c, "C", "nochannel", mka, NULL), HM_ERR_NOT_FOUND);
   /* b -> a. */
   assert_int_equal(hm_client_channel_send(b.c, "C", "C:channel:1", "reply", NULL, 0), HM_OK);
   assert_int_equal(relay(b.c, a.c, "channel.send", "channel.message"), 1);

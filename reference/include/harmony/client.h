@@ -212,6 +212,11 @@ int hm_client_mls_remove(hm_client *c, const char *community_id, const char *cha
 /* Group info: epoch and member count (HM_ERR_NOT_FOUND when no group). */
 int hm_client_mls_info(const hm_client *c, const char *community_id, const char *channel_id,
                        uint64_t *epoch, size_t *members);
+/* The media key of the channel's current epoch (R-CRY-MLS-6, purpose "media"), for voice and
+ * video frame encryption. key receives 32 bytes (wipe it after use). HM_ERR_NOT_FOUND when
+ * there is no group. */
+int hm_client_mls_media_key(const hm_client *c, const char *community_id, const char *channel_id,
+                            uint8_t key[32], uint64_t *epoch);
 /* Export every group as a JSON text (hm_malloc'd; contains secrets: free with
  * hm_free_secret(text, len + 1)); import replaces the groups. */
 int hm_client_mls_export(const hm_client *c, char **text, size_t *len);
