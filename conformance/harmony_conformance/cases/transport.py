@@ -291,6 +291,23 @@ async def trn_rfc6455(ctx):
                                        "(1006 = no close frame)")
 
 
+@case("TRN-015", area="transport", reqs=["R-TRN-9"], types=[],
+      title="A burst of pings is answered: at least the most recent ping gets its pong",
+      sends="50 pings with distinct application data sent back to back, without waiting",
+      expects="a pong carrying the data of the 50th ping (RFC 6455 5.5.3 allows skipping only earlier ones); the "
+              "connection stays open")
+async def trn_ping_burst(ctx):
+    c = await ctx.connect("alice")
+    waiters = [await c.ws.ping(f"burst-{i:02d}".encode()) for i in range(50)]
+    try:
+        await asyncio.wait_for(waiters[-1], ctx.timeout)
+    except asyncio.TimeoutError:
+        done = sum(1 for w in waiters if w.done())
+        ctx.fail(f"no pong for the last of 50 pings ({done} of the 50 acknowledged; connection closed: "
+                 f"{c.closed.is_set()})")
+    await c.expect_open(within=0.1)
+
+
 @case("TRN-009", area="transport", reqs=["R-TRN-10"], types=["sync.state/c2s", "sync.response/s2c"],
       title="A handshake offering permessage-deflate completes without compression",
       sends="a handshake with Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits; then a VP login",
