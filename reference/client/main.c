@@ -185,6 +185,7 @@ static void db_open(void) {
                    "CREATE TABLE IF NOT EXISTS identity(k INTEGER PRIMARY KEY CHECK(k=1), mnemonic TEXT NOT NULL, did TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS identity_sealed(k INTEGER PRIMARY KEY CHECK(k=1), sealed TEXT NOT NULL, did TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS tokens(server TEXT PRIMARY KEY, token TEXT NOT NULL);"
+                   "CREATE TABLE IF NOT EXISTS follows(server TEXT PRIMARY KEY, state TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS mls(k INTEGER PRIMARY KEY CHECK(k=1), state TEXT NOT NULL);",
                    NULL, NULL, &err) != SQLITE_OK)
     die(1, "database %s: %s", path, err ? err : "error");
@@ -263,6 +264,12 @@ static void save_state(void) {
     db_put("INSERT OR REPLACE INTO tokens(server, token) VALUES(?1, ?2)", A.server, hm_client_token(A.cl));
   char *s = NULL;
   size_t n = 0;
+  /* Channel positions advance only in sessions that show what arrives (listen, script), so a
+   * one-shot command never hides messages from the next `listen`. */
+  if ((A.listening || A.script) && hm_client_follows_export(A.cl, &s, &n) == HM_OK)
+    db_put("INSERT OR REPLACE INTO follows(server, state) VALUES(?1, ?2)", A.server, s);
+  hm_free(s);
+  s = NULL;
   if (hm_client_mls_export(A.cl, &s, &n) == HM_OK) {
     db_put("INSERT OR REPLACE INTO mls(k, state) VALUES(1, ?1)", s, NULL);
     hm_free_secret(s, n + 1);
@@ -752,6 +759,17 @@ static void run_engine(void) {
   if (db_get("SELECT token FROM tokens WHERE server=?1", A.server, tok, sizeof tok)) (void)hm_client_set_token(A.cl, tok);
   char *mls = NULL;
   sqlite3_stmt *st = NULL;
+  if (A.listening || A.script) {
+    if (sqlite3_prepare_v2(A.db, "SELECT state FROM follows WHERE server=?1", -1, &st, NULL) == SQLITE_OK) {
+      sqlite3_bind_text(st, 1, A.server, -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        (void)hm_client_follows_import(A.cl, t, strlen(t));
+      }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+  }
   if (sqlite3_prepare_v2(A.db, "SELECT state FROM mls WHERE k=1", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
     const char *t = (const char *)sqlite3_column_text(st, 0);
     if (t) mls = strdup(t);

@@ -695,3 +695,68 @@ int hm_client_decode(hm_client *c, const char *community_id, const char *channel
   if (!c || !community_id || !channel_id || !text || !e2e) return HM_ERR_INVAL;
   return hm_client__channel_decode(c, community_id, channel_id, NULL, content, text, e2e);
 }
+
+int hm_client_follows_export(const hm_client *c, char **text, size_t *len) {
+  if (!c || !text) return HM_ERR_INVAL;
+  hm_json *arr = hm_json_new_array();
+  int rc = arr ? HM_OK : HM_ERR_NOMEM;
+  for (const hm_client_fol *f = c->follows; rc == HM_OK && f; f = f->next) {
+    hm_json *o = hm_json_new_object();
+    rc = o ? HM_OK : HM_ERR_NOMEM;
+    if (rc == HM_OK) rc = hm_json_object_setc(o, "communityId", hm_json_new_cstr(f->community));
+    if (rc == HM_OK) rc = hm_json_object_setc(o, "channelId", hm_json_new_cstr(f->channel));
+    if (rc == HM_OK && f->clock) rc = hm_json_object_setc(o, "clock", hm_json_clone(f->clock));
+    /* Ids delivered live after the last sync.response: a later resync from the stored clock
+     * returns them again, and these keep them from being shown twice. Oldest first. */
+    hm_json *seen = rc == HM_OK ? hm_json_new_array() : NULL;
+    if (rc == HM_OK && !seen) rc = HM_ERR_NOMEM;
+    for (size_t k = 0; rc == HM_OK && k < HM_CLIENT_SEEN_MAX; k++) {
+      const char *id = f->seen[(f->seen_next + k) % HM_CLIENT_SEEN_MAX];
+      if (id) rc = hm_json_array_append(seen, hm_json_new_cstr(id));
+    }
+    if (rc == HM_OK) {
+      rc = hm_json_object_setc(o, "seen", seen);
+      seen = NULL;
+    }
+    hm_json_free(seen);
+    if (rc == HM_OK)
+      rc = hm_json_array_append(arr, o);
+    else
+      hm_json_free(o);
+  }
+  if (rc == HM_OK) rc = hm_json_stringify(text, len, arr);
+  hm_json_free(arr);
+  return rc;
+}
+
+int hm_client_follows_import(hm_client *c, const char *text, size_t len) {
+  if (!c || !text) return HM_ERR_INVAL;
+  hm_json *arr = NULL;
+  int rc = hm_json_parse(&arr, text, len, 0, NULL);
+  if (rc != HM_OK) return rc == HM_ERR_NOMEM ? rc : HM_ERR_STRUCTURE;
+  if (hm_json_kind_of(arr) != HM_JSON_ARRAY) rc = HM_ERR_STRUCTURE;
+  for (size_t i = 0; rc == HM_OK && i < hm_json_array_size(arr); i++) {
+    const hm_json *o = hm_json_array_get(arr, i);
+    const char *comm = hm_client__str(o, "communityId"), *ch = hm_client__str(o, "channelId");
+    if (!comm || !ch) continue;
+    rc = hm_client_follow(c, comm, ch);
+    hm_client_fol *f = rc == HM_OK ? hm_client__find_follow(c, comm, ch) : NULL;
+    const hm_json *seen = hm_json_object_getc(o, "seen");
+    for (size_t k = 0; f && k < hm_json_array_size(seen); k++) {
+      const char *id = hm_json_string(hm_json_array_get(seen, k), NULL);
+      if (id) (void)seen_check(f, id);
+    }
+    const hm_json *clock = hm_json_object_getc(o, "clock");
+    if (f && hm_json_kind_of(clock) == HM_JSON_OBJECT) {
+      hm_json *cl = hm_json_clone(clock);
+      if (!cl) {
+        rc = HM_ERR_NOMEM;
+      } else {
+        hm_json_free(f->clock);
+        f->clock = cl;
+      }
+    }
+  }
+  hm_json_free(arr);
+  return rc;
+}

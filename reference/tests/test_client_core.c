@@ -243,6 +243,28 @@ static void test_client_resync_from_last_clock(void **st) {
   const hm_json *clock = hm_json_object_getc(hm_json_object_getc(f, "payload"), "clock");
   assert_int_equal((int)hm_json_number(hm_json_object_getc(clock, "seq")), 7);
   hm_json_free(f);
+  /* Persisted and restored in a new client (a restarted process): same position, and the
+   * ids already shown stay suppressed. */
+  char *txt = NULL;
+  size_t tl = 0;
+  assert_int_equal(hm_client_follows_export(p.c, &txt, &tl), HM_OK);
+  peer q;
+  peer_init(&q, 4);
+  assert_int_equal(hm_client_follows_import(q.c, txt, tl), HM_OK);
+  hm_free(txt);
+  assert_int_equal(hm_client_following(q.c), 1);
+  login(&q);
+  f = pop(q.c);
+  assert_string_equal(type_of(f), "sync.request");
+  clock = hm_json_object_getc(hm_json_object_getc(f, "payload"), "clock");
+  assert_int_equal((int)hm_json_number(hm_json_object_getc(clock, "seq")), 7);
+  hm_json_free(f);
+  before = q.events;
+  feed(q.c, "{\"id\":\"m1\",\"type\":\"channel.message\",\"timestamp\":\"t\",\"sender\":\"did:key:x\","
+            "\"payload\":{\"communityId\":\"C\",\"channelId\":\"C:channel:1\",\"content\":\"hi\"}}");
+  assert_int_equal(q.events, before);
+  assert_int_equal(hm_client_follows_import(q.c, "not json", 8), HM_ERR_STRUCTURE);
+  peer_clear(&q);
   peer_clear(&p);
 }
 

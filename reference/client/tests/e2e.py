@@ -319,6 +319,23 @@ def main():
         check(o["e2e"] == "decrypted", "b: decrypts again after the re-add")
         o = c.wait(ev("channel.message", text="welcome back"), 5, "c decrypts after re-add", mc)
         check(o["e2e"] == "decrypted", "c: applied the re-add commit and decrypts")
+
+        # Restart of b's process: token, channel positions and group state come from SQLite.
+        b.close()
+        clients.remove(b)
+        a.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="while b restarted")
+        b = Client("b2", args.harmony, os.path.join(tmp, "b"), url)
+        clients.append(b)
+        r = b.cmd(cmd="connect")
+        check(r["ok"], "b (restarted): logs in")
+        o = b.wait(lambda o: o.get("event") == "sync.response" and o.get("auth"), 5, "b2 auth")
+        check(o["auth"] == "token", "b (restarted): used the stored session token")
+        o = b.wait(ev("channel.message", text="while b restarted"), 5, "b2 resync")
+        check(o["e2e"] == "decrypted", "b (restarted): resync delivers the missed group message, decrypted "
+              "with the stored group state")
+        time.sleep(0.3)
+        check(not b.events(ev("channel.message", text="welcome back")),
+              "b (restarted): resumes from the stored position (nothing seen before is redelivered)")
         print("PASS", flush=True)
         return 0
     except Failure as e:

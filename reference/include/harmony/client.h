@@ -158,6 +158,12 @@ int hm_client_send(hm_client *c, const char *type, hm_json *payload, char *id_ou
 /* Follow a channel: its position is tracked and it is resynced (sync.request from the last
  * seen clock) after every (re)authentication. Idempotent. */
 int hm_client_follow(hm_client *c, const char *community_id, const char *channel_id);
+/* Followed channels and their positions as JSON text [{communityId, channelId, clock}]
+ * (hm_malloc'd), and back: a shell persists them so that a later session resumes where the
+ * last one stopped instead of reading every channel from its start. Import adds to the
+ * current list (existing entries get the imported clock). */
+int hm_client_follows_export(const hm_client *c, char **text, size_t *len);
+int hm_client_follows_import(hm_client *c, const char *text, size_t len);
 /* Number of followed channels. */
 size_t hm_client_following(const hm_client *c);
 
