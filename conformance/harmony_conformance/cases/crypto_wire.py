@@ -256,3 +256,46 @@ async def cry_epoch0(ctx):
                                  "nonce": "n-" + tid[-6:]})
     f = await b.expect_type("thread.message", lambda p: isinstance(p.get("content"), dict))
     ctx.check(f["payload"]["content"] == content, f"thread relay {f['payload']}")
+
+
+@case("CRYW-012", area="crypto", reqs=["R-CRY-MLS-4"],
+      types=["mls.keypackage.upload/c2s", "mls.keypackage.fetch/c2s", "error/s2c"],
+      title="The server checks an uploaded key package beyond its self-signature",
+      sends="alice uploads three key packages for her own DID whose signature (over version, suite, initKey, did) is "
+            "valid or not: encryptionKey differs from initKey; signatureKey and signature are mallory's; one signature "
+            "byte flipped",
+      expects="an error for each; a fetch of alice's key packages returns none of them (upstream stores them: W5, W20)")
+async def cry_keypackage(ctx):
+    import os as _os
+    from ..crypto import mls as _mls
+    from ..wsclient import from_u8
+    from ._util import key_package
+    a_id, m_id = ctx.identity("alice"), ctx.identity("mallory")
+    a = await ctx.connect("alice")
+
+    def other_enc(kp):
+        kp["leafNode"]["encryptionKey"] = _os.urandom(32)
+
+    def mallory_signed(kp):
+        kp["leafNode"]["signatureKey"] = m_id.public_key
+        kp["signature"] = _mls.primitives.ed25519_sign(
+            m_id.seed32, _mls.key_package_signing_input(1, 1, a_id.x25519_public, a_id.did))
+
+    def flipped(kp):
+        kp["signature"] = bytes([kp["signature"][0] ^ 1]) + kp["signature"][1:]
+    sent = []
+    for mutate in (other_enc, mallory_signed, flipped):
+        kp = key_package(a_id, mutate=mutate)
+        sent.append(kp)
+        await a.send("mls.keypackage.upload", {"keyPackage": kp})
+        await a.expect_error()
+    b = await ctx.connect("bob")
+    await b.send("mls.keypackage.fetch", {"dids": [a_id.did]})
+    f = await b.expect_type("mls.keypackage.response")
+    stored = (f["payload"].get("keyPackages") or {}).get(a_id.did) or []
+    bad = [k for k in stored if isinstance(k, dict) and any(
+        from_u8(k.get("signature")) == from_u8(s["signature"])
+        and from_u8((k.get("leafNode") or {}).get("encryptionKey")) == from_u8(s["leafNode"]["encryptionKey"])
+        for s in sent)]
+    ctx.check(not bad, f"a refused key package is served: {str(bad[:1])[:200]}")
+
