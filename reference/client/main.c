@@ -608,7 +608,28 @@ static void start_cmd(void) {
      * which an error frame for the request fails it. */
     if (!need("type")) return;
     const hm_json *pl = hm_json_object_getc(A.e.cur, "payload");
-    rc = hm_client_send(A.cl, arg("type"), pl ? hm_json_clone(pl) : hm_json_new_object(), id, sizeof id);
+    hm_json *payload = pl ? hm_json_clone(pl) : hm_json_new_object();
+    if (arg("sdpFile")) {
+      /* SDP read from a file: payload[sdpKey] = {type: sdpType, sdp: <file>} (voice.offer /
+       * voice.answer use "sdp", the SFU calls "sessionDescription"). */
+      FILE *f = fopen(arg("sdpFile"), "rb");
+      char sdp[65536];
+      size_t n = f ? fread(sdp, 1, sizeof sdp - 1, f) : 0;
+      if (f) fclose(f);
+      if (!f || n == 0 || hm_json_kind_of(payload) != HM_JSON_OBJECT) {
+        hm_json_free(payload);
+        return fail_cmd("BAD_INPUT", "cannot read the SDP file (or payload is not an object)");
+      }
+      sdp[n] = 0;
+      hm_json *d = obj_kv("type", arg("sdpType") ? arg("sdpType") : "offer", "sdp", sdp);
+      if (!hm_json_object_getc(d, "sdp")) {
+        hm_json_free(d);
+        hm_json_free(payload);
+        return fail_cmd("BAD_INPUT", "the SDP file is not valid UTF-8");
+      }
+      (void)hm_json_object_setc(payload, arg("sdpKey") ? arg("sdpKey") : "sessionDescription", d);
+    }
+    rc = hm_client_send(A.cl, arg("type"), payload, id, sizeof id);
     if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
     if (arg("wait")) {
       wait_for(hm_json_kind_of(hm_json_object_getc(A.e.cur, "byId")) == HM_JSON_TRUE ? W_MESSAGE_ID : W_TYPE_AFTER,

@@ -218,6 +218,26 @@ def main():
         check(not r["ok"] and r["error"]["code"] == "FORBIDDEN",
               "c: deleting a's message is refused with the server's FORBIDDEN error")
 
+        # Voice signalling with an SDP read from a file (peer to peer through the server).
+        sdp_path = os.path.join(tmp, "offer.sdp")
+        with open(sdp_path, "w") as f:
+            f.write("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")
+        r = a.cmd(cmd="req", type="voice.join", payload={"communityId": cid, "channelId": ch}, wait="voice.state")
+        check(r["ok"], "a: voice.join answered with voice.state")
+        m = a.mark()
+        r = b.cmd(cmd="req", type="voice.join", payload={"communityId": cid, "channelId": ch}, wait="voice.state")
+        check(r["ok"], "b: voice.join")
+        a.wait(ev("voice.participant.joined"), 5, "a sees b join the room", m)
+        m = b.mark()
+        r = a.cmd(cmd="req", type="voice.offer", payload={"targetDID": dids["b"], "communityId": cid},
+                  sdpFile=sdp_path, sdpKey="sdp", sdpType="offer")
+        check(r["ok"], "a: voice.offer with the SDP from a file")
+        o = b.wait(ev("voice.offer"), 5, "b gets the offer", m)
+        check(o["sender"] == dids["a"] and o["payload"]["sdp"]["sdp"].startswith("v=0"),
+              "b: receives the offer with the file's SDP")
+        for cl in (a, b):
+            cl.cmd(cmd="req", type="voice.leave", payload={"channelId": ch})
+
         # DMs both ways, decrypted by the peer.
         m = b.mark()
         r = a.cmd(cmd="dm.send", did=dids["b"], text="secret for b")
