@@ -650,6 +650,18 @@ static void start_cmd(void) {
     if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
     wait_for(W_TYPE_AFTER, "\x01never", id);
     A.e.deadline = now_ms() + 400;
+  } else if (!strcmp(cmd, "dm.edit")) {
+    /* The new text is encrypted exactly like dm.send (R-CRY-DM-3). */
+    if (!need("did") || !need("messageId") || !need("text")) return;
+    hm_json *content = NULL;
+    rc = hm_client_dm_seal(A.cl, arg("did"), arg("text"), &content);
+    if (rc != HM_OK) return fail_cmd(rc == HM_ERR_DID ? "BAD_DID" : "CLIENT", hm_strerror(rc));
+    hm_json *p = obj_kv("recipientDID", arg("did"), "messageId", arg("messageId"));
+    (void)hm_json_object_setc(p, "content", content);
+    rc = hm_client_send(A.cl, "dm.edit", p, id, sizeof id);
+    if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
+    wait_for(W_TYPE_AFTER, "\x01never", id);
+    A.e.deadline = now_ms() + 400;
   } else if (!strcmp(cmd, "raw")) {
     if (!need("type")) return;
     const hm_json *pl = hm_json_object_getc(A.e.cur, "payload");
@@ -746,7 +758,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     if (!strcmp(A.e.wait_type, "\x01never")) {
       hm_json *r = result_new(1);
       if (A.e.wait_id[0]) setstr(r, "id", A.e.wait_id);
-      setstr(r, "human", "ok");
+      if (strcmp(arg("cmd"), "sleep")) setstr(r, "human", "ok");
       finish_cmd(r);
     }
     else
@@ -891,7 +903,11 @@ static void usage(FILE *f) {
           "  channel react COMMUNITY CHANNEL MESSAGE_ID EMOJI | channel pin COMMUNITY CHANNEL MESSAGE_ID\n"
           "  channel pins COMMUNITY CHANNEL | channel create COMMUNITY NAME | channel typing COMMUNITY CHANNEL\n"
           "  community info|leave COMMUNITY | community list | community kick|ban COMMUNITY DID\n"
-          "  role create COMMUNITY NAME | moderation get COMMUNITY | search COMMUNITY QUERY\n"
+          "  channel unreact COMMUNITY CHANNEL MESSAGE_ID EMOJI | channel unpin COMMUNITY CHANNEL MESSAGE_ID\n"
+          "  thread create COMMUNITY CHANNEL PARENT_MESSAGE_ID NAME | thread send THREAD_ID TEXT (clear text)\n"
+          "  dm edit DID MESSAGE_ID TEXT (encrypted) | dm delete DID MESSAGE_ID\n"
+          "  role create COMMUNITY NAME | role assign COMMUNITY DID ROLE_ID | moderation get COMMUNITY\n"
+          "  search COMMUNITY QUERY\n"
           "  notifications | presence STATUS | profile name DISPLAY_NAME\n"
           "  voice join COMMUNITY CHANNEL | voice leave CHANNEL   (signalling only)\n"
           "  send TYPE PAYLOAD_JSON [REPLY_TYPE]  any registry frame; prints the reply's payload\n"
@@ -917,6 +933,12 @@ static const simple_def simple_defs[] = {
     {"channel", "delete", "channel.delete", {"communityId", "channelId", "messageId"}, NULL, 0},
     {"channel", "react", "channel.reaction.add", {"communityId", "channelId", "messageId", "emoji"}, "channel.reaction.added", 1},
     {"channel", "pin", "channel.pin", {"communityId", "channelId", "messageId"}, "channel.message.pinned", 0},
+    {"channel", "unreact", "channel.reaction.remove", {"communityId", "channelId", "messageId", "emoji"}, "channel.reaction.removed", 0},
+    {"channel", "unpin", "channel.unpin", {"communityId", "channelId", "messageId"}, "channel.message.unpinned", 0},
+    {"thread", "create", "thread.create", {"communityId", "channelId", "parentMessageId", "name"}, "thread.created", 0},
+    {"thread", "send", "thread.send", {"threadId", "content"}, "thread.message", 0},
+    {"role", "assign", "role.assign", {"communityId", "memberDID", "roleId"}, NULL, 0},
+    {"dm", "delete", "dm.delete", {"recipientDID", "messageId"}, NULL, 0},
     {"channel", "pins", "channel.pins.list", {"communityId", "channelId"}, "channel.pins.response", 0},
     {"channel", "typing", "channel.typing", {"communityId", "channelId"}, NULL, 0},
     {"community", "info", "community.info", {"communityId"}, "community.info.response", 0},
@@ -1016,7 +1038,7 @@ int main(int argc, char **argv) {
   if (sodium_init() < 0) die(1, "libsodium failed to initialise");
   const char *c1 = argv[i], *c2 = i + 1 < argc ? argv[i + 1] : "";
   int rest = argc - i; /* words including c1 */
-  static const char *const known[] = {"id",   "script",   "community",  "channel",       "dm",       "history",
+  static const char *const known[] = {"id",   "script",   "thread",   "community",  "channel",       "dm",       "history",
                                       "listen", "mls",   "send",       "role",          "moderation", "search",
                                       "notifications", "presence", "profile", "voice"};
   int is_known = 0;
@@ -1094,6 +1116,10 @@ int main(int argc, char **argv) {
       snprintf(buf, sizeof buf, "%s", t);
       hm_free(t);
       hm_json_free(o);
+    } else if (!strcmp(c1, "dm") && !strcmp(c2, "edit") && rest == 5) {
+      char *a = jstr(argv[i + 2]), *m = jstr(argv[i + 3]), *t = jstr(argv[i + 4]);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"dm.edit\",\"did\":%s,\"messageId\":%s,\"text\":%s}", a, m, t);
+      hm_free(a), hm_free(m), hm_free(t);
     } else if (!strcmp(c1, "dm") && !strcmp(c2, "send") && rest == 4) {
       char *a = jstr(argv[i + 2]), *t = jstr(argv[i + 3]);
       snprintf(buf, sizeof buf, "{\"cmd\":\"dm.send\",\"did\":%s,\"text\":%s}", a, t);
