@@ -535,14 +535,14 @@ static void on_auth_ok(hm_client *c, const hm_json *frame, const hm_json *p) {
   hm_client__emit(c, "sync.response", frame, NULL, HM_CLIENT_E2E_NONE);
 }
 
-static void on_dm(hm_client *c, const hm_json *frame, const hm_json *p) {
+static void on_dm(hm_client *c, const hm_json *frame, const hm_json *p, const char *type) {
   char *text = NULL;
   hm_client_e2e e2e = HM_CLIENT_E2E_FAILED;
   const char *sender = hm_client__str(frame, "sender");
   clock_seen(c, p);
   if (!sender || hm_client_dm_open(c, sender, hm_json_object_getc(p, "content"), &text, &e2e) != HM_OK)
     e2e = HM_CLIENT_E2E_FAILED;
-  hm_client__emit(c, "dm.message", frame, text, e2e);
+  hm_client__emit(c, type, frame, text, e2e);
   if (text) hm_free_secret(text, strlen(text));
 }
 
@@ -582,8 +582,19 @@ int hm_client_on_frame(hm_client *c, const char *data, size_t len) {
     if (c->state == HM_CLIENT_AUTHENTICATING) rc = queue_vp(c);
   } else if (!strcmp(type, "channel.message")) {
     deliver_channel(c, frame, data, len);
-  } else if (!strcmp(type, "dm.message")) {
-    on_dm(c, frame, p);
+  } else if (!strcmp(type, "dm.message") || !strcmp(type, "dm.edited")) {
+    on_dm(c, frame, p, type);
+  } else if (!strcmp(type, "channel.message.updated")) {
+    /* An edit carries content encoded like a message (MLS or epoch-0 plaintext). */
+    char *text = NULL;
+    hm_client_e2e e2e = HM_CLIENT_E2E_NONE;
+    const char *comm = hm_client__str(p, "communityId"), *ch = hm_client__str(p, "channelId");
+    if (comm && ch &&
+        hm_client__channel_decode(c, comm, ch, hm_client__str(frame, "sender"), hm_json_object_getc(p, "content"),
+                                  &text, &e2e) == HM_ERR_NOT_FOUND)
+      e2e = HM_CLIENT_E2E_FAILED;
+    hm_client__emit(c, type, frame, text, e2e);
+    if (text) hm_free_secret(text, strlen(text));
   } else if (!strcmp(type, "dm.keyexchange")) {
     on_keyexchange(c, frame, p);
   } else {

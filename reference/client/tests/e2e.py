@@ -210,7 +210,8 @@ def main():
         m = b.mark()
         r = a.cmd(cmd="channel.edit", communityId=cid, channelId=ch, messageId=first, text="hello (edited)")
         check(r["ok"], "a: channel.edit accepted")
-        b.wait(ev("channel.message.updated", p_messageId=first), 5, "b sees the edit", m)
+        o = b.wait(ev("channel.message.updated", p_messageId=first), 5, "b sees the edit", m)
+        check(o["text"] == "hello (edited)", "b: the edit event carries the decoded new text")
         r = b.cmd(cmd="history", communityId=cid, channelId=ch)
         check(r["messages"][0]["text"] == "hello (edited)", "b: history shows the edited text")
         r = c.cmd(cmd="req", type="channel.delete",
@@ -242,6 +243,7 @@ def main():
         m = b.mark()
         r = a.cmd(cmd="dm.send", did=dids["b"], text="secret for b")
         check(r["ok"], "a: dm.send")
+        r_dm_id = r["id"]
         o = b.wait(ev("dm.message", text="secret for b"), 5, "b gets the DM", m)
         check(o["e2e"] == "decrypted" and o["sender"] == dids["a"],
               "b: the DM arrives encrypted and decrypts")
@@ -253,6 +255,11 @@ def main():
         o = a.wait(ev("dm.message", text="reply for a"), 5, "a gets the DM reply", m)
         check(o["e2e"] == "decrypted", "a: b's DM decrypts")
         check(not c.events(ev("dm.message")), "c: receives no DM of a and b")
+        m = b.mark()
+        r = a.cmd(cmd="dm.edit", did=dids["b"], messageId=r_dm_id, text="secret for b (edited)")
+        check(r["ok"], "a: dm.edit")
+        o = b.wait(ev("dm.edited"), 5, "b gets the DM edit", m)
+        check(o["text"] == "secret for b (edited)" and o["e2e"] == "decrypted", "b: the DM edit decrypts")
 
         # Reconnect with resync: b loses its connection; a posts meanwhile; b's own message
         # is queued while offline; b logs in again with its session token.
