@@ -118,6 +118,7 @@ static const char *e2e_name(hm_client_e2e e) {
     case HM_CLIENT_E2E_FAILED: return "failed";
     case HM_CLIENT_E2E_PENDING: return "pending";
     case HM_CLIENT_E2E_KEY_MISMATCH: return "key-mismatch";
+    case HM_CLIENT_E2E_DOWNGRADE: return "downgrade";
     default: return "none";
   }
 }
@@ -399,6 +400,7 @@ static void human_event(const hm_client_event *ev) {
     printf("[%s] %s: %s%s\n", hm_json_string(hm_json_object_getc(p, "channelId"), NULL) ?: "?",
            ev->sender ? ev->sender : "?", ev->text ? ev->text : "[encrypted]",
            ev->e2e == HM_CLIENT_E2E_PLAINTEXT ? "  (unencrypted)"
+           : ev->e2e == HM_CLIENT_E2E_DOWNGRADE ? "  (WARNING: unencrypted in an encrypted channel)"
            : ev->e2e == HM_CLIENT_E2E_DECRYPTED ? "  (encrypted in transit; the server can read group keys)" : "");
   } else if (!strcmp(ev->type, "dm.message")) {
     printf("[dm] %s: %s%s\n", ev->sender ? ev->sender : "?", ev->text ? ev->text : "[could not decrypt]",

@@ -369,8 +369,9 @@ int hm_client__channel_decode(hm_client *c, const char *community, const char *c
   if (hm_json_kind_of(content) == HM_JSON_STRING) {
     size_t l = 0;
     const char *s = hm_json_string(content, &l);
+    hm_client_group *eg = hm_client__group(c, community, channel);
     *text = hm_strndup(s, l);
-    *e2e = HM_CLIENT_E2E_PLAINTEXT;
+    *e2e = (eg && eg->n_members > 1) ? HM_CLIENT_E2E_DOWNGRADE : HM_CLIENT_E2E_PLAINTEXT;
     return *text ? HM_OK : HM_ERR_NOMEM;
   }
   if (hm_json_kind_of(content) != HM_JSON_OBJECT) return HM_OK;
@@ -386,12 +387,14 @@ int hm_client__channel_decode(hm_client *c, const char *community, const char *c
   }
   double ep = hm_json_number(hm_json_object_getc(content, "epoch"));
   if (ep <= 0) {
-    /* Epoch 0: clear text by construction (R-CRY-MLS-11); shown as unencrypted. */
+    /* Epoch 0: clear text by construction (R-CRY-MLS-11); shown as unencrypted, and as a
+     * possible downgrade when the channel has an encrypted group (R-CRY-MLS-18). */
     char *t = hm_malloc(n + 1);
     if (t) {
+      hm_client_group *eg = hm_client__group(c, community, channel);
       memcpy(t, ct, n);
       t[n] = 0;
-      *e2e = HM_CLIENT_E2E_PLAINTEXT;
+      *e2e = (eg && eg->n_members > 1) ? HM_CLIENT_E2E_DOWNGRADE : HM_CLIENT_E2E_PLAINTEXT;
     }
     hm_free(ct);
     *text = t;

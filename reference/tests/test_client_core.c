@@ -414,6 +414,12 @@ static void test_client_mls_add_welcome_commit_and_pending(void **st) {
   assert_int_equal(relay(b.c, a.c, "channel.send", "channel.message"), 1);
   assert_string_equal(a.last_text, "reply");
   assert_int_equal(a.last_e2e, HM_CLIENT_E2E_DECRYPTED);
+  /* Clear text in a channel with an active group is flagged as a possible downgrade. */
+  feed(b.c, "{\"id\":\"pt\",\"type\":\"channel.message\",\"timestamp\":\"t\",\"sender\":\"did:key:x\","
+            "\"payload\":{\"communityId\":\"C\",\"channelId\":\"C:channel:1\",\"content\":{\"ciphertext\":"
+            "{\"__type\":\"Uint8Array\",\"data\":\"aGk=\"},\"epoch\":0,\"senderIndex\":0}}}");
+  assert_string_equal(b.msg_text, "hi");
+  assert_int_equal(b.msg_e2e, HM_CLIENT_E2E_DOWNGRADE);
   /* Export / import keeps decrypting. */
   char *txt = NULL;
   size_t tl = 0;

@@ -73,13 +73,15 @@ typedef enum {
   HM_CLIENT_E2E_DECRYPTED = 2,     /* decrypted and authenticated */
   HM_CLIENT_E2E_FAILED = 3,        /* could not decrypt (text is NULL) */
   HM_CLIENT_E2E_PENDING = 4,       /* MLS message queued until its Welcome arrives */
-  HM_CLIENT_E2E_KEY_MISMATCH = 5   /* dm.keyexchange key not bound to the sender's DID */
+  HM_CLIENT_E2E_KEY_MISMATCH = 5,  /* dm.keyexchange key not bound to the sender's DID */
+  HM_CLIENT_E2E_DOWNGRADE = 6      /* clear text in a channel whose group has 2+ members: text is
+                                    * shown, with a warning (R-CRY-MLS-18) */
 } hm_client_e2e;
 
 /* One inbound frame as handed to a callback. Everything is borrowed for the duration of
  * the call. frame is the whole parsed envelope; payload its "payload" (or NULL). text is
- * the decoded message text (channel.message, dm.message, and their history entries) or
- * NULL. */
+ * the decoded message text (channel.message, channel.message.updated, dm.message,
+ * dm.edited, and messages replayed by a resync) or NULL. */
 typedef struct {
   const char *type;
   const char *id;
