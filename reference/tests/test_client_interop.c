@@ -211,11 +211,31 @@ static void test_client_interop_upstream_commit_accepted(void **st) {
   hm_client_free(c);
 }
 
+static void test_client_interop_upstream_keyexchange_bound_to_did(void **st) {
+  (void)st;
+  if (nlines == 0) skip();
+  /* The X25519 key an upstream client announces is the one its did:key implies (W5), so our
+   * client accepts it; the same key claimed by another DID is reported. */
+  const hm_json *kx = frame("alice", "s2c", "dm.keyexchange", 0);
+  assert_non_null(kx);
+  hm_client *c = new_client();
+  feed(c, kx);
+  assert_string_equal(got_type, "dm.keyexchange");
+  assert_int_equal(got_e2e, HM_CLIENT_E2E_NONE);
+  hm_json *other = hm_json_clone(kx);
+  assert_int_equal(hm_json_object_setc(other, "sender", hm_json_new_cstr(hm_client_did(c))), HM_OK);
+  feed(c, other);
+  hm_json_free(other);
+  assert_int_equal(got_e2e, HM_CLIENT_E2E_KEY_MISMATCH);
+  hm_client_free(c);
+}
+
 int main(void) {
   if (sodium_init() < 0) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_client_interop_upstream_keypackage_welcome_message),
       cmocka_unit_test(test_client_interop_upstream_commit_accepted),
+      cmocka_unit_test(test_client_interop_upstream_keyexchange_bound_to_did),
   };
   return cmocka_run_group_tests(tests, load, unload);
 }
