@@ -291,7 +291,7 @@ async def trn_rfc6455(ctx):
                                        "(1006 = no close frame)")
 
 
-@case("TRN-015", area="transport", reqs=["R-TRN-9"], types=[],
+@case("TRN-015", area="transport", reqs=["R-TRN-16"], types=[],
       title="A burst of pings is answered: at least the most recent ping gets its pong",
       sends="50 pings with distinct application data sent back to back, without waiting",
       expects="a pong carrying the data of the 50th ping (RFC 6455 5.5.3 allows skipping only earlier ones); the "

@@ -25,7 +25,8 @@ def _write(d: Path, name: str, tests: list, notes=None):
 
 def _hkdf_case(tc, okm):
     return {"tc_id": tc, "label": f"l{tc}", "comment": "", "flags": [], "result": "valid", "ikm": "0b" * 22,
-            "salt": "000102030405060708090a0b0c", "info": "f0f1f2f3f4f5f6f7f8f9", "length": 42, "okm": okm}
+            "salt": "000102030405060708090a0b0c", "info": "f0f1f2f3f4f5f6f7f8f9", "length": 42, "okm": okm,
+            "requirements": ["R-CRY-KEY-9"]}
 
 
 RFC5869_1 = "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
@@ -34,7 +35,8 @@ RFC5869_1 = "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf340
 def test_good_file_passes(check, tmp_path, capsys):
     _write(tmp_path, "hkdf", [_hkdf_case(1, RFC5869_1)])
     _write(tmp_path, "json-stringify", [{"tc_id": 1, "label": "a", "comment": "", "flags": [], "result": "valid",
-                                          "input": '{"1":1,"b":[1e21]}', "output": '{"1":1,"b":[1e+21]}'}])
+                                          "input": '{"1":1,"b":[1e21]}', "output": '{"1":1,"b":[1e+21]}',
+                                          "requirements": ["R-CRY-JSON-1"]}])
     assert check.main(["check.py", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "hkdf.json: 1 passed, 0 failed" in out and out[-1] == "2 passed, 0 failed"
@@ -70,3 +72,11 @@ def test_seed_derivation(check):
 
     assert check.seed("vc", "x") == hashlib.sha256(b"harmony-vectors/vc/x").digest()
     assert check.derive("vc", "x", "nonce") == hashlib.sha256(b"harmony-vectors/vc/x/nonce").digest()
+
+
+def test_case_without_requirement_ids_fails(check, tmp_path, capsys):
+    case = _hkdf_case(1, RFC5869_1)
+    del case["requirements"]
+    _write(tmp_path, "hkdf", [case])
+    assert check.main(["check.py", str(tmp_path)]) == 1
+    assert "requirements missing or empty" in capsys.readouterr().out
