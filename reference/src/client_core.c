@@ -140,6 +140,8 @@ void hm_client_free(hm_client *c) {
     follow_free(f);
   }
   hm_client__mls_free(c);
+  for (size_t i = 0; i < c->n_announced; i++) hm_free(c->announced[i]);
+  hm_free(c->announced);
   if (c->token) hm_free_secret(c->token, strlen(c->token));
   hm_free(c->slots);
   sodium_memzero(&c->id, sizeof c->id);
@@ -680,12 +682,63 @@ int hm_client_channel_send(hm_client *c, const char *community_id, const char *c
   return send_message(c, "channel.send", p, id_out, cap);
 }
 
+/* Before the first DM to a peer, announce our X25519 key with dm.keyexchange as upstream's
+ * client does (R-CRY-DM-4: a plain array of 32 integers): an upstream recipient opens its DM
+ * channel from it. The key is our did:key's own, so the announcement adds no trust. */
+static int announce_key(hm_client *c, const char *peer) {
+  for (size_t i = 0; i < c->n_announced; i++)
+    if (!strcmp(c->announced[i], peer)) return HM_OK;
+  char **na = hm_realloc(c->announced, (c->n_announced + 1) * sizeof *na);
+  if (!na) return HM_ERR_NOMEM;
+  c->announced = na;
+  hm_json *p = hm_json_new_object();
+  int rc = p ? HM_OK : HM_ERR_NOMEM;
+  if (rc == HM_OK) rc = hm_json_object_setc(p, "recipientDID", hm_json_new_cstr(peer));
+  if (rc == HM_OK) rc = hm_json_object_setc(p, "senderPublicKey", hm_client__byte_array(c->id.x_pk, 32));
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    return rc;
+  }
+  char *d = hm_strdup(peer);
+  if (!d) {
+    hm_json_free(p);
+    return HM_ERR_NOMEM;
+  }
+  rc = hm_client_send(c, "dm.keyexchange", p, NULL, 0);
+  if (rc != HM_OK) {
+    hm_free(d);
+    return rc;
+  }
+  c->announced[c->n_announced++] = d;
+  return HM_OK;
+}
+
+/* Remove the last queued frame (the announcement queued for a DM whose frame failed). */
+static void out_drop_tail(hm_client *c) {
+  hm_client_out **pp = &c->out_head, *prev = NULL;
+  if (!*pp) return;
+  while ((*pp)->next) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  hm_free((*pp)->text);
+  hm_free(*pp);
+  *pp = NULL;
+  c->out_tail = prev;
+}
+
 int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text, char *id_out,
                       size_t cap) {
   if (!c || !recipient_did || !text) return HM_ERR_INVAL;
   hm_json *content = NULL;
   int rc = hm_client_dm_seal(c, recipient_did, text, &content);
   if (rc != HM_OK) return rc;
+  size_t before = c->n_announced;
+  rc = announce_key(c, recipient_did);
+  if (rc != HM_OK) {
+    hm_json_free(content);
+    return rc;
+  }
   hm_json *p = hm_json_new_object();
   rc = p ? HM_OK : HM_ERR_NOMEM;
   if (rc == HM_OK) rc = hm_json_object_setc(p, "recipientDID", hm_json_new_cstr(recipient_did));
@@ -694,11 +747,16 @@ int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text,
     content = NULL;
   }
   hm_json_free(content);
-  if (rc != HM_OK) {
+  if (rc == HM_OK)
+    rc = send_message(c, "dm.send", p, id_out, cap); /* takes p */
+  else
     hm_json_free(p);
-    return rc;
+  if (rc != HM_OK && c->n_announced > before) {
+    /* A failed send leaves no frame behind: undo the announcement queued for it. */
+    out_drop_tail(c);
+    hm_free(c->announced[--c->n_announced]);
   }
-  return send_message(c, "dm.send", p, id_out, cap);
+  return rc;
 }
 
 int hm_client_decode(hm_client *c, const char *community_id, const char *channel_id,

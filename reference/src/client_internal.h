@@ -65,6 +65,8 @@ struct hm_client {
   hm_client_state state;
   unsigned attempts;
   int by_token;
+  char **announced; /* peers that got our dm.keyexchange from this client */
+  size_t n_announced;
   uint64_t lamport; /* Lamport clock of channel.send / dm.send (upstream orders by it) */
   uint64_t counter;
   hm_client_out *out_head, *out_tail;

@@ -280,6 +280,13 @@ static void test_client_dm_seal_open_with_peer(void **st) {
   char id[64];
   assert_int_equal(hm_client_dm_send(a.c, b.id.did, "hello b", id, sizeof id), HM_OK);
   hm_json *f = pop(a.c);
+  /* First the key announcement, bound to a's DID when relayed. */
+  assert_string_equal(type_of(f), "dm.keyexchange");
+  assert_int_equal(hm_json_array_size(hm_json_object_getc(hm_json_object_getc(f, "payload"), "senderPublicKey")), 32);
+  feed_json(b.c, f);
+  assert_int_equal(b.last_e2e, HM_CLIENT_E2E_NONE);
+  hm_json_free(f);
+  f = pop(a.c);
   assert_string_equal(type_of(f), "dm.send");
   const hm_json *content = hm_json_object_getc(hm_json_object_getc(f, "payload"), "content");
   assert_non_null(hm_json_object_getc(content, "nonce"));
@@ -293,6 +300,11 @@ static void test_client_dm_seal_open_with_peer(void **st) {
   assert_int_equal(hm_json_object_setc(f, "sender", hm_json_new_cstr(b.id.did)), HM_OK);
   feed_json(b.c, f);
   assert_int_equal(b.last_e2e, HM_CLIENT_E2E_FAILED);
+  hm_json_free(f);
+  /* A second DM is not preceded by another announcement. */
+  assert_int_equal(hm_client_dm_send(a.c, b.id.did, "again", NULL, 0), HM_OK);
+  f = pop(a.c);
+  assert_string_equal(type_of(f), "dm.send");
   hm_json_free(f);
   /* Undecodable recipient: refused, nothing queued (no plaintext fallback). */
   size_t q = hm_client_queued(a.c);

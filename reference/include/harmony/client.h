@@ -180,7 +180,8 @@ int hm_client_channel_content(hm_client *c, const char *community_id, const char
                               const char *text, hm_json **content);
 
 /* dm.send of text, always encrypted (spec crypto.md R-CRY-DM-1..3) to the key bound to
- * recipient_did. Returns HM_ERR_DID when the DID does not resolve (nothing is sent),
+ * recipient_did. The first DM to a peer from this client is preceded by dm.keyexchange with
+ * our X25519 key (R-CRY-DM-4), as upstream's client expects. Returns HM_ERR_DID when the DID does not resolve (nothing is sent),
  * HM_ERR_WEAK_KEY for an unusable key, else as hm_client_send. */
 int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text, char *id_out,
                       size_t cap);
