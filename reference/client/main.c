@@ -155,7 +155,13 @@ static void finish_cmd(hm_json *res) {
     }
     hm_json_free(res);
   }
-  if (!ok && !A.script) A.exit_code = 1;
+  if (!ok && !A.script) {
+    /* A one-shot command stops at its first failure. */
+    A.exit_code = 1;
+    for (size_t i = 0; i < A.e.ncmds; i++) hm_json_free(A.e.cmds[i]);
+    A.e.ncmds = 0;
+    A.done = 1;
+  }
   hm_json_free(A.e.cur);
   A.e.cur = NULL;
   A.e.wk = W_NONE;
@@ -473,7 +479,8 @@ static void check_wait_event(const hm_client_event *ev) {
     return;
   hm_json *r = result_new(1);
   setstr(r, "id", ev->id);
-  char human[700] = "";
+  static char human[65536];
+  human[0] = 0;
   const char *cmd = arg("cmd");
   if (!strcmp(cmd, "community.create") || !strcmp(cmd, "community.join")) {
     const char *cid = hm_json_string(hm_json_object_getc(p, "communityId"), NULL);
@@ -763,7 +770,12 @@ static void tick(lws_sorted_usec_list_t *sul) {
       if (strcmp(arg("cmd"), "sleep")) setstr(r, "human", "ok");
       finish_cmd(r);
     }
-    else
+    else if (A.e.wk == W_READY) {
+      char m[700];
+      snprintf(m, sizeof m, "could not connect and log in to %s in time%s", A.server,
+               A.wsi ? " (connected, but no authentication reply)" : " (connection refused or unreachable)");
+      fail_cmd("TIMEOUT", m);
+    } else
       fail_cmd("TIMEOUT", "no answer in time");
   }
   while (!A.e.cur && A.e.ncmds > 0 && !A.done) {
