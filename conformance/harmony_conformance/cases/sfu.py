@@ -342,7 +342,7 @@ async def sfu_remote(ctx):
     await no_call(ctx, mock, n0, "remote entries of another room")
 
 
-@case("SFU-012", area="sfu", reqs=["R-SFU-13", "R-VOICE-23"], needs=["sfu-unconfigured"],
+@case("SFU-012", area="sfu", reqs=["R-SFU-13", "R-VOICE-23"], needs=["sfu-unconfigured", "exclusive"], timeout=40,
       types=["voice.session.create/c2s", "voice.tracks.push/c2s", "voice.tracks.pull/c2s", "voice.tracks.close/c2s",
              "voice.renegotiate/c2s", "error/s2c"],
       title="In signalling-only mode every proxy type answers its CF_*_FAILED error with upstream's text",
@@ -352,11 +352,24 @@ async def sfu_remote(ctx):
               "CF_RENEGOTIATE_FAILED, each 'Error: CF Realtime SFU not configured — set CALLS_APP_ID and "
               "CALLS_APP_SECRET'")
 async def sfu_signalling_only(ctx):
+    if ctx.target.managed is not None:
+        # The suite started the server: restart it without SFU credentials for this case.
+        from .transport import server_settings
+        async with server_settings(ctx, sfu_app_id="", sfu_app_secret=""):
+            await _signalling_only(ctx)
+    else:
+        await _signalling_only(ctx)
+
+
+async def _signalling_only(ctx):
     w = await voice_world(ctx, names=())
     owner = w["owner"]
     await owner.send("voice.token", {"channelId": w.chid})
     f = await owner.expect_type("voice.token.response")
     if f["payload"].get("mode") != "signaling":
+        if ctx.target.managed is not None:
+            ctx.fail("started without SFU credentials, the server still reports voice.token mode "
+                     f"{f['payload'].get('mode')!r} (expected 'signaling')")
         ctx.unsupported("the server has SFU credentials (mode 'cf'); signalling-only mode needs a server started "
                         "without them")
     sid = "mocksess0001"
