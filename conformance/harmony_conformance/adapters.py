@@ -25,8 +25,8 @@ class HarmonyAdapter:
     def __init__(self, runner):
         self.runner = runner
 
-    def ws_url(self, path: str = "/") -> str:
-        return self.runner.target.ws_url.rstrip("/") + path
+    def ws_url(self, path: str = "/", target=None) -> str:
+        return (target or self.runner.target).ws_url.rstrip("/") + path
 
     def require(self, feature: str):
         if feature not in self.features:
@@ -34,7 +34,7 @@ class HarmonyAdapter:
 
     async def open(self, ctx, identity, label: str, path: str = "/", community: Optional[str] = None,
                    **kw) -> Connection:
-        conn = Connection(ctx, self.ws_url(path), label, registry=self.runner.registry)
+        conn = Connection(ctx, self.ws_url(path, ctx.target), label, registry=self.runner.registry)
         conn.identity = identity
         await conn.open(**kw)
         return conn

@@ -101,11 +101,11 @@ class Result:
 class Context:
     """What a case gets: the target, identities, connections, and assertion helpers."""
 
-    def __init__(self, run, case_: Case):
+    def __init__(self, run, case_: Case, target=None):
         self.run = run                 # the Runner (target, adapter, options)
         self.case = case_
         self.adapter = run.adapter
-        self.target = run.target
+        self.target = target if target is not None else run.target
         self.conns = []                # every connection the case opened (for transcripts)
         self.observed = set()
         self.shape_errors: List[str] = []
@@ -176,8 +176,8 @@ class Context:
         return self.run.options.quiet_time
 
 
-async def run_case(runner, case_: Case) -> Result:
-    ctx = Context(runner, case_)
+async def run_case(runner, case_: Case, target=None) -> Result:
+    ctx = Context(runner, case_, target)
     t0 = time.monotonic()
     outcome, message = PASS, ""
     try:

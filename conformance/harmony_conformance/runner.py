@@ -57,6 +57,16 @@ class Target:
         self.managed = managed
         self.timers: Dict = {}
         self.sfu: Optional[SfuMock] = None
+        self.datadir: Optional[TempDataDir] = None
+
+    def shutdown(self):
+        """Stop what this target started: the server, its SFU mock, its data directory."""
+        if self.managed:
+            self.managed.stop()
+        if self.sfu:
+            self.sfu.stop()
+        if self.datadir:
+            self.datadir.cleanup()
 
     @property
     def ws_url(self):
@@ -73,6 +83,28 @@ class Target:
         return f"http://{host}:{int(port) + 1}"
 
 
+def start_managed(ns, template: str, timers: dict, log_name: str) -> "Target":
+    """Start one server from the template with a fresh data directory and its own SFU mock."""
+    ids = Identities(ns.seed)
+    sfu = SfuMock().start()
+    datadir = TempDataDir(keep=ns.keep_data)
+    port, http_port = free_port_pair()
+    params = {"host": "127.0.0.1", "port": port, "http_port": http_port, "data_dir": datadir.path,
+              "sfu_api_base": sfu.base, "sfu_app_id": APP_ID, "sfu_app_secret": APP_SECRET,
+              "log_level": "warn", **{k: v for k, v in timers.items()},
+              "trusted_issuers": [ids.get(TRUSTED_ISSUER).did],
+              "revoked_credentials": [REVOKED_VC_ID]}
+    managed = ManagedServer(template, params, log_path=os.path.join(ns.report, log_name))
+    target = Target(None, None, managed)
+    target.sfu, target.datadir = sfu, datadir
+    try:
+        managed.start()
+    except RuntimeError:
+        target.shutdown()
+        raise
+    return target
+
+
 class Runner:
     def __init__(self, ns, registry: Registry, target: Target, impl: dict):
         self.ns = ns
@@ -81,6 +113,7 @@ class Runner:
         self.target = target
         self.impl = impl
         self.identities = Identities(ns.seed)
+        self.lane: Optional[Target] = None  # a second managed server for exclusive cases
         adapter_name = impl.get("impl", {}).get("adapter", "harmony")
         if adapter_name not in ADAPTERS:
             raise SystemExit(f"conformance: unknown adapter {adapter_name!r} in the expectations file")
@@ -219,22 +252,34 @@ async def run_all(runner: Runner, cases) -> List[Result]:
     exclusive = [c for c in cases if "restart" in c.needs or "exclusive" in c.needs]
     shared = [c for c in cases if c not in exclusive]
 
-    async def one(c):
+    async def one(c, target=None):
         if c.id in skips:
             results[c.id] = Result(case=c, outcome=SKIPPED, message=skips[c.id].get("reason", ""),
                                    expected=skips[c.id])
             return
-        async with sem:
-            r = await run_case(runner, c)
+        if target is not None:
+            r = await run_case(runner, c, target)
+        else:
+            async with sem:
+                r = await run_case(runner, c)
         r.expected = expectations.get(c.id)
         results[c.id] = r
         if runner.ns.verbose:
             print(f"  {r.outcome:<11} {c.id} {c.title}" + (f" -- {r.message.splitlines()[0]}" if r.message else ""),
                   flush=True)
 
-    await asyncio.gather(*(one(c) for c in shared))
-    for c in exclusive:
-        await one(c)
+    async def exclusive_lane():
+        for c in exclusive:
+            await one(c, runner.lane)
+
+    if runner.lane is not None:
+        # Cases that restart the server or need it to themselves run one at a time on a
+        # second server instance, beside the shared lane.
+        await asyncio.gather(exclusive_lane(), *(one(c) for c in shared))
+    else:
+        await asyncio.gather(*(one(c) for c in shared))
+        for c in exclusive:
+            await one(c)
     return [results[c.id] for c in cases]
 
 
@@ -265,6 +310,9 @@ def build_parser():
                     help="start the server with this command template (placeholders: see spec/server-under-test.md)")
     tg.add_argument("--harmonyd", metavar="PATH", help="our harmonyd binary (default: build/release/bin/harmonyd)")
     tg.add_argument("--keep-data", action="store_true", help="keep the temporary data directory")
+    tg.add_argument("--no-lane", action="store_true",
+                    help="run restart/exclusive cases after the others on the same server, instead of on a "
+                         "second server started beside it")
     sg = ap.add_argument_group("selection and grading")
     sg.add_argument("--impl", metavar="NAME", help="expectations file conformance/impls/NAME.toml (or a path)")
     sg.add_argument("--profile", choices=["hardened", "compat"], default="hardened")
@@ -274,7 +322,7 @@ def build_parser():
     sg.add_argument("--seed", default="0", help="seed of the deterministic identities (default 0)")
     sg.add_argument("--slow", action="store_true", help="also run cases that wait for the server's real timers")
     og = ap.add_argument_group("execution and output")
-    og.add_argument("--jobs", type=int, default=8, help="cases run concurrently (default 8)")
+    og.add_argument("--jobs", type=int, default=16, help="cases run concurrently (default 16)")
     og.add_argument("--report", metavar="DIR", default="conformance-report", help="report directory")
     og.add_argument("--reply-timeout", type=float, default=3.0, help="seconds to wait for an expected frame")
     og.add_argument("--quiet-time", type=float, default=0.4, help="seconds a 'no frame' assertion waits")
@@ -307,9 +355,7 @@ def main(argv=None) -> int:
     impl = load_impl(impl_name)
     timers = dict(DEFAULT_TIMERS)
     timers.update(impl.get("timers", {}))
-    datadir = None
-    sfu = None
-    managed = None
+    target = lane = None
     if ns.server and (ns.server_cmd or ns.harmonyd):
         print("conformance: --server cannot be combined with --server-cmd/--harmonyd", file=sys.stderr)
         return 2
@@ -319,47 +365,40 @@ def main(argv=None) -> int:
     else:
         template = ns.server_cmd
         if not template:
-            harmonyd = ns.harmonyd or os.path.join(ROOT, "build", "release", "bin", "harmonyd")
+            harmonyd = os.path.abspath(ns.harmonyd or os.path.join(ROOT, "build", "release", "bin", "harmonyd"))
             if not os.access(harmonyd, os.X_OK):
                 print(f"conformance: {harmonyd} not found: build it (tools/run-main does) or pass --server",
                       file=sys.stderr)
                 return 2
             template = HARMONYD_TEMPLATE.replace("{harmonyd}", harmonyd)
-        runner_identities = Identities(ns.seed)
-        sfu = SfuMock().start()
-        datadir = TempDataDir(keep=ns.keep_data)
-        port, http_port = free_port_pair()
-        params = {"host": "127.0.0.1", "port": port, "http_port": http_port, "data_dir": datadir.path,
-                  "sfu_api_base": sfu.base, "sfu_app_id": APP_ID, "sfu_app_secret": APP_SECRET,
-                  "log_level": "warn", **{k: v for k, v in timers.items()},
-                  "trusted_issuers": [runner_identities.get(TRUSTED_ISSUER).did],
-                  "revoked_credentials": [REVOKED_VC_ID]}
         os.makedirs(ns.report, exist_ok=True)
-        managed = ManagedServer(template, params, log_path=os.path.join(ns.report, "server.log"))
         try:
-            managed.start()
+            target = start_managed(ns, template, timers, "server.log")
+            if any("restart" in c.needs or "exclusive" in c.needs for c in cases) and \
+                    len(cases) > 1 and not ns.no_lane:
+                lane = start_managed(ns, template, timers, "server-exclusive.log")
         except RuntimeError as e:
             print(f"conformance: {e}", file=sys.stderr)
-            sfu.stop()
-            datadir.cleanup()
+            for t in (target, lane):
+                if t is not None:
+                    t.shutdown()
             return 2
-        target = Target(managed.ws_url, managed.http_url, managed)
     target.timers = timers
-    target.sfu = sfu
 
     runner = Runner(ns, registry, target, impl)
+    if lane is not None:
+        lane.timers = dict(timers)
+        runner.lane = lane
     print(f"conformance: {len(cases)} cases against {target.ws_url} (impl {impl.get('impl', {}).get('name')}, "
-          f"profile {ns.profile}, seed {ns.seed}, jobs {ns.jobs})", flush=True)
+          f"profile {ns.profile}, seed {ns.seed}, jobs {ns.jobs}"
+          f"{', exclusive cases on ' + lane.ws_url if lane else ''})", flush=True)
     t0 = time.monotonic()
     try:
         results = asyncio.run(run_all(runner, cases))
     finally:
-        if managed:
-            managed.stop()
-        if sfu:
-            sfu.stop()
-        if datadir:
-            datadir.cleanup()
+        for t in (target, lane):
+            if t is not None:
+                t.shutdown()
     dur = time.monotonic() - t0
     ok, gating = verdict(results, ns.profile)
     cov = coverage(registry, results, selected_all=not (ns.only or ns.exclude))
