@@ -529,6 +529,8 @@ static int scan_string(parser *P, const unsigned char **q_out, int *esc) {
   return HM_OK;
 }
 
+int hm_json_text_valid(const char *s, size_t len) { return s && utf8_valid(s, len); }
+
 static size_t put_utf8(unsigned char *d, unsigned cp) {
   if (cp < 0x80) { d[0] = (unsigned char)cp; return 1; }
   if (cp < 0x800) {

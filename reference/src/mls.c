@@ -402,6 +402,7 @@ int hm_mls_commit_build(char **out, size_t *len, const char *group_id, uint64_t 
                         const uint8_t committer_seed32[32]) {
   if (!out || !group_id || (!props && n) || !commit_secret || !committer_seed32) return HM_ERR_INVAL;
   *out = NULL;
+  if (!hm_json_text_valid(group_id, strlen(group_id))) return HM_ERR_INVAL; /* not NOMEM later */
   if (!epoch_ok(new_epoch)) return HM_ERR_RANGE;
   char *input = NULL;
   size_t ilen = 0;

@@ -195,6 +195,9 @@ static void test_mls_commit_build_known_answer(void **state) {
   assert_string_equal(in, "{\"groupId\":\"c1:c1:channel:0123456789abcdef\",\"epoch\":5,\"proposals\":"
                           "[{\"type\":\"remove\",\"leafIndex\":2},{\"type\":\"update\"}]}");
   hm_free(in);
+  /* fuzz finding: a group id that is not UTF-8 is bad input (INVAL), not out of memory */
+  assert_int_equal(hm_mls_commit_build(&commit, NULL, "bad\xff", 5, two, 2, cs, a.seed32), HM_ERR_INVAL);
+  assert_null(commit);
   assert_int_equal(hm_mls_commit_build(&commit, NULL, GROUP, 5, two, 2, cs, a.seed32), HM_OK);
   assert_non_null(strstr(commit, "{\"type\":\"remove\",\"leafIndex\":2},{\"type\":\"update\",\"leafNode\":{\"encryptionKey\":{\"__type\":\"Uint8Array\",\"data\":\"u7u7"));
   hm_free(commit);

@@ -94,6 +94,9 @@ hm_json *hm_json_new_number(double d);
  * a 3-byte sequence, as hm_json_string returns it for a parsed "\udxxx"; a surrogate pair
  * must be the 4-byte form); otherwise NULL. The bytes are copied. */
 hm_json *hm_json_new_string(const char *s, size_t len);
+/* 1 when s[0..len) is text hm_json_new_string accepts (canonical WTF-8: UTF-8 plus lone
+ * surrogates), else 0. Lets callers tell bad input from out-of-memory. */
+int hm_json_text_valid(const char *s, size_t len);
 hm_json *hm_json_new_cstr(const char *s); /* NUL-terminated convenience */
 hm_json *hm_json_new_array(void);
 hm_json *hm_json_new_object(void);
