@@ -405,3 +405,25 @@ async def role_limits(ctx):
     await owner.send("role.update", {"communityId": w.cid, "roleId": w.role, "name": "n" * 101})
     await owner.expect_error("INVALID_PAYLOAD")
     await owner.expect_none(lambda f: f.get("type") in ("role.created", "role.updated"))
+
+
+@case("MEMB-004", area="members", reqs=["R-MEMB-5"],
+      types=["member.update/c2s", "community.member.updated/s2c"],
+      title="community.member.updated names the community it is sent for",
+      sends="bob, a member of two communities (owner's and carol's), sends member.update {displayName}",
+      expects="the owner's frame carries communityId = the owner's community and carol's frame carries "
+              "communityId = carol's community (upstream sends only {did, displayName})")
+async def memb_update_names_community(ctx):
+    w = await world(ctx, names=("bob",))
+    carol = await ctx.connect("carol")
+    cid2, _, _ = await create_community(ctx, carol)
+    bob = w["bob"]
+    await join(ctx, bob, cid2)
+    await asyncio.sleep(0.1)
+    for c in (w["owner"], carol):
+        c.drain()
+    await bob.send("member.update", {"displayName": "Bob Two"})
+    for c, cid in ((w["owner"], w.cid), (carol, cid2)):
+        f = await c.expect_type("community.member.updated", lambda p: p.get("displayName") == "Bob Two")
+        ctx.check(f["payload"].get("communityId") == cid,
+                  f"{c.label}: communityId {f['payload'].get('communityId')!r}, expected {cid}")

@@ -303,7 +303,7 @@ async def modr_raid_audience(ctx):
     await expect_silence([w["owner"], w["bob"], carol, dave], ["moderation.raid-detected"])
 
 
-@case("MODR-007", area="moderation", reqs=["R-MODR-5"],
+@case("MODR-007", area="moderation", reqs=["R-MODR-5", "R-COMM-11"],
       types=["community.join/c2s", "error/s2c"],
       title="Join rules apply also to a join without membershipVC",
       sends="raidDetection threshold 2 (lockdown); carol and dave join without membershipVC",

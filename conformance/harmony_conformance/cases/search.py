@@ -5,7 +5,7 @@ import asyncio
 import base64
 
 from ..core import case
-from ._util import (create_community, expect_silence, message_payload, send_message, unique, world)
+from ._util import (ban, create_community, expect_silence, message_payload, send_message, unique, world)
 
 
 async def search(ctx, conn, cid, query, **extra) -> dict:
@@ -186,3 +186,20 @@ async def srch_no_side_effect(ctx):
     eve.drain()
     await send_message(ctx, w["owner"], w.cid, w.chid, "after the probe")
     await expect_silence([eve], ["channel.message"])
+
+
+@case("SRCH-010", area="search", reqs=["R-SRCH-10", "R-AUTHZ-16"], types=["search.query/c2s", "error/s2c"],
+      title="A banned DID's search.query is refused with BANNED and reveals nothing",
+      sends="the owner posts a message and bans bob; bob reconnects and sends search.query for the community",
+      expects="error BANNED 'You are banned from this community'; no search.results (upstream checks bans only "
+              "on channel.send and community.join: G11)")
+async def srch_banned(ctx):
+    w = await world(ctx, names=("bob",))
+    await send_message(ctx, w["owner"], w.cid, w.chid, "banned cannot find this")
+    await ban(ctx, w["owner"], w.cid, w["bob"])
+    bob = await ctx.connect("bob-again", identity=ctx.identity("bob"))
+    await bob.send("search.query", {"communityId": w.cid, "query": "banned"})
+    e = await bob.expect_error("BANNED")
+    msg = (e.get("payload") or {}).get("message")
+    ctx.check(msg == "You are banned from this community", f"message {msg!r}")
+    await bob.expect_none("search.results")
