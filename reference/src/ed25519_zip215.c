@@ -7,6 +7,7 @@
  * the compat/auditor profile, and every input it sees is public, so nothing in
  * it is constant time.
  */
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -190,6 +191,16 @@ static void consts_init(curve_consts *c) {
   fe_pow(&c->sqrtm1, &two, EXP_P14);
 }
 
+/* Derived once per process: each derivation costs two field exponentiations, which
+ * dominated a did:key check (every login resolves one). */
+static curve_consts g_consts;
+static pthread_once_t g_consts_once = PTHREAD_ONCE_INIT;
+static void consts_init_global(void) { consts_init(&g_consts); }
+static const curve_consts *consts(void) {
+  pthread_once(&g_consts_once, consts_init_global);
+  return &g_consts;
+}
+
 /* ---- points (extended coordinates, a = -1) -------------------------------- */
 
 typedef struct {
@@ -346,29 +357,27 @@ static const uint8_t BASE_ENC[32] = {0x58, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0
 
 int hm_ed25519_point_check(const uint8_t pk[32], int *canonical, int *small_order) {
   if (!pk) return HM_ERR_INVAL;
-  curve_consts c;
-  consts_init(&c);
+  const curve_consts *c = consts();
   ge p;
   int canon = 0;
-  if (ge_frombytes(&p, &canon, pk, 1, &c) != 0) return HM_ERR_WEAK_KEY;
+  if (ge_frombytes(&p, &canon, pk, 1, c) != 0) return HM_ERR_WEAK_KEY;
   if (canonical) *canonical = canon;
-  if (small_order) *small_order = ge_is_small_order(&p, &c);
+  if (small_order) *small_order = ge_is_small_order(&p, c);
   return HM_OK;
 }
 
 int hm_ed25519_verify_zip215(const uint8_t sig[64], const uint8_t *msg, size_t len,
                              const uint8_t pk[32]) {
   if (!sig || !pk || (!msg && len)) return HM_ERR_INVAL;
-  curve_consts c;
-  consts_init(&c);
+  const curve_consts *c = consts();
 
   const uint8_t *s = sig + 32;
   if (!scalar_lt_l(s)) return HM_ERR_BADSIG;
 
   ge A, R, B;
-  if (ge_frombytes(&A, NULL, pk, 1, &c) != 0) return HM_ERR_BADSIG;
-  if (ge_frombytes(&R, NULL, sig, 1, &c) != 0) return HM_ERR_BADSIG;
-  if (ge_frombytes(&B, NULL, BASE_ENC, 0, &c) != 0) return HM_ERR_INTERNAL;
+  if (ge_frombytes(&A, NULL, pk, 1, c) != 0) return HM_ERR_BADSIG;
+  if (ge_frombytes(&R, NULL, sig, 1, c) != 0) return HM_ERR_BADSIG;
+  if (ge_frombytes(&B, NULL, BASE_ENC, 0, c) != 0) return HM_ERR_INTERNAL;
 
   /* noble hashes the re-encoded points (R.toBytes(), A.toBytes()). */
   uint8_t renc[32], aenc[32], h[64], k[32];
@@ -384,21 +393,20 @@ int hm_ed25519_verify_zip215(const uint8_t sig[64], const uint8_t *msg, size_t l
 
   /* [8]([S]B - R - [k]A) == O */
   ge sb, ka, acc, negr, negka;
-  ge_scalarmult(&sb, &B, s, &c);
-  ge_scalarmult(&ka, &A, k, &c);
+  ge_scalarmult(&sb, &B, s, c);
+  ge_scalarmult(&ka, &A, k, c);
   ge_neg(&negr, &R);
   ge_neg(&negka, &ka);
-  ge_add(&acc, &sb, &negr, &c);
-  ge_add(&acc, &acc, &negka, &c);
-  return ge_is_small_order(&acc, &c) ? HM_OK : HM_ERR_BADSIG;
+  ge_add(&acc, &sb, &negr, c);
+  ge_add(&acc, &acc, &negka, c);
+  return ge_is_small_order(&acc, c) ? HM_OK : HM_ERR_BADSIG;
 }
 
 int hm_ed25519_to_x25519_pk_upstream(uint8_t xpk[32], const uint8_t edpk[32]) {
   if (!xpk || !edpk) return HM_ERR_INVAL;
-  curve_consts c;
-  consts_init(&c);
+  const curve_consts *c = consts();
   ge A;
-  if (ge_frombytes(&A, NULL, edpk, 0, &c) != 0) return HM_ERR_WEAK_KEY;
+  if (ge_frombytes(&A, NULL, edpk, 0, c) != 0) return HM_ERR_WEAK_KEY;
   fe one, num, den, u;
   fe_set_small(&one, 1);
   fe_add(&num, &one, &A.Y); /* Z = 1 after decoding */
