@@ -1763,8 +1763,10 @@ static void h_community_update(hm_frame *f) {
   announce(f, "community.updated", p, NULL);
 }
 
-/* Common target checks of ban and kick (R-AUTHZ-18, R-AUTHZ-22). */
-static int target_ok(hm_frame *f, const char *target, const char *self_msg) {
+/* Common target checks of ban and kick (R-AUTHZ-18, R-AUTHZ-22). Returns 1 when the
+ * target is a member, 2 when it is not but may be acted on (a ban: *allow_stranger), 0
+ * when an error was sent. */
+static int target_ok(hm_frame *f, const char *target, const char *self_msg, int allow_stranger) {
   hm_server *srv = f->srv;
   if (strcmp(target, f->conn->did) == 0) {
     hm_frame_error(f, "INVALID", self_msg);
@@ -1776,6 +1778,7 @@ static int target_ok(hm_frame *f, const char *target, const char *self_msg) {
     return 0;
   }
   if (rc == HM_OK) rc = srv->st->vt->member_get(srv->st, f->community_id, target, NULL, NULL);
+  if (rc == HM_ERR_NOT_FOUND && allow_stranger) return 2;
   if (rc == HM_ERR_NOT_FOUND) {
     hm_frame_error(f, "NOT_FOUND", "Not a member of this community");
     return 0;
@@ -1802,7 +1805,8 @@ static hm_json *cid_target(const char *cid, const char *target) {
 static void h_community_ban(hm_frame *f) {
   hm_server *srv = f->srv;
   const char *target = pstr_of(f->payload, "targetDID");
-  if (!target_ok(f, target, "Cannot ban yourself")) return;
+  int member = target_ok(f, target, "Cannot ban yourself", 1);
+  if (!member) return;
   int rc = srv->st->vt->ban_add(srv->st, f->community_id, target, f->conn->did, pstr_of(f->payload, "reason"),
                                 hm_srv_now(srv));
   hm_json *p = rc == HM_OK ? cid_target(f->community_id, target) : NULL;
@@ -1814,6 +1818,7 @@ static void h_community_ban(hm_frame *f) {
   hm_srv_log(srv, HM_LOG_INFO, "%s banned %s from %s", f->conn->did, target, f->community_id);
   hm_srv_voice_drop_did(srv, f->community_id, target); /* R-VOICE-10 */
   hm_srv_send(srv, f->conn, "community.ban.applied", p);
+  if (member != 1) return; /* a pre-emptive ban of a non-member announces nothing */
   /* R-COMM-22: the remaining members drop the target */
   member_event(srv, "community.member.left", f->community_id, target, f->conn->did, NULL, 0);
   /* R-AUTHZ-13/14: every connection of the target */
@@ -1839,7 +1844,7 @@ static void h_community_unban(hm_frame *f) {
 static void h_community_kick(hm_frame *f) {
   hm_server *srv = f->srv;
   const char *target = pstr_of(f->payload, "targetDID"), *reason = pstr_of(f->payload, "reason");
-  if (!target_ok(f, target, "Cannot kick yourself")) return;
+  if (!target_ok(f, target, "Cannot kick yourself", 0)) return;
   hm_json *p = cid_target(f->community_id, target);
   int rc = p ? HM_OK : HM_ERR_NOMEM;
   if (reason) set_str(p, "reason", reason, &rc);

@@ -272,9 +272,9 @@ async def comm_ban_self(ctx):
 
 @case("COMM-018", area="community", reqs=["R-AUTHZ-22", "R-AUTHZ-18"], types=["community.ban/c2s",
                                                                              "community.kick/c2s", "error/s2c"],
-      title="Nobody can ban or kick the owner, and a non-member cannot be banned or kicked",
-      sends="bob (admin by role) bans and kicks the creator; the creator bans and kicks a DID that never joined",
-      expects="FORBIDDEN, FORBIDDEN, NOT_FOUND, NOT_FOUND; nothing applied or broadcast")
+      title="Nobody can ban or kick the owner, and a non-member cannot be kicked",
+      sends="bob (admin by role) bans and kicks the creator; the creator kicks a DID that never joined",
+      expects="FORBIDDEN, FORBIDDEN, NOT_FOUND; nothing applied or broadcast")
 async def comm_ban_owner_or_stranger(ctx):
     w = await world(ctx, names=("bob",))
     owner, bob = w["owner"], w["bob"]
@@ -287,9 +287,8 @@ async def comm_ban_owner_or_stranger(ctx):
         await bob.send(t, {"communityId": w.cid, "targetDID": owner.did})
         await bob.expect_error("FORBIDDEN")
     stranger = ctx.identity("stranger").did
-    for t in ("community.ban", "community.kick"):
-        await owner.send(t, {"communityId": w.cid, "targetDID": stranger})
-        await owner.expect_error("NOT_FOUND")
+    await owner.send("community.kick", {"communityId": w.cid, "targetDID": stranger})
+    await owner.expect_error("NOT_FOUND")
     await expect_silence(w.conns.values(), ["community.ban.applied", "member.kicked", "community.member.left"])
 
 
@@ -618,3 +617,25 @@ async def comm_ban_kick_limits(ctx):
         await owner.expect_error("INVALID_PAYLOAD")
     await expect_silence(w.conns.values(), ["member.kicked", "community.ban.applied"])
     await w["bob"].expect_open(within=0.05)
+
+
+@case("COMM-036", area="community", reqs=["R-AUTHZ-18", "R-COMM-21"],
+      types=["community.kick/c2s", "community.ban/c2s", "community.ban.applied/s2c", "community.join/c2s",
+             "error/s2c"],
+      title="A DID that was kicked (or never joined) can still be banned, and the ban keeps it out",
+      sends="the creator kicks bob, then bans him; bob joins again",
+      expects="community.ban.applied to the creator with no community.member.left broadcast; bob's join gets "
+              "error BANNED and close 4003")
+async def comm_ban_after_kick(ctx):
+    w = await world(ctx, names=("bob", "carol"))
+    owner, bob, carol = w["owner"], w["bob"], w["carol"]
+    await owner.send("community.kick", {"communityId": w.cid, "targetDID": bob.did})
+    await owner.expect_type("member.kicked", lambda p: p.get("targetDID") == bob.did)
+    await carol.expect_type("member.kicked", lambda p: p.get("targetDID") == bob.did)
+    await owner.send("community.ban", {"communityId": w.cid, "targetDID": bob.did})
+    await owner.expect_type("community.ban.applied", lambda p: p.get("targetDID") == bob.did)
+    await carol.expect_none("community.member.left", what="a member.left for a DID that was no member")
+    bob2 = await ctx.connect("bob-again", identity=ctx.identity("bob"))
+    await bob2.send("community.join", {"communityId": w.cid})
+    await bob2.expect_error("BANNED")
+    await bob2.expect_close(4003)
