@@ -6,7 +6,8 @@ import asyncio
 import os
 
 from ..core import case
-from ._util import (create_community, history, http, key_package, require_restart, restart,
+from ._util import (assign_role, ban, create_community, create_role, history, http, key_package,
+                    require_restart, restart,
                     send_message, world)
 from .auth2 import make_vc, make_vp
 
@@ -244,3 +245,43 @@ async def pers_newer_format(ctx):
     finally:
         con.close()
     ctx.check(now == raised, f"schema version changed to {now}")
+
+
+@case("PERS-011", area="persistence", reqs=["R-PERS-1", "R-PERS-4", "R-PERS-5", "R-PERS-10", "R-PERS-20"],
+      types=["community.join/c2s", "role.create/c2s", "role.assign/c2s", "community.ban/c2s",
+             "mls.keypackage.upload/c2s", "mls.keypackage.fetch/c2s", "mls.keypackage.response/s2c",
+             "channel.pin/c2s", "channel.message.pinned/s2c"],
+      needs=["restart"], timeout=40,
+      title="SIGKILL loses no acknowledged membership, role, ban or key package",
+      sends="bob joins, gets a role, uploads a key package; carol joins and is banned; each step waits for its "
+            "acknowledgement (reply or broadcast); then the server is killed with SIGKILL and started again",
+      expects="after the restart: bob's login resync includes the community, bob can still pin (his role's "
+              "permission), carol's join answers BANNED, and fetching bob's key packages returns the uploaded one")
+async def pers_kill9_state(ctx):
+    require_restart(ctx)
+    w = await world(ctx, names=("bob", "carol"), msg=True)
+    owner, bob, carol = w["owner"], w["bob"], w["carol"]
+    rid = await create_role(ctx, owner, w.cid, permissions=["channel.pin"])
+    await assign_role(ctx, owner, w.cid, bob.did, rid)
+    kp = key_package(ctx.identity("bob"))
+    await bob.send("mls.keypackage.upload", {"keyPackage": kp})
+    # a fetch by bob himself is the barrier that the upload was processed (and acknowledged)
+    await bob.send("mls.keypackage.fetch", {"dids": [bob.did]})
+    f = await bob.expect_type("mls.keypackage.response")
+    ctx.check(len((f["payload"].get("keyPackages") or {}).get(bob.did) or []) >= 1, f"upload not visible: {f}")
+    await ban(ctx, owner, w.cid, carol)
+    await restart(ctx, hard=True)
+    bob2 = await ctx.connect("bob-after", identity=ctx.identity("bob"))
+    await bob2.expect_type("community.auto-joined", lambda p: p.get("communityId") == w.cid,
+                           what="the resync of bob's membership after SIGKILL")
+    # the role survives: its permission still lets bob pin (a member without it gets FORBIDDEN)
+    await bob2.send("channel.pin", {"communityId": w.cid, "channelId": w.chid, "messageId": w.msg})
+    await bob2.expect_type("channel.message.pinned", lambda p: p.get("messageId") == w.msg,
+                           what="channel.message.pinned: bob's role (channel.pin) after SIGKILL")
+    await bob2.send("mls.keypackage.fetch", {"dids": [bob.did]})
+    f = await bob2.expect_type("mls.keypackage.response")
+    ctx.check(len((f["payload"].get("keyPackages") or {}).get(bob.did) or []) >= 1,
+              f"the key package was lost: {f['payload']}")
+    carol2 = await ctx.connect("carol-after", identity=ctx.identity("carol"))
+    await carol2.send("community.join", {"communityId": w.cid})
+    await carol2.expect_error("BANNED")
