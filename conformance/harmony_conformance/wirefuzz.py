@@ -30,8 +30,10 @@ import hashlib
 import json
 import os
 import random
+import signal
 import sys
 import time
+import traceback
 import urllib.request
 from typing import Dict, List, Optional
 
@@ -473,11 +475,22 @@ class Fuzzer:
         return None
 
     async def make_community(self):
+        try:
+            await self.ensure_workers()
+            await self._make_community()
+        except (OSError, asyncio.TimeoutError, ConnectionError, websockets.exceptions.WebSocketException) as e:
+            # a worker closed under us: the next probe decides whether that is a finding
+            print(f"wirefuzz: community refresh skipped ({type(e).__name__})", flush=True)
+
+    async def _make_community(self):
         a, b = self.conns["A"], self.conns["B"]
+        a.frames.clear()
+        b.frames.clear()
         await a.ws.send(json.dumps({"id": f"wf-create-{self.cases}", "type": "community.create", "timestamp": now_iso(),
                                     "sender": self.world.did("A"), "payload": {"name": f"wirefuzz {self.ns.seed}"}}))
-        f = await a.wait_for(lambda f: f.get("type") == "community.updated", self.ns.deadline)
-        if f and isinstance(f.get("payload"), dict):
+        # an error (e.g. QUOTA_EXCEEDED: the fuzz frames create communities too) keeps the old one
+        f = await a.wait_for(lambda f: f.get("type") in ("community.updated", "error"), self.ns.deadline)
+        if f and f.get("type") == "community.updated" and isinstance(f.get("payload"), dict):
             p = f["payload"]
             self.world.cid = p.get("communityId") or (p.get("community") or {}).get("id") or self.world.cid
             chans = p.get("channels") or (p.get("community") or {}).get("channels") or []
@@ -605,7 +618,7 @@ class Fuzzer:
             try:
                 await c.send_step(s)
                 self.frames_sent += 1
-            except websockets.exceptions.ConnectionClosed:
+            except (websockets.exceptions.ConnectionClosed, websockets.exceptions.InvalidState):
                 pass
 
     # -- probes ---------------------------------------------------------------------------
@@ -818,22 +831,29 @@ class Fuzzer:
                 failed = ("crash: the server no longer accepts connections or fails /health"
                           if not await self.alive() else f"hang: {e}")
             except Exception as e:  # noqa: BLE001
-                self.harness_error(f"case {i}: {e!r}")
+                where = traceback.extract_tb(e.__traceback__)[-1]
+                self.harness_error(f"case {i}: {e!r} at {os.path.basename(where.filename)}:{where.lineno}")
             self.cases += 1
             i += 1
+            if i % 10000 == 0:
+                el = time.monotonic() - t0
+                print(f"wirefuzz: {i} cases, {el:.0f} s, {i / el:.0f} execs/s, findings {self.counts}", flush=True)
             if len(self.preauths) > 8:
                 for c in self.preauths[:-4]:
                     await c.close()
                 del self.preauths[:-4]
             if failed is None and (i % self.ns.probe_every == 0 or i == self.ns.cases):
-                failed = await self.probe(self.conns.get("Q"))
-                for label in ("A", "B"):
-                    if failed is None:
-                        failed = await self.worker_probe(label)
-                if failed is None and i % self.ns.login_every == 0:
-                    failed = await self.login_probe()
-                    if failed is None:
-                        await self.make_community()     # fresh state: the old one may be deleted
+                try:
+                    failed = await self.probe(self.conns.get("Q"))
+                    for label in ("A", "B"):
+                        if failed is None:
+                            failed = await self.worker_probe(label)
+                    if failed is None and i % self.ns.login_every == 0:
+                        failed = await self.login_probe()
+                        if failed is None and i % (4 * self.ns.login_every) == 0:
+                            await self.make_community()     # fresh state: the old one may be deleted
+                except Exception as e:  # noqa: BLE001
+                    self.harness_error(f"probe after case {i}: {e!r}")
             if failed is None:
                 if i % self.ns.probe_every == 0:
                     self.window.clear()
@@ -932,6 +952,8 @@ def main(argv=None) -> int:
         else:
             h, p = host.rsplit(":", 1)
             http = f"http://{h}:{int(p) + 1}"
+    # SIGTERM ends the run through the finally below, so the server we started is stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return asyncio.run(Fuzzer(ns, reg, url, http, managed).run())
     finally:
