@@ -90,8 +90,15 @@ class World:
         self.msg_ids: List[str] = ["msg-0"]
         self.token: Optional[str] = None
 
+        self.gen = 0        # worker identities are renewed every few thousand cases
+
+    def ident(self, label: str):
+        """Workers A and B are new identities in each generation (the fuzz frames ban, kick
+        and delete, and fill the per-DID community quota); Q, L and P stay the same."""
+        return self.ids.get(f"{label}.{self.gen}" if label in ("A", "B") else label)
+
     def did(self, label: str) -> str:
-        return self.ids.get(label).did
+        return self.ident(label).did
 
 
 class Gen:
@@ -436,7 +443,7 @@ class Fuzzer:
 
     # -- connections and logins --------------------------------------------------------------
     def login_frame(self, label: str) -> str:
-        vp = self.world.ids.get(label).presentation()
+        vp = self.world.ident(label).presentation()
         return json.dumps({"id": f"login-{label}-{self.login_n}", "type": "sync.state", "timestamp": now_iso(),
                            "sender": self.world.did(label), "payload": vp}, separators=(",", ":"))
 
@@ -500,6 +507,16 @@ class Fuzzer:
                                     "sender": self.world.did("B"), "payload": {"communityId": self.world.cid}}))
         await b.wait_for(lambda f: f.get("type") in ("community.updated", "error"), self.ns.deadline)
 
+    async def renew_workers(self):
+        """New worker identities with a new community of their own."""
+        self.world.gen += 1
+        self.world.msg_ids = ["msg-0"]
+        for label in ("A", "B"):
+            c = self.conns.pop(label, None)
+            if c:
+                await c.close()
+        await self.make_community()
+
     async def ensure_workers(self):
         for label in ("A", "B"):
             c = self.conns.get(label)
@@ -538,7 +555,7 @@ class Fuzzer:
             steps = []
             for _ in range(rng.choice([1, 2, 4, 17])):
                 if rng.random() < 0.3:
-                    vp = self.world.ids.get("P").presentation()
+                    vp = self.world.ident("P").presentation()
                     f = {"id": "pre", "type": "sync.state", "timestamp": now_iso(), "sender": self.world.did("P"),
                          "payload": vp}
                     if rng.random() < 0.8:
@@ -851,7 +868,7 @@ class Fuzzer:
                     if failed is None and i % self.ns.login_every == 0:
                         failed = await self.login_probe()
                         if failed is None and i % (4 * self.ns.login_every) == 0:
-                            await self.make_community()     # fresh state: the old one may be deleted
+                            await self.renew_workers()
                 except Exception as e:  # noqa: BLE001
                     self.harness_error(f"probe after case {i}: {e!r}")
             if failed is None:
