@@ -296,8 +296,14 @@ class Conn:
             self.fz.harness_error(f"reader {self.label}: {e!r}")
         finally:
             if self.ws is not None and not self.fz.replaying:
-                k = f"{self.role}:{self.ws.close_code}"
+                # "by-client" marks closes this side started (an echo of our own close code)
+                mine = self.ws.close_sent is not None and not self.ws.close_rcvd_then_sent
+                k = f"{self.role}:{self.ws.close_code}" + (":by-client" if mine else "")
                 self.fz.closes[k] = self.fz.closes.get(k, 0) + 1
+            if self.ws is not None and self.ws.close_code == 1011 and self.ws.close_rcvd_then_sent:
+                # "internal error": a fault on the server's side of this connection
+                self.fz.violation(self, "close-1011", "server closed a connection with 1011 (internal error)",
+                                  self.ws.close_reason or "")
             self.closed.set()
             async with self.cond:
                 self.cond.notify_all()
