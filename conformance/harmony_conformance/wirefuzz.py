@@ -390,7 +390,7 @@ class Fuzzer:
         text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else msg
         try:
             f = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # a deeply nested frame is unparsable to Python
             self.violation(conn, "unparsable", "server frame is not JSON", text[:200])
             return {"__unparsable__": text[:200]}
         if not isinstance(f, dict):
@@ -792,7 +792,7 @@ class Fuzzer:
                 continue
             try:
                 fr = json.loads(s["data"])
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(fr, dict):
                 continue

@@ -101,7 +101,7 @@ class Connection:
                 self._note("recv" if isinstance(msg, str) else "recv-binary", text)
                 try:
                     frame = json.loads(text)
-                except ValueError:
+                except (ValueError, RecursionError):  # deeper than Python's parser goes
                     frame = {"__unparsable__": text}
                 if isinstance(frame, dict) and isinstance(frame.get("type"), str):
                     self.ctx.note_type(frame["type"], "s2c")

@@ -50,6 +50,7 @@ def test_200_cases_against_the_correct_fake_have_no_harness_error(tmp_path):
         r = fuzz(url, tmp_path, "--cases", "200", "--seed", "7")
     finally:
         stop(p)
+    assert (tmp_path / "summary.json").exists(), f"exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     summary = json.load(open(tmp_path / "summary.json"))
     assert summary["cases"] == 200, r.stdout + r.stderr
     assert summary["harness_errors"] == 0, r.stdout + r.stderr
