@@ -981,6 +981,26 @@ static int mod_send_lockdown(hm_frame *f) {
   return 1;
 }
 
+/* The accountAge "block" rules of a community (R-MODR-10): answers the first one the
+ * sender's DID is too new for with `code` (messages and joins use different codes and
+ * texts, as upstream does) and returns 1; 0 when none applies. */
+static int account_age_denied(hm_frame *f, const hm_json *rules, const char *code, const char *suffix) {
+  for (size_t i = 0; i < hm_json_array_size(rules); i++) {
+    const hm_json *r = hm_json_array_get(rules, i);
+    if (!hm_json_string_is(hm_json_object_getc(r, "type"), "accountAge") ||
+        !hm_json_string_is(hm_json_object_getc(r, "action"), "block"))
+      continue;
+    int64_t age = 0, min = rule_int(r, "minAgeSeconds");
+    if (account_age_s(f->srv, f->conn->did, &age) == HM_OK && age < min) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "Account too new: %llds < %llds%s", (long long)age, (long long)min, suffix);
+      hm_frame_error(f, code, msg);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int mod_send_rest(hm_frame *f, const char *chid) {
   hm_server *srv = f->srv;
   hm_json *rules = NULL;
@@ -1011,18 +1031,7 @@ static int mod_send_rest(hm_frame *f, const char *chid) {
       ok = 0;
     }
   }
-  for (size_t i = 0; ok && i < hm_json_array_size(rules); i++) {
-    hm_json *r = hm_json_array_get(rules, i);
-    if (!hm_json_string_is(hm_json_object_getc(r, "type"), "accountAge") ||
-        !hm_json_string_is(hm_json_object_getc(r, "action"), "block"))
-      continue;
-    int64_t age = 0, min = rule_int(r, "minAgeSeconds");
-    if (account_age_s(srv, f->conn->did, &age) == HM_OK && age < min) {
-      snprintf(msg, sizeof msg, "Account too new: %llds < %llds required", (long long)age, (long long)min);
-      hm_frame_error(f, "RATE_LIMITED", msg);
-      ok = 0;
-    }
-  }
+  if (ok && account_age_denied(f, rules, "RATE_LIMITED", " required")) ok = 0;
   hm_json_free(rules);
   return ok;
 }
@@ -1108,18 +1117,7 @@ static int mod_join(hm_frame *f) {
       ok = 0;
     }
   }
-  for (size_t i = 0; ok && i < hm_json_array_size(rules); i++) {
-    hm_json *r = hm_json_array_get(rules, i);
-    if (!hm_json_string_is(hm_json_object_getc(r, "type"), "accountAge") ||
-        !hm_json_string_is(hm_json_object_getc(r, "action"), "block"))
-      continue;
-    int64_t age = 0, min = rule_int(r, "minAgeSeconds");
-    if (account_age_s(srv, f->conn->did, &age) == HM_OK && age < min) {
-      snprintf(msg, sizeof msg, "Account too new: %llds < %llds", (long long)age, (long long)min);
-      hm_frame_error(f, "FORBIDDEN", msg);
-      ok = 0;
-    }
-  }
+  if (ok && account_age_denied(f, rules, "FORBIDDEN", "")) ok = 0;
   for (size_t i = 0; ok && i < hm_json_array_size(rules); i++) {
     hm_json *r = hm_json_array_get(rules, i);
     if (!hm_json_string_is(hm_json_object_getc(r, "type"), "raidDetection")) continue;
