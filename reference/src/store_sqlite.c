@@ -3,7 +3,9 @@
  * Durability: WAL with synchronous=FULL, so a COMMIT has synced the WAL before the call
  * returns; the server sends a frame revealing a change only after that (R-PERS-1,
  * R-DLV-6). Each write is one transaction, so a crash leaves all of a frame's effect or
- * none of it. Checkpoints: SQLite's automatic checkpoint (1000 pages) plus a TRUNCATE
+ * none of it. Group commit: between hm_store_batch_begin and hm_store_batch_end all writes
+ * share one transaction (one sync at the end), each multi-statement write a SAVEPOINT in
+ * it (see tx_begin). Checkpoints: SQLite's automatic checkpoint (1000 pages) plus a TRUNCATE
  * checkpoint on close.
  *
  * Schema versions live in the table meta (key 'schema_version'); migrations[] holds the
@@ -103,16 +105,58 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
 typedef struct {
   hm_store base;
   sqlite3 *db;
+  int batch;      /* hm_store_batch_begin ran and its batch is not ended yet */
+  int batch_lost; /* SQLite rolled the batch's transaction back on its own (I/O error, disk full) */
 } sq_store;
 
 static sqlite3 *db_of(hm_store *st) { return ((sq_store *)st)->db; }
 
+/* Inside a batch, SQLite may have rolled the outer transaction back by itself after an
+ * I/O, disk-full or out-of-memory error (the connection is back in autocommit mode). Every
+ * later statement of the batch then fails with HM_ERR_IO, so nothing runs outside it. */
+static int batch_broken(sq_store *q) {
+  if (q->batch && !q->batch_lost && sqlite3_get_autocommit(q->db)) q->batch_lost = 1;
+  return q->batch_lost;
+}
+
 static int prep(hm_store *st, sqlite3_stmt **s, const char *sql) {
+  *s = NULL;
+  if (batch_broken((sq_store *)st)) return HM_ERR_IO;
   return sqlite3_prepare_v2(db_of(st), sql, -1, s, NULL) == SQLITE_OK ? HM_OK : HM_ERR_IO;
 }
 
 static int exec(sqlite3 *db, const char *sql) {
   return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? HM_OK : HM_ERR_IO;
+}
+
+/* ---- transactions --------------------------------------------------------------------
+ * Every write made of several statements runs between tx_begin and tx_commit (tx_rollback
+ * on any failure). With no batch open that is its own durable transaction (BEGIN
+ * IMMEDIATE ... COMMIT); inside a batch it is a SAVEPOINT of the batch's transaction, so a
+ * failed write undoes only itself. A single-statement write needs neither: SQLite undoes
+ * a failed statement by itself and leaves an enclosing transaction open. */
+
+static int tx_begin(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (!q->batch) return exec(q->db, "BEGIN IMMEDIATE");
+  if (batch_broken(q)) return HM_ERR_IO;
+  return exec(q->db, "SAVEPOINT hm_write");
+}
+
+static int tx_commit(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  return exec(q->db, q->batch ? "RELEASE hm_write" : "COMMIT");
+}
+
+static void tx_rollback(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (!q->batch) {
+    exec(q->db, "ROLLBACK");
+    return;
+  }
+  if (batch_broken(q)) return;
+  /* ROLLBACK TO undoes the savepoint's changes but keeps it open; RELEASE pops it. */
+  if (exec(q->db, "ROLLBACK TO hm_write") != HM_OK || exec(q->db, "RELEASE hm_write") != HM_OK) batch_broken(q);
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v) {
@@ -180,8 +224,7 @@ static int sq_secret_put(hm_store *st, const char *name, const uint8_t value[32]
 }
 
 static int sq_replay_add(hm_store *st, const char *key, int64_t expires_ms, int64_t now_ms) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   sqlite3_stmt *s;
   int ret = HM_ERR_IO;
   if (prep(st, &s, "DELETE FROM replay WHERE expires_ms < ?1") != HM_OK) goto fail;
@@ -197,10 +240,10 @@ static int sq_replay_add(hm_store *st, const char *key, int64_t expires_ms, int6
     goto fail;
   }
   if (rc != SQLITE_DONE) goto fail;
-  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  if (tx_commit(st) != HM_OK) goto fail;
   return HM_OK;
 fail:
-  exec(db, "ROLLBACK");
+  tx_rollback(st);
   return ret;
 }
 
@@ -215,9 +258,8 @@ static int sq_known_did_add(hm_store *st, const char *did, int64_t now_ms) {
 /* ---- communities and channels ------------------------------------------------------- */
 
 static int sq_community_create(hm_store *st, const hm_store_community *c, const hm_store_channel *ch, size_t n) {
-  sqlite3 *db = db_of(st);
   sqlite3_stmt *s;
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   if (prep(st, &s, "INSERT INTO communities(id, name, description, creator, created_ms) VALUES(?1,?2,?3,?4,?5)") !=
       HM_OK)
     goto fail;
@@ -244,10 +286,10 @@ static int sq_community_create(hm_store *st, const hm_store_community *c, const 
     sqlite3_bind_int64(s, 6, ch[i].created_ms);
     if (step_done(s) != HM_OK) goto fail;
   }
-  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  if (tx_commit(st) != HM_OK) goto fail;
   return HM_OK;
 fail:
-  exec(db, "ROLLBACK");
+  tx_rollback(st);
   return HM_ERR_IO;
 }
 
@@ -372,13 +414,12 @@ static int sq_member_add(hm_store *st, const char *cid, const char *did, int64_t
 }
 
 static int sq_member_remove(hm_store *st, const char *cid, const char *did) {
-  sqlite3 *db = db_of(st);
   int64_t changed = 0;
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   if (run(st, &changed, "DELETE FROM members WHERE community_id=?1 AND did=?2", "ss", cid, did) != HM_OK ||
       run(st, NULL, "DELETE FROM role_assignments WHERE community_id=?1 AND did=?2", "ss", cid, did) != HM_OK ||
-      exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+      tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return HM_ERR_IO;
   }
   return changed > 0 ? HM_OK : HM_ERR_NOT_FOUND;
@@ -419,10 +460,9 @@ static int sq_ban_get(hm_store *st, const char *cid, const char *did) {
 /* ---- messages ------------------------------------------------------------------------ */
 
 static int sq_message_append(hm_store *st, const hm_store_message *m, int64_t *seq_out) {
-  sqlite3 *db = db_of(st);
   sqlite3_stmt *s;
   int ret = HM_ERR_IO;
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   if (prep(st, &s, "SELECT next_seq FROM channels WHERE id=?1") != HM_OK) goto fail;
   bind_text(s, 1, m->channel_id);
   int rc = sqlite3_step(s);
@@ -460,11 +500,11 @@ static int sq_message_append(hm_store *st, const hm_store_message *m, int64_t *s
   bind_text(s, 1, m->channel_id);
   sqlite3_bind_int64(s, 2, seq + 1);
   if (step_done(s) != HM_OK) goto fail;
-  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  if (tx_commit(st) != HM_OK) goto fail;
   if (seq_out) *seq_out = seq;
   return HM_OK;
 fail:
-  exec(db, "ROLLBACK");
+  tx_rollback(st);
   return ret;
 }
 
@@ -518,27 +558,26 @@ static int sq_message_page(hm_store *st, const char *chid, const hm_store_page_q
 /* ---- schema 2: bans, settings, edits, tombstones, reactions, pins, roles ------------- */
 
 /* Run several statements as one transaction; each step is a run() call made by fn. */
-#define TX_BEGIN(db)                                \
+#define TX_BEGIN(st)                                \
   do {                                              \
-    if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO; \
+    if (tx_begin(st) != HM_OK) return HM_ERR_IO; \
   } while (0)
-#define TX_END(db, ok)                              \
+#define TX_END(st, ok)                              \
   do {                                              \
-    if (!(ok) || exec(db, "COMMIT") != HM_OK) {     \
-      exec(db, "ROLLBACK");                         \
+    if (!(ok) || tx_commit(st) != HM_OK) {     \
+      tx_rollback(st);                         \
       return HM_ERR_IO;                             \
     }                                               \
     return HM_OK;                                   \
   } while (0)
 
 static int sq_ban_add(hm_store *st, const char *cid, const char *did, const char *by, const char *reason, int64_t ms) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL, "INSERT OR REPLACE INTO bans(community_id, did, by_did, reason, created_ms) VALUES(?1,?2,?3,?4,?5)",
                "ssssi", cid, did, by, reason, ms) == HM_OK &&
            run(st, NULL, "DELETE FROM members WHERE community_id=?1 AND did=?2", "ss", cid, did) == HM_OK &&
            run(st, NULL, "DELETE FROM role_assignments WHERE community_id=?1 AND did=?2", "ss", cid, did) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_ban_remove(hm_store *st, const char *cid, const char *did) {
@@ -546,14 +585,13 @@ static int sq_ban_remove(hm_store *st, const char *cid, const char *did) {
 }
 
 static int sq_community_update(hm_store *st, const char *cid, const char *name, const char *description) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = 1;
   if (name) ok = run(st, NULL, "UPDATE communities SET name=?2 WHERE id=?1", "ss", cid, name) == HM_OK;
   if (ok && description)
     ok = run(st, NULL, "UPDATE communities SET description=?2 WHERE id=?1", "ss", cid,
              *description ? description : NULL) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_channel_count(hm_store *st, const char *cid, int64_t *n) {
@@ -569,27 +607,25 @@ static int sq_channel_create(hm_store *st, const hm_store_channel *ch) {
 }
 
 static int sq_channel_update(hm_store *st, const char *chid, const char *name, const char *topic, int64_t slow_mode) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = 1;
   if (name) ok = run(st, NULL, "UPDATE channels SET name=?2 WHERE id=?1", "ss", chid, name) == HM_OK;
   if (ok && topic)
     ok = run(st, NULL, "UPDATE channels SET topic=?2 WHERE id=?1", "ss", chid, *topic ? topic : NULL) == HM_OK;
   if (ok && slow_mode >= 0)
     ok = run(st, NULL, "UPDATE channels SET slow_mode=?2 WHERE id=?1", "si", chid, slow_mode) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_channel_delete(hm_store *st, const char *chid) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL, "DELETE FROM channels WHERE id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM messages WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM reactions WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM pins WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM thread_messages WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM threads WHERE channel_id=?1", "s", chid) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_message_get(hm_store *st, const char *chid, const char *id, hm_store_message_cb cb, void *ctx) {
@@ -613,15 +649,14 @@ static int sq_message_edit(hm_store *st, const char *chid, const char *id, const
 
 static int sq_message_tombstone(hm_store *st, const char *chid, const char *id, const char *payload_json,
                                 const char *by, int64_t ms) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL,
                "UPDATE messages SET payload=?3, deleted=1, deleted_by=?4, deleted_ms=?5, edited_ms=0"
                " WHERE channel_id=?1 AND id=?2",
                "ssssi", chid, id, payload_json, by, ms) == HM_OK &&
            run(st, NULL, "DELETE FROM reactions WHERE channel_id=?1 AND message_id=?2", "ss", chid, id) == HM_OK &&
            run(st, NULL, "DELETE FROM pins WHERE channel_id=?1 AND message_id=?2", "ss", chid, id) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_message_page_before(hm_store *st, const char *chid, int64_t before_seq, int has_counter_max,
@@ -744,11 +779,10 @@ static int sq_role_update(hm_store *st, const hm_store_role *r) {
 }
 
 static int sq_role_delete(hm_store *st, const char *cid, const char *rid) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL, "DELETE FROM roles WHERE id=?1 AND community_id=?2", "ss", rid, cid) == HM_OK &&
            run(st, NULL, "DELETE FROM role_assignments WHERE role_id=?1 AND community_id=?2", "ss", rid, cid) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 #define ROLE_COLS "SELECT r.id, r.community_id, r.name, r.color, r.permissions, r.position, r.created_by, r.created_ms"
@@ -818,8 +852,7 @@ static int sq_known_did_get(hm_store *st, const char *did) {
 }
 
 static int sq_dm_append(hm_store *st, const hm_store_message *m, int64_t *seq_out) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int64_t seq = 0;
   int rc = count_query(st, "SELECT coalesce(max(seq), 0) + 1 FROM dms WHERE conversation=?1", m->channel_id, &seq);
   if (rc == HM_OK) {
@@ -841,8 +874,8 @@ static int sq_dm_append(hm_store *st, const hm_store_message *m, int64_t *seq_ou
       rc = r == SQLITE_DONE ? HM_OK : r == SQLITE_CONSTRAINT ? HM_ERR_CONFLICT : HM_ERR_IO;
     }
   }
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   if (seq_out) *seq_out = seq;
@@ -913,8 +946,7 @@ static int thread_msg_insert(hm_store *st, const char *tid, const hm_store_messa
 }
 
 static int sq_thread_create(hm_store *st, const hm_store_thread *t, const hm_store_message *first) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   sqlite3_stmt *s;
   int rc = prep(st, &s,
                 "INSERT INTO threads(id, community_id, channel_id, parent_id, name, creator, created_ms)"
@@ -932,8 +964,8 @@ static int sq_thread_create(hm_store *st, const hm_store_thread *t, const hm_sto
     rc = r == SQLITE_DONE ? HM_OK : r == SQLITE_CONSTRAINT ? HM_ERR_CONFLICT : HM_ERR_IO;
   }
   if (rc == HM_OK && first) rc = thread_msg_insert(st, t->id, first, NULL, NULL);
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   return HM_OK;
@@ -964,11 +996,10 @@ static int sq_thread_count(hm_store *st, const char *chid, int64_t *n) {
 
 static int sq_thread_message_append(hm_store *st, const char *tid, const hm_store_message *m, int64_t *seq,
                                     int64_t *count) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int rc = thread_msg_insert(st, tid, m, seq, count);
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   return HM_OK;
@@ -994,8 +1025,7 @@ static int sq_thread_message_page(hm_store *st, const char *tid, const hm_store_
 /* ---- schema 5: notifications ----------------------------------------------------------- */
 
 static int sq_notification_add(hm_store *st, const hm_store_notification *n, size_t keep) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL,
                "INSERT INTO notifications(id, did, type, from_did, community_id, channel_id, message_id, content, read,"
                " created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,0,?9)",
@@ -1005,7 +1035,7 @@ static int sq_notification_add(hm_store *st, const hm_store_notification *n, siz
                "DELETE FROM notifications WHERE did=?1 AND rowid NOT IN"
                " (SELECT rowid FROM notifications WHERE did=?1 ORDER BY rowid DESC LIMIT ?2)",
                "si", n->did, (int64_t)keep) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_notification_list(hm_store *st, const char *did, int unread_only, size_t offset, size_t limit,
@@ -1042,13 +1072,12 @@ static int sq_notification_list(hm_store *st, const char *did, int unread_only, 
 }
 
 static int sq_notification_mark_read(hm_store *st, const char *did, const char *const *ids, size_t n) {
-  sqlite3 *db = db_of(st);
   if (n == 0) return run(st, NULL, "UPDATE notifications SET read=1 WHERE did=?1", "s", did);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = 1;
   for (size_t i = 0; ok && i < n; i++)
     ok = run(st, NULL, "UPDATE notifications SET read=1 WHERE did=?1 AND id=?2", "ss", did, ids[i]) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 /* ---- schema 6: moderation ------------------------------------------------------------- */
@@ -1108,9 +1137,8 @@ static int sq_message_scan_community(hm_store *st, const char *cid, hm_store_mes
 
 static int sq_keypackage_add(hm_store *st, const char *did, const char *json, const char *fp, size_t keep,
                              int *added) {
-  sqlite3 *db = db_of(st);
   int64_t n = 0;
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, &n, "INSERT OR IGNORE INTO key_packages(did, json, fingerprint) VALUES(?1,?2,?3)", "sss", did, json,
                fp) == HM_OK &&
            run(st, NULL,
@@ -1118,7 +1146,7 @@ static int sq_keypackage_add(hm_store *st, const char *did, const char *json, co
                " (SELECT rowid FROM key_packages WHERE did=?1 ORDER BY rowid DESC LIMIT ?2)",
                "si", did, (int64_t)keep) == HM_OK;
   if (added) *added = n > 0;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_keypackage_list(hm_store *st, const char *did, hm_store_string_cb cb, void *ctx) {
@@ -1179,8 +1207,7 @@ static int sq_mls_groups_of(hm_store *st, const char *cid, hm_store_thread_cb cb
 static int sq_media_put(hm_store *st, const char *id, const char *uploader, const char *cid, const char *chid,
                         const char *filename, const char *mime, const uint8_t *bytes, size_t len, int64_t ms,
                         int64_t max_files, int64_t max_bytes) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   sqlite3_stmt *s;
   int rc = prep(st, &s, "SELECT count(*), coalesce(sum(size), 0) FROM media WHERE uploader=?1");
   if (rc == HM_OK) {
@@ -1209,8 +1236,8 @@ static int sq_media_put(hm_store *st, const char *id, const char *uploader, cons
     rc = sqlite3_step(s) == SQLITE_DONE ? HM_OK : HM_ERR_IO;
     sqlite3_finalize(s);
   }
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   return HM_OK;
@@ -1259,8 +1286,7 @@ static int recovery_purge(hm_store *st, int64_t now, int64_t ttl) {
 }
 
 static int sq_recovery_create(hm_store *st, const hm_store_recovery *r, int64_t now, int64_t ttl, int64_t max) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int64_t n = 0;
   int rc = recovery_purge(st, now, ttl);
   if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_requests WHERE request_id=?1", r->request_id, &n);
@@ -1271,8 +1297,8 @@ static int sq_recovery_create(hm_store *st, const hm_store_recovery *r, int64_t 
     rc = run(st, NULL,
              "INSERT INTO recovery_requests(request_id, requester, guardians, threshold, created_ms) VALUES(?1,?2,?3,?4,?5)",
              "sssii", r->request_id, r->requester, r->guardians_json, r->threshold, r->created_ms);
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   return HM_OK;
@@ -1318,17 +1344,15 @@ static int sq_recovery_list(hm_store *st, int64_t now, int64_t ttl, hm_store_rec
 }
 
 static int sq_recovery_delete(hm_store *st, const char *id) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL, "DELETE FROM recovery_shards WHERE request_id=?1", "s", id) == HM_OK &&
            run(st, NULL, "DELETE FROM recovery_requests WHERE request_id=?1", "s", id) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_recovery_shard_put(hm_store *st, const char *id, const char *guardian, const char *shard,
                                  int64_t *collected) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int64_t n = 0;
   int rc = run(st, &n, "UPDATE recovery_shards SET shard=?3 WHERE request_id=?1 AND guardian=?2", "sss", id, guardian,
                shard);
@@ -1336,8 +1360,8 @@ static int sq_recovery_shard_put(hm_store *st, const char *id, const char *guard
     rc = run(st, NULL, "INSERT INTO recovery_shards(request_id, guardian, shard) VALUES(?1,?2,?3)", "sss", id, guardian,
              shard);
   if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_shards WHERE request_id=?1", id, collected);
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return HM_ERR_IO;
   }
   return HM_OK;
@@ -1427,11 +1451,49 @@ static int sq_channel_find(hm_store *st, const char *chid, hm_store_channel_cb c
   return channel_rows(s, cb, ctx, 1);
 }
 
+/* ---- batches (group commit) ------------------------------------------------------- */
+
+static int sq_batch_begin(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (q->batch) return HM_ERR_INVAL;
+  /* Deferred: an iteration that writes nothing takes no write lock and syncs nothing. */
+  if (exec(q->db, "BEGIN") != HM_OK) return HM_ERR_IO;
+  q->batch = 1;
+  q->batch_lost = 0;
+  return HM_OK;
+}
+
+static int sq_batch_end(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (!q->batch) return HM_ERR_INVAL;
+  int rc = HM_OK;
+  if (batch_broken(q)) {
+    rc = HM_ERR_IO;
+  } else if (exec(q->db, "COMMIT") != HM_OK) {
+    rc = HM_ERR_IO;
+    if (!sqlite3_get_autocommit(q->db)) exec(q->db, "ROLLBACK");
+  }
+  q->batch = 0;
+  q->batch_lost = 0;
+  return rc;
+}
+
+static int sq_batch_abort(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (!q->batch) return HM_ERR_INVAL;
+  if (!sqlite3_get_autocommit(q->db)) exec(q->db, "ROLLBACK");
+  q->batch = 0;
+  q->batch_lost = 0;
+  return HM_OK;
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
   sq_store *q = (sq_store *)st;
   if (q->db) {
+    /* An open batch is lost, never committed. */
+    if (!sqlite3_get_autocommit(q->db)) exec(q->db, "ROLLBACK");
     sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_close(q->db);
   }
@@ -1459,7 +1521,7 @@ static const hm_store_vtable sq_vtable = {
     sq_media_put,      sq_media_get,       sq_media_delete,
     sq_recovery_create, sq_recovery_get,   sq_recovery_list, sq_recovery_delete, sq_recovery_shard_put,
     sq_recovery_shards, sq_user_data_put, sq_user_data_get, sq_user_data_delete, sq_capability_put,
-    sq_capability_get, sq_channel_find,
+    sq_capability_get, sq_channel_find, sq_batch_begin, sq_batch_end, sq_batch_abort,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }
@@ -1528,3 +1590,9 @@ int hm_store_sqlite_open(hm_store **out, const char *path, const char **why) {
 void hm_store_close(hm_store *st) {
   if (st) st->vt->close(st);
 }
+
+int hm_store_batch_begin(hm_store *st) { return st ? st->vt->batch_begin(st) : HM_ERR_INVAL; }
+
+int hm_store_batch_end(hm_store *st) { return st ? st->vt->batch_end(st) : HM_ERR_INVAL; }
+
+int hm_store_batch_abort(hm_store *st) { return st ? st->vt->batch_abort(st) : HM_ERR_INVAL; }
