@@ -245,8 +245,21 @@ static void test_store_nobatch_each_write_durable(void **state) {
   assert_int_equal(members(t->st, "c1"), 2);
 }
 
+/* The database is held exclusively: a second open of the same file fails clearly. */
+static void test_store_open_second_refused(void **state) {
+  tdb *t = *state;
+  hm_store *st2 = NULL;
+  const char *why = NULL;
+  assert_int_equal(hm_store_sqlite_open(&st2, t->path, &why), HM_ERR_IO);
+  assert_null(st2);
+  assert_non_null(why);
+  assert_non_null(strstr(why, "in use"));
+}
+
 static void test_store_open_nomem(void **state) {
   tdb *t = *state;
+  hm_store_close(t->st); /* the file is held exclusively while open */
+  t->st = NULL;
   hm_test_alloc_install();
   for (long n = 1;; n++) {
     hm_store *st = NULL;
@@ -278,6 +291,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store_batch_abort_discards, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_batch_rollback_then_more_writes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_nobatch_each_write_durable, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_store_open_second_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_open_nomem, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
