@@ -14,8 +14,8 @@ REQ_DEF = re.compile(r"^\s*[-*]\s+\*\*(R-[A-Z]+(?:-[A-Z]+)*-\d+)\*\*\s+\[([A-Z]+
 #   - **R-X-1** [SHOULD] [client-side: test_a, test_b] text ...
 # says the requirement has no behaviour a server under test can show, and names the tests
 # outside the conformance cases that check it (none: nothing checks it yet).
-SCOPE_MARK = re.compile(r"\s*\[(client-side|library|upstream-only)(?::\s*([^\]]*))?\]")
-SCOPES = ("client-side", "library", "upstream-only")
+SCOPE_MARK = re.compile(r"\s*\[(client-side|library|upstream-only|long-timer)(?::\s*([^\]]*))?\]")
+SCOPES = ("client-side", "library", "upstream-only", "long-timer")
 
 DEFAULT_SPEC = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "spec"))
 

@@ -47,6 +47,6 @@ def test_real_spec_markers_parse():
     assert reg.scopes, "the spec has no scope markers"
     for rid, (scope, tests) in reg.scopes.items():
         assert rid in reg.requirements
-        assert scope in ("client-side", "library", "upstream-only")
+        assert scope in ("client-side", "library", "upstream-only", "long-timer")
         assert all(t and " " not in t for t in tests), (rid, tests)
     assert reg.scopes["R-AUTH-24"] == ("client-side", ["test_client_open_sends_fresh_vp"])
