@@ -18,6 +18,8 @@ Bugs:
   forged-sender    the envelope sender the client claims is relayed as the author
   blocking-sfu     SFU proxy calls are made synchronously on the event loop, so every
                    connection waits while one call is outstanding (R-SFU-11)
+  unbounded-sfu    no limit on a connection's outstanding SFU calls (R-SFU-11: at most 4)
+  no-sfu-timeout   an SFU call waits for its answer however long it takes (R-SFU-11: 10 s)
 """
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from harmony_conformance.crypto import proofs  # noqa: E402
 
 BUGS = {"echo-to-sender", "no-membership", "drop-message", "never-reply", "leak-broadcast",
-        "no-sig-check", "silent-errors", "forged-sender", "blocking-sfu"}
+        "no-sig-check", "silent-errors", "forged-sender", "blocking-sfu",
+        "unbounded-sfu", "no-sfu-timeout"}
 
 
 def now_iso():
@@ -54,6 +57,7 @@ class Conn:
         self.did = None
         self.room = None        # voice channel id
         self.sessions = set()   # SFU session ids bound to this connection
+        self.in_flight = 0      # outstanding SFU calls
 
 
 class FakeServer:
@@ -292,7 +296,7 @@ class FakeServer:
                                      method=method, headers={"Authorization": f"Bearer {self.sfu['secret']}",
                                                              "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=None if "no-sfu-timeout" in self.bugs else 10) as r:
                 return r.status, json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
             return e.code, None
@@ -305,7 +309,17 @@ class FakeServer:
         if conn.room is None:
             return await self.error(conn, "FORBIDDEN", "Not a participant of a voice room", msg)
 
+        if conn.in_flight >= 4 and "unbounded-sfu" not in self.bugs:
+            return await self.error(conn, "RATE_LIMITED", "Too many SFU requests in flight", msg)
+        conn.in_flight += 1
+
         async def run():
+            try:
+                await call()
+            finally:
+                conn.in_flight -= 1
+
+        async def call():
             if "blocking-sfu" in self.bugs:
                 status, ans = self.sfu_call(method, path, body)  # blocks the whole event loop
             else:
@@ -319,6 +333,9 @@ class FakeServer:
             await run()
         else:
             asyncio.ensure_future(run())
+
+    async def h_voice_get_producers(self, conn, msg, p, author):
+        await self.send(conn, self.frame("voice.get-producers.response", {"producers": []}))
 
     async def h_voice_session_create(self, conn, msg, p, author):
         async def ok(ans):

@@ -29,6 +29,8 @@ CATCHES = {
     "silent-errors": ["ENV-001", "ENV-003"],
     "forged-sender": ["ENV-007"],
     "blocking-sfu": ["SFU-018"],
+    "unbounded-sfu": ["SFU-020"],
+    "no-sfu-timeout": ["SFU-021"],
 }
 # cases the fake server implements fully (all must pass against it without bugs)
 SUPPORTED = sorted({c for cs in CATCHES.values() for c in cs} | {
