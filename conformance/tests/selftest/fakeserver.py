@@ -2,7 +2,7 @@
 
 It implements only what the self-test cases touch (VP login, community create/join/leave,
 channel send/typing, sync.request, errors for bad input, the auth timeout, voice.join and
-two SFU proxy calls, voice.session.create and voice.tracks.push) and follows our
+the SFU proxy calls voice.session.create, voice.tracks.push/pull and voice.renegotiate) and follows our
 spec there. Each bug flag breaks one behaviour the way a real server might; the self-tests
 assert that the suite's cases meant to catch that bug do catch it, and that the correct
 server passes them. A case that passes against a broken server is a harness bug.
@@ -20,6 +20,10 @@ Bugs:
                    connection waits while one call is outstanding (R-SFU-11)
   unbounded-sfu    no limit on a connection's outstanding SFU calls (R-SFU-11: at most 4)
   no-sfu-timeout   an SFU call waits for its answer however long it takes (R-SFU-11: 10 s)
+  sfu-in-order     a connection's frames wait while its own SFU call is outstanding, so
+                   SFU replies never come after replies to later frames (R-VOICE-28)
+  sticky-sessions  SFU sessions stay bound to the DID after its connection closed or left
+                   the room (R-SFU-15)
 """
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ from harmony_conformance.crypto import proofs  # noqa: E402
 
 BUGS = {"echo-to-sender", "no-membership", "drop-message", "never-reply", "leak-broadcast",
         "no-sig-check", "silent-errors", "forged-sender", "blocking-sfu",
-        "unbounded-sfu", "no-sfu-timeout"}
+        "unbounded-sfu", "no-sfu-timeout", "sfu-in-order", "sticky-sessions"}
 
 
 def now_iso():
@@ -75,6 +79,7 @@ class FakeServer:
         self.seen_vps = set()
         self.token_key = os.urandom(32)
         self.sfu = sfu or {}    # {"base", "app_id", "secret"}; empty = signalling-only
+        self.did_sessions = {}  # DID -> session ids ever created (the sticky-sessions bug uses them)
 
     def nid(self, prefix):
         return f"{prefix}-{os.urandom(8).hex()}"
@@ -329,10 +334,27 @@ class FakeServer:
                 await on_ok(ans)
             else:
                 await self.error(conn, code, f"Error: CF API error {status}", msg)
-        if "blocking-sfu" in self.bugs:
+        if "blocking-sfu" in self.bugs or "sfu-in-order" in self.bugs:
             await run()
         else:
             asyncio.ensure_future(run())
+
+    def bound(self, conn, sid):
+        """Is `sid` a session of this connection (the sticky-sessions bug: of this DID, ever)?"""
+        if "sticky-sessions" in self.bugs:
+            return sid in self.did_sessions.get(conn.did, set())
+        return sid in conn.sessions
+
+    async def h_voice_leave(self, conn, msg, p, author):
+        chid = conn.room
+        conn.room = None
+        conn.sessions.clear()
+        if chid is not None:
+            room = [x for x in self.conns if x.room == chid]
+            dids = sorted({x.did for x in room})
+            for other in room:
+                await self.send(other, self.frame("voice.participant.left",
+                                                  {"channelId": chid, "did": conn.did, "participants": dids}))
 
     async def h_voice_get_producers(self, conn, msg, p, author):
         await self.send(conn, self.frame("voice.get-producers.response", {"producers": []}))
@@ -343,20 +365,40 @@ class FakeServer:
             if not isinstance(sid, str):
                 return await self.error(conn, "CF_SESSION_CREATE_FAILED", "Error: no sessionId", msg)
             conn.sessions.add(sid)
+            self.did_sessions.setdefault(conn.did, set()).add(sid)
             await self.send(conn, self.frame("voice.session.created", {"sessionId": sid}))
         await self.proxy(conn, msg, "POST", "/sessions/new", None, ok, "CF_SESSION_CREATE_FAILED")
 
-    async def h_voice_tracks_push(self, conn, msg, p, author):
+    async def h_voice_tracks_push(self, conn, msg, p, author, reply="voice.tracks.pushed",
+                                  code="CF_TRACKS_PUSH_FAILED"):
         sid = p.get("sessionId")
-        if sid not in conn.sessions:
+        if not self.bound(conn, sid):
             return await self.error(conn, "FORBIDDEN", "Unknown SFU session", msg)
+        for t in p.get("tracks") or []:
+            remote = t.get("sessionId") if isinstance(t, dict) else None
+            if remote is not None and not any(self.bound(x, remote) for x in self.conns
+                                              if x.room is not None and x.room == conn.room):
+                return await self.error(conn, "FORBIDDEN", "Unknown SFU session", msg)
         body = {"tracks": p.get("tracks")}
         if "sessionDescription" in p:
             body["sessionDescription"] = p["sessionDescription"]
 
         async def ok(ans):
-            await self.send(conn, self.frame("voice.tracks.pushed", ans))
-        await self.proxy(conn, msg, "POST", f"/sessions/{sid}/tracks/new", body, ok, "CF_TRACKS_PUSH_FAILED")
+            await self.send(conn, self.frame(reply, ans))
+        await self.proxy(conn, msg, "POST", f"/sessions/{sid}/tracks/new", body, ok, code)
+
+    async def h_voice_tracks_pull(self, conn, msg, p, author):
+        await self.h_voice_tracks_push(conn, msg, p, author, "voice.tracks.pulled", "CF_TRACKS_PULL_FAILED")
+
+    async def h_voice_renegotiate(self, conn, msg, p, author):
+        sid = p.get("sessionId")
+        if not self.bound(conn, sid):
+            return await self.error(conn, "FORBIDDEN", "Unknown SFU session", msg)
+
+        async def ok(ans):
+            await self.send(conn, self.frame("voice.renegotiated", ans))
+        await self.proxy(conn, msg, "PUT", f"/sessions/{sid}/renegotiate",
+                         {"sessionDescription": p.get("sessionDescription")}, ok, "CF_RENEGOTIATE_FAILED")
 
 
 async def serve(port, bugs, auth_timeout_ms, ready_file=None, sfu=None):
