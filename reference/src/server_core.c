@@ -346,12 +346,15 @@ void hm_server_free(hm_server *srv) {
     srv->conns = c->next;
     conn_free(c);
   }
-  while (srv->rates) {
-    hm_rate_entry *r = srv->rates;
-    srv->rates = r->next;
-    hm_free(r->did);
-    hm_free(r);
+  for (size_t i = 0; i < srv->rate_nb; i++) {
+    while (srv->rates[i]) {
+      hm_rate_entry *r = srv->rates[i];
+      srv->rates[i] = r->next;
+      hm_free(r->did);
+      hm_free(r);
+    }
   }
+  hm_free(srv->rates);
   while (srv->calls) {
     struct hm_sfu_call *k = srv->calls;
     srv->calls = k->next;
@@ -537,16 +540,23 @@ void hm_server_tick(hm_server *srv, int64_t now_ms) {
     }
     timer_file(srv, c); /* the next deadline (later than now_ms: the due ones were handled) */
   }
-  /* drop rate windows that ended */
-  hm_rate_entry **pp = &srv->rates;
-  while (*pp) {
-    hm_rate_entry *r = *pp;
-    if (now_ms - r->window_start >= (int64_t)srv->cfg.rate_window_ms) {
-      *pp = r->next;
-      hm_free(r->did);
-      hm_free(r);
-    } else {
-      pp = &r->next;
+  /* Drop rate windows that ended, once per window length: rate_count resets an ended
+   * window by itself, so this only bounds memory (entries live at most two windows). */
+  if (srv->rate_nb && now_ms - srv->rate_swept_ms >= (int64_t)srv->cfg.rate_window_ms) {
+    srv->rate_swept_ms = now_ms;
+    for (size_t i = 0; i < srv->rate_nb; i++) {
+      hm_rate_entry **pp = &srv->rates[i];
+      while (*pp) {
+        hm_rate_entry *r = *pp;
+        if (now_ms - r->window_start >= (int64_t)srv->cfg.rate_window_ms) {
+          *pp = r->next;
+          hm_free(r->did);
+          hm_free(r);
+          srv->n_rates--;
+        } else {
+          pp = &r->next;
+        }
+      }
     }
   }
 }
@@ -558,11 +568,31 @@ void hm_server_shutdown(hm_server *srv) {
 /* ---- rate limit (R-RATE-1) ---------------------------------------------------------- */
 
 /* Counts one frame against did's window; returns 1 when it is over the budget. */
+static void rate_grow(hm_server *srv) {
+  size_t nb = srv->rate_nb ? srv->rate_nb * 2 : 64;
+  hm_rate_entry **tab = hm_calloc(nb, sizeof *tab);
+  if (!tab) return; /* keep the current table: longer chains */
+  for (size_t i = 0; i < srv->rate_nb; i++) {
+    while (srv->rates[i]) {
+      hm_rate_entry *r = srv->rates[i];
+      srv->rates[i] = r->next;
+      size_t b = did_hash(r->did) & (nb - 1);
+      r->next = tab[b];
+      tab[b] = r;
+    }
+  }
+  hm_free(srv->rates);
+  srv->rates = tab;
+  srv->rate_nb = nb;
+}
+
 static int rate_count(hm_server *srv, const char *did) {
   if (!srv->cfg.rate_max_frames || !srv->cfg.rate_window_ms) return 0;
   int64_t now = hm_srv_now(srv);
-  hm_rate_entry *r;
-  for (r = srv->rates; r; r = r->next)
+  if (srv->n_rates >= srv->rate_nb) rate_grow(srv);
+  if (!srv->rate_nb) return 0; /* out of memory: do not refuse honest traffic for it */
+  hm_rate_entry **head = &srv->rates[did_hash(did) & (srv->rate_nb - 1)], *r;
+  for (r = *head; r; r = r->next)
     if (strcmp(r->did, did) == 0) break;
   if (!r) {
     r = hm_calloc(1, sizeof *r);
@@ -571,8 +601,9 @@ static int rate_count(hm_server *srv, const char *did) {
       return 0; /* out of memory: do not refuse honest traffic for it */
     }
     r->window_start = now;
-    r->next = srv->rates;
-    srv->rates = r;
+    r->next = *head;
+    *head = r;
+    srv->n_rates++;
   }
   if (now - r->window_start >= (int64_t)srv->cfg.rate_window_ms) {
     r->window_start = now;

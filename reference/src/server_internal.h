@@ -99,7 +99,11 @@ struct hm_server {
    * capacity >= n_conns, reserved when a connection opens. */
   hm_server_conn **timers;
   size_t n_timers, cap_timers;
-  hm_rate_entry *rates;
+  /* Rate windows by DID: a hash table (chains through next) of rate_nb buckets (0: none
+   * yet), swept for ended windows once per window length (rate_swept_ms). */
+  hm_rate_entry **rates;
+  size_t rate_nb, n_rates;
+  int64_t rate_swept_ms;
   hm_slow_entry *slow;
   hm_presence_entry *presence;
   hm_mod_entry *mod;

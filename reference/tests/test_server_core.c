@@ -899,6 +899,49 @@ static void test_server_rate_limit(void **state) {
   rig_close(&r);
 }
 
+/* Rate windows of many DIDs (the table grows past its first size; the sweep drops ended
+ * windows): each DID has its own budget, before and after a sweep. */
+static void test_server_rate_limit_many_dids(void **state) {
+  (void)state;
+  F.now = T0;
+  F.rnd = 13;
+  rig r;
+  const char *why;
+  assert_int_equal(hm_store_sqlite_open(&r.st, ":memory:", &why), HM_OK);
+  hm_server_config cfg = {0};
+  cfg.rate_max_frames = 3;
+  cfg.rate_window_ms = 1000;
+  cfg.vp_freshness_s = 5;
+  hm_server_env env = {.now_ms = f_now, .random = f_random, .send = f_send, .close = f_close, .store = r.st};
+  assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
+  enum { N = 80 };
+  static ident who[N];
+  static peer p[N];
+  static hm_server_conn *c[N];
+  memset(p, 0, sizeof p);
+  for (int i = 0; i < N; i++) {
+    ident_make(&who[i], (uint8_t)(100 + i));
+    c[i] = login(&r, &p[i], &who[i], NULL);
+  }
+  int64_t t0 = F.now;
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < N; i++) {
+      size_t before = count_type(&p[i], "community.list.response");
+      for (int k = 0; k < 3; k++) feed_free(&r, c[i], envelope("l", "community.list", NULL, obj("{}")));
+      assert_int_equal(count_type(&p[i], "community.list.response"), before + 3);
+      feed_free(&r, c[i], envelope("l4", "community.list", NULL, obj("{}")));
+      expect_error(&p[i], "RATE_LIMITED", "l4", NULL, 0);
+    }
+    F.now = t0 + 1000 * (round + 1);
+    hm_server_tick(r.srv, F.now); /* sweeps the ended windows */
+  }
+  for (int i = 0; i < N; i++) {
+    peer_clear(&p[i]);
+    hm_identity_clear(&who[i].id);
+  }
+  rig_close(&r);
+}
+
 static void test_server_shutdown_closes_1001(void **state) {
   (void)state;
   rig r;
@@ -1469,6 +1512,7 @@ int main(void) {
       cmocka_unit_test(test_server_sync_request_pages_exactly),
       cmocka_unit_test(test_server_sfu_proxy_and_noop),
       cmocka_unit_test(test_server_rate_limit),
+      cmocka_unit_test(test_server_rate_limit_many_dids),
       cmocka_unit_test(test_server_shutdown_closes_1001),
       cmocka_unit_test(test_server_keepalive_ping_and_timeout),
       cmocka_unit_test(test_server_ban_closes_and_blocks),
