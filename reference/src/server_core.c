@@ -425,10 +425,10 @@ void hm_server_conn_closed(hm_server *srv, hm_server_conn *c) {
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
   timer_remove(srv, c);
+  did_index_remove(srv, c); /* nothing reaches c from here on, by list or by DID */
   if (c->room) hm_srv_voice_leave(srv, c); /* R-VOICE-8 (c is already unlinked) */
   for (struct hm_sfu_call *k = srv->calls; k; k = k->next)
     if (k->conn == c) k->conn = NULL; /* R-SFU-11: the result will be dropped */
-  did_index_remove(srv, c);
   char *did = c->did;
   c->did = NULL;
   conn_free(c);
