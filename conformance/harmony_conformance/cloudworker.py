@@ -87,13 +87,29 @@ ABSENT_TYPES = {
     "voice.renegotiate": "the worker's Cloudflare Realtime proxy cannot be pointed at the SFU mock",
 }
 
-# Payload fields the worker names differently: s2c type -> (worker name, spec name). The worker's
-# field is kept as well.
+# Payload fields the worker names differently: s2c type -> (worker name, spec name), renamed in place.
 RENAMES = {
     "community.member.joined": ("did", "memberDID"),
     "community.member.left": ("did", "memberDID"),
     "member.kicked": ("did", "targetDID"),
+    "channel.created": ("channelId", "id"),
+    "role.created": ("roleId", "id"),
+    "role.updated": ("roleId", "id"),
+    "community.ban.applied": ("did", "targetDID"),
+    "community.unban.applied": ("did", "targetDID"),
 }
+# Request fields the worker reads under another name: c2s type -> (spec name, worker name). The
+# adapter adds the worker's name beside the spec's before sending.
+REQUEST_RENAMES = {
+    "community.ban": ("targetDID", "did"),
+    "community.unban": ("targetDID", "did"),
+    "community.kick": ("targetDID", "did"),
+    "role.assign": ("memberDID", "did"),
+    "role.remove": ("memberDID", "did"),
+}
+# s2c types whose communityId the adapter never fills in from the socket: the login reply and the
+# worker's sync.response (which matches none of the spec's shapes either way)
+NO_SOCKET_COMMUNITY = {"sync.response", "error"}
 
 PRIMARY_PREFIX = "conf-home-"
 # The worker closes a failed login with 4001 like an auth timeout, telling them apart only by the
@@ -126,6 +142,7 @@ class _Sock:
         self.auth_wait: Optional[asyncio.Future] = None
         self.join_pending = 0
         self.closed = False
+        self.refused = False   # the adapter's login on this socket was refused (e.g. a banned DID)
 
 
 class CloudClient(Connection):
@@ -264,6 +281,7 @@ class CloudClient(Connection):
         if f is not None and f.get("type") == "sync.response":
             self.adapter.remember(self.ctx, self.identity.did, s.cid, self.primary_cid)
             return f
+        s.refused = True
         return None
 
     async def ensure(self, cid: str) -> _Sock:
@@ -301,6 +319,13 @@ class CloudClient(Connection):
                     data = text.encode() if isinstance(data, bytes) else text
                     frame = vp
                     t = None
+                rn = REQUEST_RENAMES.get(t) if isinstance(t, str) else None
+                p = frame.get("payload")
+                if rn and isinstance(p, dict) and rn[0] in p and rn[1] not in p:
+                    frame = dict(frame, payload=dict(p, **{rn[1]: p[rn[0]]}))
+                    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+                    data = text.encode() if isinstance(data, bytes) else text
+                    self._note("adapt", f"{t}: {rn[0]} also sent as {rn[1]}")
                 if isinstance(t, str) and t in ABSENT_TYPES:
                     raise Unsupported(f"{t}: {ABSENT_TYPES[t]}")
                 if self.did is not None and isinstance(t, str):
@@ -317,6 +342,11 @@ class CloudClient(Connection):
                         s.join_pending += 1
                     if t == "community.leave":
                         self.adapter.forget(self.ctx, self.did, s.cid)
+            if s.refused:
+                # the worker refused this client's login on that community (its error frame and
+                # close are in the inbox): the frame has nowhere to go
+                self._note("adapt", f"frame not sent: the login on community {s.cid} was refused")
+                return
             await self._send_on(s, data)
 
 
@@ -479,10 +509,10 @@ class CloudWorkerAdapter:
         note = None
         renamed = RENAMES.get(t)
         if renamed and renamed[0] in p and renamed[1] not in p:
-            p = dict(p, **{renamed[1]: p[renamed[0]]})
+            p = {(renamed[1] if k == renamed[0] else k): v for k, v in p.items()}
             frame = dict(frame, payload=p)
             conn._note("adapt", f"{t}: {renamed[0]} -> {renamed[1]}")
-        if "communityId" not in p and self._needs_community(t):
+        if "communityId" not in p and t not in NO_SOCKET_COMMUNITY and self._needs_community(t):
             p = dict({"communityId": s.cid}, **p)
             frame = dict(frame, payload=p)
             conn._note("adapt", f"{t}: communityId of the socket added")
@@ -502,9 +532,6 @@ class CloudWorkerAdapter:
         elif t == "channel.pins.list.response":
             frame = dict(frame, type="channel.pins.response", payload=dict({"communityId": s.cid}, **p))
             note = "channel.pins.list.response -> channel.pins.response (+communityId of the socket)"
-        elif t == "channel.created" and isinstance(p.get("channelId"), str) and "id" not in p:
-            frame = dict(frame, payload=dict(p, id=p["channelId"]))
-            note = "channel.created: channelId -> id"
         elif t == "channel.history.response" and isinstance(p.get("messages"), list):
             msgs = [self.stored_message(s.cid, p.get("channelId"), m) for m in p["messages"]]
             frame = dict(frame, payload=dict({"communityId": s.cid}, **dict(p, messages=msgs)))
