@@ -2,7 +2,8 @@
 
 It implements only what the self-test cases touch (VP login, community create/join/leave,
 channel send/typing, sync.request, errors for bad input, the auth timeout, voice.join and
-the SFU proxy calls voice.session.create, voice.tracks.push/pull and voice.renegotiate) and follows our
+the SFU proxy calls voice.session.create, voice.tracks.push/pull and voice.renegotiate, and
+on its HTTP port signed user-data upload/read/delete with the replay rule) and follows our
 spec there. Each bug flag breaks one behaviour the way a real server might; the self-tests
 assert that the suite's cases meant to catch that bug do catch it, and that the correct
 server passes them. A case that passes against a broken server is a harness bug.
@@ -24,6 +25,8 @@ Bugs:
                    SFU replies never come after replies to later frames (R-VOICE-28)
   sticky-sessions  SFU sessions stay bound to the DID after its connection closed or left
                    the room (R-SFU-15)
+  no-delete-replay signed DELETE requests are not remembered, so a captured one can be
+                   replayed (R-CRY-HSIG-4; POST replays are still refused)
 """
 from __future__ import annotations
 
@@ -38,16 +41,18 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import websockets
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from harmony_conformance.crypto import proofs  # noqa: E402
+from harmony_conformance.crypto import httpsig, proofs  # noqa: E402
 
 BUGS = {"echo-to-sender", "no-membership", "drop-message", "never-reply", "leak-broadcast",
         "no-sig-check", "silent-errors", "forged-sender", "blocking-sfu",
-        "unbounded-sfu", "no-sfu-timeout", "sfu-in-order", "sticky-sessions"}
+        "unbounded-sfu", "no-sfu-timeout", "sfu-in-order", "sticky-sessions",
+        "no-delete-replay"}
 
 
 def now_iso():
@@ -80,6 +85,8 @@ class FakeServer:
         self.token_key = os.urandom(32)
         self.sfu = sfu or {}    # {"base", "app_id", "secret"}; empty = signalling-only
         self.did_sessions = {}  # DID -> session ids ever created (the sticky-sessions bug uses them)
+        self.user_data = {}     # DID -> {"ciphertext", "nonce", "metadata"}
+        self.seen_sigs = set()  # accepted signatures of POST/DELETE requests (R-HTTP-7)
 
     def nid(self, prefix):
         return f"{prefix}-{os.urandom(8).hex()}"
@@ -401,17 +408,88 @@ class FakeServer:
                          {"sessionDescription": p.get("sessionDescription")}, ok, "CF_RENEGOTIATE_FAILED")
 
 
-async def serve(port, bugs, auth_timeout_ms, ready_file=None, sfu=None):
+    # ---- HTTP: signed user data (the parts HTTP-009 and HTTP-024 touch) --------------------
+    def http_answer(self, method, target, headers, body):
+        """(status, JSON answer) for one request."""
+        path = target.split("?", 1)[0]
+        if path != "/api/user-data/upload" and not path.startswith("/api/user-data/"):
+            return 404, {"error": "Not found"}
+        did, why = httpsig.verify_reason(headers.get("authorization"), method, target, int(time.time() * 1000),
+                                         "hardened")
+        if did is None:
+            return 401, {"error": f"Signature check failed: {why}"}
+        if method in ("POST", "DELETE") and not (method == "DELETE" and "no-delete-replay" in self.bugs):
+            sig = headers["authorization"].rsplit(" ", 1)[1]
+            if sig in self.seen_sigs:
+                return 401, {"error": "Replayed request"}
+            self.seen_sigs.add(sig)
+        if path == "/api/user-data/upload" and method == "POST":
+            try:
+                b = json.loads(body)
+            except ValueError:
+                return 400, {"error": "Invalid JSON body"}
+            if not isinstance(b, dict) or not all(isinstance(b.get(k), str) for k in ("did", "ciphertext", "nonce")):
+                return 400, {"error": "Missing required fields: did, ciphertext, nonce"}
+            if b["did"] != did:
+                return 403, {"error": "DID mismatch: you can only upload data for your own DID"}
+            self.user_data[did] = {"ciphertext": b["ciphertext"], "nonce": b["nonce"], "metadata": b.get("metadata")}
+            return 200, {"ok": True, "size": 4 + len(base64.b64decode(b["nonce"])) + len(base64.b64decode(b["ciphertext"]))}
+        owner = urllib.parse.unquote(path[len("/api/user-data/"):])
+        if owner != did:
+            return 403, {"error": "DID mismatch: you can only access your own data"}
+        if method == "GET":
+            if did not in self.user_data:
+                return 404, {"error": "No data found for this DID"}
+            return 200, self.user_data[did]
+        if method == "DELETE":
+            if self.user_data.pop(did, None) is None:
+                return 404, {"error": "No data found for this DID"}
+            return 200, {"ok": True}
+        return 405, {"error": "Method not allowed"}
+
+    async def http_conn(self, reader, writer):
+        """One HTTP/1.1 request per connection (answered with Connection: close)."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = {}
+            for ln in lines[1:]:
+                if ":" in ln:
+                    k, v = ln.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            body = await reader.readexactly(int(headers.get("content-length") or 0))
+            status, ans = self.http_answer(method, target, headers, body)
+            data = json.dumps(ans).encode()
+            writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                         f"Connection: close\r\n\r\n".encode() + data)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def serve(port, bugs, auth_timeout_ms, ready_file=None, sfu=None, http_port=None):
     srv = FakeServer(bugs, auth_timeout_ms, sfu)
     async with websockets.serve(srv.handler, "127.0.0.1", port, max_size=1 << 20, ping_interval=None) as s:
         real = s.sockets[0].getsockname()[1]
-        print(f"fakeserver ready ws://127.0.0.1:{real} http://127.0.0.1:{real + 1}", flush=True)
+        if http_port is not None:
+            h = await asyncio.start_server(srv.http_conn, "127.0.0.1", http_port)
+        else:  # upstream's convention, WebSocket port + 1, or any free port when that one is taken
+            try:
+                h = await asyncio.start_server(srv.http_conn, "127.0.0.1", real + 1)
+            except OSError:
+                h = await asyncio.start_server(srv.http_conn, "127.0.0.1", 0)
+        hreal = h.sockets[0].getsockname()[1]
+        print(f"fakeserver ready ws://127.0.0.1:{real} http://127.0.0.1:{hreal}", flush=True)
         await asyncio.Future()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--http-port", type=int, default=None, help="default: the WebSocket port + 1")
     ap.add_argument("--bug", action="append", default=[], choices=sorted(BUGS))
     ap.add_argument("--auth-timeout-ms", type=int, default=1500)
     ap.add_argument("--sfu-api-base", default="")
@@ -420,7 +498,7 @@ def main():
     ns = ap.parse_args()
     sfu = {"base": ns.sfu_api_base.rstrip("/"), "app_id": ns.sfu_app_id, "secret": ns.sfu_app_secret}
     try:
-        asyncio.run(serve(ns.port, ns.bug, ns.auth_timeout_ms, sfu=sfu))
+        asyncio.run(serve(ns.port, ns.bug, ns.auth_timeout_ms, sfu=sfu, http_port=ns.http_port))
     except KeyboardInterrupt:
         pass
 

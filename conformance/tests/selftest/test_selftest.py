@@ -34,16 +34,18 @@ CATCHES = {
     "no-sfu-timeout": ["SFU-021"],
     "sfu-in-order": ["SFU-019"],
     "sticky-sessions": ["SFU-022"],
+    "no-delete-replay": ["HTTP-024"],
 }
 GRADE = {"MUST": "FAIL", "SECURITY": "INSECURE", "SHOULD": "NON-STRICT"}
 # cases the fake server implements fully (all must pass against it without bugs)
 SUPPORTED = sorted({c for cs in CATCHES.values() for c in cs} | {
     "AUTH-005", "AUTH-006", "AUTH-007", "AUTH-008", "AUTH-009", "AUTH-010", "CHAN-001", "CHAN-005",
-    "CHAN-006", "DLV-002", "ENV-002", "ENV-004", "ENV-005", "ENV-006", "ENV-008"})
+    "CHAN-006", "DLV-002", "ENV-002", "HTTP-009", "ENV-004", "ENV-005", "ENV-006", "ENV-008"})
 
 
 def run_suite(tmp_path, bugs, only):
-    cmd = (f"{sys.executable} {FAKE} --port {{port}} --auth-timeout-ms {{auth_timeout_ms}} "
+    cmd = (f"{sys.executable} {FAKE} --port {{port}} --http-port {{http_port}} "
+           "--auth-timeout-ms {auth_timeout_ms} "
            "--sfu-api-base {sfu_api_base} --sfu-app-id {sfu_app_id} --sfu-app-secret {sfu_app_secret}")
     for b in bugs:
         cmd += f" --bug {b}"
