@@ -345,7 +345,7 @@ int hm_nq_parse(hm_nq_doc *out, const char *text, size_t len, const hm_nq_limits
   if (!out || (!text && len)) return HM_ERR_INVAL;
   memset(out, 0, sizeof *out);
   cursor c = {NULL, NULL, 0, &lim, err};
-  if (memchr(text, 0, len)) return fail(&c, HM_ERR_DECODE, "NUL byte in input");
+  if (len && memchr(text, 0, len)) return fail(&c, HM_ERR_DECODE, "NUL byte in input");
   size_t cap = 0;
   const char *p = text, *end = text + len;
   int rc = HM_OK;
