@@ -392,6 +392,12 @@ static void test_server_import_messages_and_members(void **state) {
   assert_int_equal(r.st->vt->member_count(r.st, cid, &n), HM_OK);
   assert_int_equal(n, 1);
   assert_int_equal(r.st->vt->member_get(r.st, cid, "harmony:member:1001", NULL, NULL), HM_ERR_NOT_FOUND);
+  /* the broadcast audience (the store's member cache) is the importer alone */
+  const char *const *dids = NULL;
+  size_t nd = 0;
+  assert_int_equal(r.st->vt->member_dids(r.st, cid, &dids, &nd), HM_OK);
+  assert_int_equal(nd, 1);
+  assert_string_equal(dids[0], a.id.did);
   hm_json_free(ans);
   hm_identity_clear(&a.id);
   rig_close(&r);
