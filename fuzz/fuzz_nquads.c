@@ -7,8 +7,9 @@
  *     the document is empty and the error names a line within the input;
  *   - on HM_OK every quad has the documented term kinds (subject IRI/blank, predicate IRI,
  *     graph none/IRI/blank), every value has len == strlen (no NUL) and literal values are
- *     valid UTF-8; every (subject, predicate) is found by hm_nq_object and counted >= 1, and
- *     hm_nq_object returns the first quad of that pair in source order;
+ *     valid UTF-8; every (subject, predicate) is found by hm_nq_object and counted >= 1,
+ *     hm_nq_object returns the first quad of that pair in source order, and hm_nq_has finds
+ *     every quad whose object is an IRI;
  *   - round trip: writing the quads back in the exporter's form (spec/crypto.md R-CRY-EXP-1,
  *     other control characters as \uXXXX) and parsing again gives the same quads;
  *   - limits: a parse under tight limits that succeeds gives the same quads as the default
@@ -129,6 +130,7 @@ static void check_doc(const hm_nq_doc *d) {
     const hm_nq_term *first = hm_nq_object(d, q->s.value, q->p.value);
     FZ_CHECK(first, "quad %zu not found by hm_nq_object", i);
     FZ_CHECK(hm_nq_count(d, q->s.value, q->p.value) >= 1, "count");
+    if (q->o.kind == HM_NQ_IRI) FZ_CHECK(hm_nq_has(d, q->s.value, q->p.value, q->o.value), "hm_nq_has quad %zu", i);
     /* the first in source order */
     size_t j = 0;
     while (strcmp(d->quads[j].s.value, q->s.value) || strcmp(d->quads[j].p.value, q->p.value)) j++;
