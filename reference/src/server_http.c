@@ -11,6 +11,9 @@
 #include "harmony/crypto.h"
 #include <sodium.h>
 #include "harmony/httpsig.h"
+#include "harmony/nquads.h"
+#include "harmony/vc.h"
+#include <stdlib.h>
 #include "server_internal.h"
 
 #define WINDOW_MS 300000LL
@@ -261,171 +264,238 @@ static char *bundle_open(const hm_json *b, size_t *out_len) {
   return out;
 }
 
-/* ---- N-Quads of an export (R-CRY-EXP-1) ------------------------------------------------ */
+/* ---- the N-Quads of an export (R-CRY-EXP-1, R-HTTP-16) --------------------------------- */
 
 #define RDF_TYPE "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 #define HV "https://harmony.example/vocab#"
+#define PLACEHOLDER_PREFIX "harmony:member:"
+
+#define IMPORT_MAX_CHANNELS 500     /* R-LIM-6 channels per community */
+#define IMPORT_MAX_MEMBERS 10000    /* R-HTTP-16 */
+#define IMPORT_MAX_MESSAGES 100000  /* R-HTTP-16 */
+#define IMPORT_MAX_CONTENT 4000     /* R-LIM-2 content */
 
 typedef struct {
-  char *s, *p, *o, *g;
-  int literal;
-} quad;
+  const char *subject;
+  char id[160];
+} imp_channel;
 
-/* One term at *pp: <iri>, _:blank or "literal" (with @lang / ^^<dt> skipped). */
-static char *nq_term(const char **pp, int *literal) {
-  const char *p = *pp;
-  while (*p == ' ' || *p == '\t') p++;
-  char *out = NULL;
-  if (*p == '<') {
-    const char *e = strchr(p + 1, '>');
-    if (!e) return NULL;
-    out = hm_strndup(p + 1, (size_t)(e - p - 1));
-    p = e + 1;
-  } else if (p[0] == '_' && p[1] == ':') {
-    size_t n = strcspn(p, " \t");
-    out = hm_strndup(p, n);
-    p += n;
-  } else if (*p == '"') {
-    size_t cap = strlen(p), k = 0;
-    out = hm_malloc(cap + 1);
-    if (!out) return NULL;
-    p++;
-    while (*p && *p != '"') {
-      if (*p == '\\') {
-        p++;
-        char c = *p == 'n' ? '\n' : *p == 'r' ? '\r' : *p == 't' ? '\t' : *p;
-        if (!*p) break;
-        out[k++] = c;
-        p++;
-      } else {
-        out[k++] = *p++;
-      }
-    }
-    if (*p != '"') {
-      hm_free(out);
-      return NULL;
-    }
-    p++;
-    out[k] = 0;
-    if (*p == '@') p += strcspn(p, " \t");
-    else if (p[0] == '^' && p[1] == '^') {
-      const char *e = strchr(p, '>');
-      if (!e) {
-        hm_free(out);
-        return NULL;
-      }
-      p = e + 1;
-    }
-    if (literal) *literal = 1;
-  } else {
-    return NULL;
+typedef struct {
+  const char *subject, *discord_id, *name;
+} imp_member;
+
+typedef struct {
+  size_t src;     /* source order (quad index of its rdf:type) */
+  int64_t ms;     /* timestamp */
+  size_t channel; /* index into the channels */
+  const char *author, *content;
+} imp_message;
+
+/* Is q the first (in subject order) rdf:type quad of its subject with this object? Makes
+ * a subject declared twice count once. */
+static int first_typing(const hm_nq_doc *d, size_t qi, const char *type) {
+  const hm_nq_quad *q = &d->quads[qi];
+  /* the index is sorted by (subject, predicate, source order): the first quad of the run
+   * with the same object is the earliest one */
+  size_t lo = 0, hi = d->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const hm_nq_quad *m = &d->quads[d->by_subject[mid]];
+    int c = strcmp(m->s.value, q->s.value);
+    if (!c) c = strcmp(m->p.value, RDF_TYPE);
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
   }
-  *pp = p;
-  return out;
-}
-
-static void quads_free(quad *q, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    hm_free(q[i].s);
-    hm_free(q[i].p);
-    hm_free(q[i].o);
-    hm_free(q[i].g);
+  for (; lo < d->n; lo++) {
+    const hm_nq_quad *m = &d->quads[d->by_subject[lo]];
+    if (strcmp(m->s.value, q->s.value) || strcmp(m->p.value, RDF_TYPE)) break;
+    if (m->o.kind == HM_NQ_IRI && !strcmp(m->o.value, type)) return d->by_subject[lo] == qi;
   }
-  hm_free(q);
-}
-
-/* Parse the whole text; NULL (and *why) on a syntax error. */
-static quad *nq_parse(const char *text, size_t *n_out, const char **why) {
-  size_t cap = 16, n = 0;
-  quad *q = hm_calloc(cap, sizeof *q);
-  if (!q) {
-    *why = "out of memory";
-    return NULL;
-  }
-  const char *p = text;
-  while (*p) {
-    const char *eol = strchr(p, '\n');
-    size_t len = eol ? (size_t)(eol - p) : strlen(p);
-    char *line = hm_strndup(p, len);
-    p += len + (eol ? 1 : 0);
-    if (!line) break;
-    const char *lp = line;
-    while (*lp == ' ' || *lp == '\t' || *lp == '\r') lp++;
-    if (!*lp) {
-      hm_free(line);
-      continue;
-    }
-    if (n == cap) {
-      quad *nq = hm_realloc(q, cap * 2 * sizeof *nq);
-      if (!nq) {
-        hm_free(line);
-        break;
-      }
-      memset(nq + cap, 0, cap * sizeof *nq);
-      q = nq;
-      cap *= 2;
-    }
-    quad *x = &q[n];
-    x->s = nq_term(&lp, NULL);
-    x->p = x->s ? nq_term(&lp, NULL) : NULL;
-    x->o = x->p ? nq_term(&lp, &x->literal) : NULL;
-    x->g = x->o ? nq_term(&lp, NULL) : NULL;
-    while (*lp == ' ' || *lp == '\t') lp++;
-    int ok = x->g && *lp == '.';
-    hm_free(line);
-    n++;
-    if (!ok) {
-      quads_free(q, n);
-      *why = "not N-Quads";
-      return NULL;
-    }
-  }
-  *n_out = n;
-  return q;
-}
-
-static const char *nq_value(const quad *q, size_t n, const char *s, const char *pred) {
-  for (size_t i = 0; i < n; i++)
-    if (!strcmp(q[i].s, s) && !strcmp(q[i].p, pred)) return q[i].o;
-  return NULL;
-}
-
-static int nq_is(const quad *q, size_t n, const char *s, const char *type) {
-  for (size_t i = 0; i < n; i++)
-    if (!strcmp(q[i].s, s) && !strcmp(q[i].p, RDF_TYPE) && !strcmp(q[i].o, type)) return 1;
   return 0;
 }
 
-/* R-HTTP-16: read one community, its channels and imported members from the quads and
- * build our own records (new ids, creator = the signer, only the signer a member). */
-static void import_quads(hm_server *srv, hm_http_response *r, const char *who, const char *name, const char *text) {
+static int is_typing(const hm_nq_quad *q, const char *type) {
+  return !strcmp(q->p.value, RDF_TYPE) && q->o.kind == HM_NQ_IRI && !strcmp(q->o.value, type);
+}
+
+static int placeholder_id_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n < 1 || n > 64) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+          c == '.'))
+      return 0;
+  }
+  return 1;
+}
+
+/* The single literal value of subject/pred: NULL when absent; *why set when repeated or not
+ * a literal. */
+static const char *one_literal(const hm_nq_doc *d, const char *s, const char *pred, const char **why,
+                               const char *what) {
+  size_t n = hm_nq_count(d, s, pred);
+  if (n == 0) return NULL;
+  const hm_nq_term *t = hm_nq_object(d, s, pred);
+  if (n > 1 || t->kind != HM_NQ_LITERAL) {
+    if (!*why) *why = what;
+    return NULL;
+  }
+  return t->value;
+}
+
+static int msg_order(const void *a, const void *b) {
+  const imp_message *x = a, *y = b;
+  if (x->ms != y->ms) return x->ms < y->ms ? -1 : 1;
+  return x->src < y->src ? -1 : x->src > y->src;
+}
+
+typedef struct {
+  const hm_nq_doc *d;
+  const char *src;
+  imp_channel *ch;
+  size_t nch;
+  imp_member *mem;
+  size_t nmem;
+  imp_message *msg;
+  size_t nmsg;
+} import_plan;
+
+static void plan_free(import_plan *p) {
+  hm_free(p->ch);
+  hm_free(p->mem);
+  hm_free(p->msg);
+}
+
+static size_t find_channel(const import_plan *p, const char *subject) {
+  for (size_t i = 0; i < p->nch; i++)
+    if (!strcmp(p->ch[i].subject, subject)) return i;
+  return (size_t)-1;
+}
+
+static const imp_member *find_member(const import_plan *p, const char *subject) {
+  /* members are few compared to messages; the caller sorted them by subject */
+  size_t lo = 0, hi = p->nmem;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(p->mem[mid].subject, subject);
+    if (!c) return &p->mem[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return NULL;
+}
+
+static int member_by_subject(const void *a, const void *b) {
+  return strcmp(((const imp_member *)a)->subject, ((const imp_member *)b)->subject);
+}
+
+/* Read and check everything (R-HTTP-16); returns a static reason on a bad bundle, NULL when
+ * the plan is complete. *nomem on allocation failure. */
+static const char *plan_build(import_plan *p, int *nomem) {
+  const hm_nq_doc *d = p->d;
+  size_t communities = 0, nch = 0, nmem = 0, nmsg = 0;
+  for (size_t i = 0; i < d->n; i++) {
+    const hm_nq_quad *q = &d->quads[i];
+    if (is_typing(q, HV "Community") && first_typing(d, i, HV "Community")) {
+      communities++;
+      p->src = q->s.value;
+    } else if (is_typing(q, HV "Channel") && first_typing(d, i, HV "Channel")) {
+      nch++;
+    } else if (is_typing(q, HV "Member") && first_typing(d, i, HV "Member")) {
+      if (!strncmp(q->s.value, "did:", 4)) return "a member is a DID";
+      nmem++;
+    } else if (is_typing(q, HV "Message") && first_typing(d, i, HV "Message")) {
+      nmsg++;
+    }
+    if ((!strcmp(q->p.value, HV "author") || !strcmp(q->p.value, HV "authorDID")) && !strncmp(q->o.value, "did:", 4))
+      return "a message author is a DID";
+  }
+  if (communities != 1) return "exactly one community expected";
+  if (nch > IMPORT_MAX_CHANNELS) return "too many channels";
+  if (nmem > IMPORT_MAX_MEMBERS) return "too many members";
+  if (nmsg > IMPORT_MAX_MESSAGES) return "too many messages";
+  p->ch = hm_calloc(nch ? nch : 1, sizeof *p->ch);
+  p->mem = hm_calloc(nmem ? nmem : 1, sizeof *p->mem);
+  p->msg = hm_calloc(nmsg ? nmsg : 1, sizeof *p->msg);
+  if (!p->ch || !p->mem || !p->msg) {
+    *nomem = 1;
+    return "out of memory";
+  }
   const char *why = NULL;
-  size_t n = 0;
-  quad *q = nq_parse(text, &n, &why);
+  for (size_t i = 0; !why && i < d->n; i++) {
+    const hm_nq_quad *q = &d->quads[i];
+    if (is_typing(q, HV "Channel") && first_typing(d, i, HV "Channel")) {
+      const hm_nq_term *owner = hm_nq_object(d, q->s.value, HV "community");
+      if (owner && strcmp(owner->value, p->src)) continue; /* another community's channel: not imported */
+      p->ch[p->nch++].subject = q->s.value;
+    } else if (is_typing(q, HV "Member") && first_typing(d, i, HV "Member")) {
+      const char *s = q->s.value;
+      if (strncmp(s, PLACEHOLDER_PREFIX, strlen(PLACEHOLDER_PREFIX)) || !placeholder_id_ok(s + strlen(PLACEHOLDER_PREFIX)))
+        return "a member is not harmony:member:<id>";
+      const char *name = one_literal(d, s, HV "name", &why, "a member name is not one literal");
+      if (name && (!*name || hm_utf16_len(name, strlen(name)) > 100)) name = NULL;
+      p->mem[p->nmem++] = (imp_member){s, s + strlen(PLACEHOLDER_PREFIX), name ? name : s + strlen(PLACEHOLDER_PREFIX)};
+    }
+  }
+  if (why) return why;
+  qsort(p->mem, p->nmem, sizeof *p->mem, member_by_subject);
+  for (size_t i = 0; i < d->n; i++) {
+    const hm_nq_quad *q = &d->quads[i];
+    if (!is_typing(q, HV "Message") || !first_typing(d, i, HV "Message")) continue;
+    const char *s = q->s.value;
+    if (hm_nq_count(d, s, HV "author") != 1) return "a message needs exactly one author";
+    if (hm_nq_count(d, s, HV "inChannel") != 1) return "a message needs exactly one channel";
+    if (hm_nq_count(d, s, HV "timestamp") != 1) return "a message needs exactly one timestamp";
+    if (hm_nq_count(d, s, HV "content") != 1) return "a message needs exactly one content";
+    const hm_nq_term *author = hm_nq_object(d, s, HV "author");
+    const hm_nq_term *chan = hm_nq_object(d, s, HV "inChannel");
+    const hm_nq_term *ts = hm_nq_object(d, s, HV "timestamp");
+    const hm_nq_term *content = hm_nq_object(d, s, HV "content");
+    if (author->kind != HM_NQ_IRI || !find_member(p, author->value)) return "a message author is not an imported member";
+    size_t ci = chan->kind == HM_NQ_IRI ? find_channel(p, chan->value) : (size_t)-1;
+    if (ci == (size_t)-1) return "a message is not in an imported channel";
+    int64_t ms = 0;
+    if (ts->kind != HM_NQ_LITERAL || hm_iso8601_parse_strict(ts->value, ts->len, &ms) != HM_OK)
+      return "a message timestamp is not an ISO 8601 date";
+    if (content->kind != HM_NQ_LITERAL) return "a message content is not a literal";
+    if (hm_utf16_len(content->value, content->len) > IMPORT_MAX_CONTENT) return "a message content is too long";
+    p->msg[p->nmsg++] = (imp_message){i, ms, ci, author->value, content->value};
+  }
+  qsort(p->msg, p->nmsg, sizeof *p->msg, msg_order);
+  return NULL;
+}
+
+/* R-HTTP-16: read one community, its channels, imported members and messages from the
+ * quads and build our own records (new ids, creator = the signer, only the signer a member,
+ * placeholders, messages in timestamp order), stored in one transaction. */
+static void import_quads(hm_server *srv, hm_http_response *r, const char *who, const char *name, const char *text,
+                         size_t len) {
+  hm_nq_doc d;
+  hm_nq_error err;
   char msg[200];
-  if (!q) {
-    snprintf(msg, sizeof msg, "Import failed: invalid bundle: %s", why ? why : "not N-Quads");
+  int prc = hm_nq_parse(&d, text, len, NULL, &err);
+  if (prc == HM_ERR_NOMEM) {
+    reply_error(r, 500, "Internal error");
+    return;
+  }
+  if (prc != HM_OK) {
+    snprintf(msg, sizeof msg, "Import failed: invalid bundle: line %zu: %s", err.line,
+             err.message ? err.message : "not N-Quads");
     reply_error(r, 400, msg);
     return;
   }
-  const char *src = NULL;
-  int communities = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!strcmp(q[i].p, RDF_TYPE) && !strcmp(q[i].o, HV "Community")) {
-      communities++;
-      src = q[i].s;
-    }
-  if (communities != 1) why = "exactly one community expected";
+  import_plan p = {&d, NULL, NULL, 0, NULL, 0, NULL, 0};
+  int nomem = 0;
+  const char *why = plan_build(&p, &nomem);
   if (!why && hm_utf16_len(name, strlen(name)) > 100) why = "communityName too long";
-  /* every member and message author must be a placeholder, never a DID */
-  for (size_t i = 0; !why && i < n; i++) {
-    if (!strcmp(q[i].p, RDF_TYPE) && !strcmp(q[i].o, HV "Member") && !strncmp(q[i].s, "did:", 4))
-      why = "a member is a DID";
-    if ((!strcmp(q[i].p, HV "author") || !strcmp(q[i].p, HV "authorDID")) && !strncmp(q[i].o, "did:", 4))
-      why = "a message author is a DID";
-  }
   if (why) {
-    quads_free(q, n);
+    plan_free(&p);
+    hm_nq_doc_free(&d);
+    if (nomem) {
+      reply_error(r, 500, "Internal error");
+      return;
+    }
     snprintf(msg, sizeof msg, "Import failed: invalid bundle: %s", why);
     reply_error(r, 400, msg);
     return;
@@ -434,51 +504,73 @@ static void import_quads(hm_server *srv, hm_http_response *r, const char *who, c
   char cid[64];
   hm_srv_fresh_id(srv, cid, sizeof cid, "community", 16);
   cid[9] = ':';
-  size_t nch = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!strcmp(q[i].p, RDF_TYPE) && !strcmp(q[i].o, HV "Channel")) nch++;
-  hm_store_channel *chans = hm_calloc(nch ? nch : 1, sizeof *chans);
-  char (*ids)[128] = hm_calloc(nch ? nch : 1, sizeof *ids);
+  hm_store_channel *chans = hm_calloc(p.nch ? p.nch : 1, sizeof *chans);
+  hm_store_placeholder *ph = hm_calloc(p.nmem ? p.nmem : 1, sizeof *ph);
+  hm_store_message *sm = hm_calloc(p.nmsg ? p.nmsg : 1, sizeof *sm);
+  char (*mids)[48] = hm_calloc(p.nmsg ? p.nmsg : 1, sizeof *mids);
+  char (*mts)[32] = hm_calloc(p.nmsg ? p.nmsg : 1, sizeof *mts);
+  char **payloads = hm_calloc(p.nmsg ? p.nmsg : 1, sizeof *payloads);
   hm_json *out = hm_json_new_object(), *jch = hm_json_new_array(), *jm = hm_json_new_array();
-  int rc = (chans && ids && out && jch && jm) ? HM_OK : HM_ERR_NOMEM;
-  size_t k = 0;
-  for (size_t i = 0; rc == HM_OK && i < n; i++) {
-    if (strcmp(q[i].p, RDF_TYPE) || strcmp(q[i].o, HV "Channel")) continue;
-    const char *owner = nq_value(q, n, q[i].s, HV "community");
-    if (owner && strcmp(owner, src)) continue; /* another community's channel: not imported */
-    const char *cname = nq_value(q, n, q[i].s, HV "name");
+  int rc = (chans && ph && sm && mids && mts && payloads && out && jch && jm) ? HM_OK : HM_ERR_NOMEM;
+  const char *ign = NULL; /* a repeated channel name or type falls back to the default */
+  for (size_t k = 0; rc == HM_OK && k < p.nch; k++) {
+    const char *cname = one_literal(&d, p.ch[k].subject, HV "name", &ign, "x");
     if (!cname || !*cname || hm_utf16_len(cname, strlen(cname)) > 100) cname = "imported";
+    const char *ctype = one_literal(&d, p.ch[k].subject, HV "channelType", &ign, "x");
+    if (!ctype || (strcmp(ctype, "text") && strcmp(ctype, "voice") && strcmp(ctype, "announcement"))) ctype = "text";
     char hex[40];
     hm_srv_fresh_id(srv, hex, sizeof hex, NULL, 8);
-    snprintf(ids[k], sizeof ids[k], "%s:channel:%s", cid, hex);
-    chans[k] = (hm_store_channel){ids[k], cid, cname, "text", NULL, now, NULL, 0};
+    snprintf(p.ch[k].id, sizeof p.ch[k].id, "%s:channel:%s", cid, hex);
+    chans[k] = (hm_store_channel){p.ch[k].id, cid, cname, ctype, NULL, now, NULL, 0};
     hm_json *o = hm_json_new_object();
     if (!o) rc = HM_ERR_NOMEM;
     if (rc == HM_OK) {
-      hm_json_object_setc(o, "id", hm_json_new_cstr(ids[k]));
+      hm_json_object_setc(o, "id", hm_json_new_cstr(p.ch[k].id));
       hm_json_object_setc(o, "name", hm_json_new_cstr(cname));
-      hm_json_object_setc(o, "type", hm_json_new_cstr("text"));
+      hm_json_object_setc(o, "type", hm_json_new_cstr(ctype));
       rc = hm_json_array_append(jch, o);
     }
-    k++;
   }
-  for (size_t i = 0; rc == HM_OK && i < n; i++) {
-    if (strcmp(q[i].p, RDF_TYPE) || strcmp(q[i].o, HV "Member") || !nq_is(q, n, q[i].s, HV "Member")) continue;
-    const char *mname = nq_value(q, n, q[i].s, HV "name");
+  /* members in bundle order for the answer (p.mem is sorted by subject: walk the quads) */
+  for (size_t i = 0; rc == HM_OK && i < d.n; i++) {
+    if (!is_typing(&d.quads[i], HV "Member") || !first_typing(&d, i, HV "Member")) continue;
+    const imp_member *m = find_member(&p, d.quads[i].s.value);
+    if (!m) continue;
     hm_json *o = hm_json_new_object();
     if (!o) rc = HM_ERR_NOMEM;
     if (rc == HM_OK) {
-      hm_json_object_setc(o, "id", hm_json_new_cstr(q[i].s));
-      hm_json_object_setc(o, "displayName", hm_json_new_cstr(mname ? mname : q[i].s));
+      hm_json_object_setc(o, "id", hm_json_new_cstr(m->subject));
+      hm_json_object_setc(o, "displayName", hm_json_new_cstr(m->name));
       hm_json_object_setc(o, "linked", hm_json_new_bool(0));
       rc = hm_json_array_append(jm, o);
     }
   }
+  for (size_t k = 0; k < p.nmem; k++)
+    ph[k] = (hm_store_placeholder){cid, p.mem[k].discord_id, p.mem[k].subject, p.mem[k].name, NULL};
+  for (size_t k = 0; rc == HM_OK && k < p.nmsg; k++) {
+    const imp_message *m = &p.msg[k];
+    hm_srv_fresh_id(srv, mids[k], sizeof mids[k], "imported", 16);
+    if (hm_iso8601_format(mts[k], m->ms) != HM_OK) hm_srv_iso(mts[k], m->ms);
+    hm_json *pl = hm_json_new_object();
+    if (!pl || hm_json_object_setc(pl, "content", hm_json_new_cstr(m->content)) != HM_OK ||
+        hm_json_stringify(&payloads[k], NULL, pl) != HM_OK)
+      rc = HM_ERR_NOMEM;
+    hm_json_free(pl);
+    sm[k] = (hm_store_message){cid, p.ch[m->channel].id, mids[k], 0, m->author, mts[k], payloads[k], 0, 0, now,
+                               0, 0, NULL};
+  }
   hm_store_community c = {cid, name, NULL, who, now};
-  if (rc == HM_OK) rc = srv->st->vt->community_create(srv->st, &c, chans, k);
-  quads_free(q, n);
+  if (rc == HM_OK) rc = srv->st->vt->community_import(srv->st, &c, chans, p.nch, ph, p.nmem, sm, p.nmsg);
+  size_t imported = p.nmsg;
+  for (size_t k = 0; payloads && k < p.nmsg; k++) hm_free(payloads[k]);
+  hm_free(payloads);
+  hm_free(mts);
+  hm_free(mids);
+  hm_free(sm);
+  hm_free(ph);
   hm_free(chans);
-  hm_free(ids);
+  plan_free(&p);
+  hm_nq_doc_free(&d);
   if (rc != HM_OK) {
     hm_json_free(out);
     hm_json_free(jch);
@@ -491,7 +583,7 @@ static void import_quads(hm_server *srv, hm_http_response *r, const char *who, c
   hm_json_object_setc(out, "members", jm);
   hm_json_object_setc(out, "roles", hm_json_new_array());
   hm_json_object_setc(out, "categories", hm_json_new_array());
-  hm_srv_log(srv, HM_LOG_INFO, "community %s imported by %s", cid, who);
+  hm_srv_log(srv, HM_LOG_INFO, "community %s imported by %s (%zu messages)", cid, who, imported);
   /* R-HTTP-17: only the importer's connections hear about it */
   for (hm_server_conn *cn = srv->conns; cn; cn = cn->next)
     if (cn->did && !strcmp(cn->did, who)) hm_srv_announce_community(srv, cn, cid, 1);
@@ -517,9 +609,119 @@ static void migration_import(hm_server *srv, const hm_http_request *q, hm_http_r
     if (!plain)
       reply_error(r, 400, "Import failed: cannot decrypt bundle"); /* R-HTTP-15 */
     else
-      import_quads(srv, r, who, name, plain);
+      import_quads(srv, r, who, name, plain, plen);
     if (plain) hm_free_secret(plain, plen + 1);
   }
+  hm_json_free(b);
+}
+
+/* ---- linking an imported member to a DID (R-HTTP-22, R-COMM-38) ---------------------- */
+
+typedef struct {
+  char *creator;
+  int found;
+} creator_ctx;
+
+static int creator_cb(void *ctx, const hm_store_community *c) {
+  creator_ctx *cc = ctx;
+  cc->creator = hm_strdup(c->creator);
+  cc->found = 1;
+  return 1;
+}
+
+typedef struct {
+  const char *discord_id;
+  char *name;
+} ph_find;
+
+static int ph_find_cb(void *ctx, const hm_store_placeholder *p) {
+  ph_find *f = ctx;
+  if (strcmp(p->discord_id, f->discord_id)) return 0;
+  f->name = hm_strdup(p->name);
+  return 1;
+}
+
+static void migration_reconcile(hm_server *srv, const hm_http_request *q, hm_http_response *r, const char *who) {
+  hm_json *b = parse_body(q, r);
+  if (!b) return;
+  const char *cid = hm_json_string(hm_json_object_getc(b, "communityId"), NULL);
+  const char *discord = hm_json_string(hm_json_object_getc(b, "discordUserId"), NULL);
+  const char *did = hm_json_string(hm_json_object_getc(b, "did"), NULL);
+  creator_ctx cc = {NULL, 0};
+  ph_find f = {discord, NULL};
+  int rc;
+  if (!cid || !*cid || !discord || !*discord || !did || !*did || strlen(cid) > 256 || strlen(discord) > 64 ||
+      strlen(did) > 256) {
+    reply_error(r, 400, "Missing required fields: communityId, discordUserId, did");
+    goto out;
+  }
+  rc = srv->st->vt->community_get(srv->st, cid, creator_cb, &cc);
+  if (rc == HM_OK && cc.found && !cc.creator) rc = HM_ERR_NOMEM;
+  if (rc == HM_ERR_NOT_FOUND || (rc == HM_OK && !cc.found)) {
+    reply_error(r, 404, "Community not found");
+    goto out;
+  }
+  if (rc != HM_OK) goto internal;
+  if (strcmp(cc.creator, who)) {
+    reply_error(r, 403, "Only the community creator can link imported members");
+    goto out;
+  }
+  rc = srv->st->vt->member_get(srv->st, cid, did, NULL, NULL);
+  if (rc == HM_ERR_NOT_FOUND || (rc == HM_OK && srv->st->vt->ban_get(srv->st, cid, did) == HM_OK)) {
+    reply_error(r, 409, "The DID is not a member of this community");
+    goto out;
+  }
+  if (rc != HM_OK) goto internal;
+  rc = srv->st->vt->placeholder_list(srv->st, cid, ph_find_cb, &f);
+  if (rc != HM_OK) goto internal;
+  if (!f.name) {
+    reply_error(r, 404, "Imported member not found");
+    goto out;
+  }
+  rc = srv->st->vt->placeholder_link(srv->st, cid, discord, did, hm_srv_now(srv));
+  if (rc == HM_ERR_NOT_FOUND) {
+    reply_error(r, 404, "Imported member not found");
+    goto out;
+  }
+  if (rc == HM_ERR_CONFLICT) {
+    reply_error(r, 409, "Imported member or DID already linked");
+    goto out;
+  }
+  if (rc != HM_OK) goto internal;
+  {
+    hm_json *pl = hm_json_new_object(), *ans = hm_json_new_object();
+    int ok = pl && ans;
+    const char *keys[4] = {"communityId", "discordUserId", "newDID", "displayName"};
+    const char *vals[4] = {cid, discord, did, f.name};
+    for (int i = 0; ok && i < 4; i++)
+      ok = hm_json_object_setc(pl, keys[i], hm_json_new_cstr(vals[i])) == HM_OK &&
+           hm_json_object_setc(ans, keys[i], hm_json_new_cstr(vals[i])) == HM_OK;
+    char *text = NULL, id[48], ts[32];
+    size_t len = 0;
+    hm_srv_fresh_id(srv, id, sizeof id, "reconciled", 16);
+    hm_srv_now_iso(srv, ts);
+    /* R-COMM-38: every member's connections hear of the link */
+    if (ok) {
+      int frc = hm_srv_frame_text(&text, &len, id, "community.member.reconciled", ts, "server", pl);
+      pl = NULL; /* owned by the frame builder now */
+      if (frc == HM_OK) hm_srv_broadcast(srv, cid, text, len, NULL);
+    }
+    hm_json_free(pl);
+    hm_free(text);
+    hm_srv_log(srv, HM_LOG_INFO, "imported member %s of %s linked to %s", discord, cid, did);
+    if (ok)
+      reply_json(r, 200, ans);
+    else {
+      hm_json_free(ans);
+      reply_error(r, 500, "Internal error");
+    }
+  }
+  goto out;
+internal:
+  reply_error(r, 500, "Internal error");
+out:
+  hm_free(cc.creator);
+  hm_free(f.name);
   hm_json_free(b);
 }
 
@@ -567,6 +769,15 @@ void hm_server_http(hm_server *srv, const hm_http_request *q, hm_http_response *
       reply_error(r, 405, "Method not allowed");
     } else if (signed_ok(srv, q, r, &who)) {
       migration_import(srv, q, r, who.did);
+    }
+    return;
+  }
+  if (!strcmp(t, "/api/migration/reconcile")) { /* R-HTTP-22 */
+    if (strcmp(m, "POST")) {
+      r->allow = "POST, OPTIONS";
+      reply_error(r, 405, "Method not allowed");
+    } else if (signed_ok(srv, q, r, &who)) {
+      migration_reconcile(srv, q, r, who.did);
     }
     return;
   }

@@ -20,7 +20,7 @@
 #include "harmony/alloc.h"
 #include "harmony/store.h"
 
-#define HM_STORE_SCHEMA_VERSION 11
+#define HM_STORE_SCHEMA_VERSION 12
 
 static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -100,6 +100,10 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     "CREATE TABLE user_data(did TEXT PRIMARY KEY, ciphertext TEXT NOT NULL, nonce TEXT NOT NULL, metadata TEXT);",
     /* 10 -> 11: issued capabilities */
     "CREATE TABLE capabilities(id TEXT PRIMARY KEY, community_id TEXT NOT NULL, json TEXT NOT NULL);",
+    /* 11 -> 12: imported (placeholder) members of migrated communities */
+    "CREATE TABLE placeholders(community_id TEXT NOT NULL, discord_id TEXT NOT NULL, subject TEXT NOT NULL,"
+    " name TEXT NOT NULL, linked_did TEXT, linked_ms INTEGER, PRIMARY KEY(community_id, discord_id));"
+    "CREATE UNIQUE INDEX placeholders_linked ON placeholders(community_id, linked_did) WHERE linked_did IS NOT NULL;",
 };
 
 /* Prepared-statement cache: every statement text is a string literal of this file, so its
@@ -1637,6 +1641,121 @@ static int sq_batch_abort(hm_store *st) {
   return HM_OK;
 }
 
+/* ---- migration import: placeholders and imported messages (R-HTTP-16, R-HTTP-22) ---- */
+
+static int sq_community_import(hm_store *st, const hm_store_community *c, const hm_store_channel *ch, size_t n_ch,
+                               const hm_store_placeholder *ph, size_t n_ph, const hm_store_message *m, size_t n_m) {
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
+  int rc = run(st, NULL, "INSERT INTO communities(id, name, description, creator, created_ms) VALUES(?1,?2,?3,?4,?5)",
+               "ssssi", c->id, c->name, c->description, c->creator, c->created_ms);
+  if (rc == HM_OK)
+    rc = run(st, NULL, "INSERT INTO members(community_id, did, joined_ms) VALUES(?1,?2,?3)", "ssi", c->id, c->creator,
+             c->created_ms);
+  for (size_t i = 0; rc == HM_OK && i < n_ch; i++)
+    rc = run(st, NULL, "INSERT INTO channels(id, community_id, name, type, topic, created_ms) VALUES(?1,?2,?3,?4,?5,?6)",
+             "sssssi", ch[i].id, c->id, ch[i].name, ch[i].type, ch[i].topic, ch[i].created_ms);
+  for (size_t i = 0; rc == HM_OK && i < n_ph; i++)
+    rc = run(st, NULL, "INSERT INTO placeholders(community_id, discord_id, subject, name) VALUES(?1,?2,?3,?4)", "ssss",
+             c->id, ph[i].discord_id, ph[i].subject, ph[i].name);
+  /* messages get seq 1, 2, ... per channel in the order given */
+  for (size_t i = 0; rc == HM_OK && i < n_m; i++) {
+    sqlite3_stmt *s;
+    int64_t seq = 0;
+    if (prep(st, &s, "SELECT next_seq FROM channels WHERE id=?1 AND community_id=?2") != HM_OK) {
+      rc = HM_ERR_IO;
+      break;
+    }
+    bind_text(s, 1, m[i].channel_id);
+    bind_text(s, 2, c->id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) seq = sqlite3_column_int64(s, 0);
+    done(st, s);
+    if (r != SQLITE_ROW) {
+      rc = r == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
+      break;
+    }
+    if (m[i].has_counter)
+      rc = run(st, NULL,
+               "INSERT INTO messages(channel_id, seq, id, community_id, author, timestamp, payload, counter,"
+               " received_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+               "sisssssdi", m[i].channel_id, seq, m[i].id, c->id, m[i].author, m[i].timestamp, m[i].payload_json,
+               m[i].counter, m[i].received_ms);
+    else
+      rc = run(st, NULL,
+               "INSERT INTO messages(channel_id, seq, id, community_id, author, timestamp, payload, counter,"
+               " received_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,NULL,?8)",
+               "sisssssi", m[i].channel_id, seq, m[i].id, c->id, m[i].author, m[i].timestamp, m[i].payload_json,
+               m[i].received_ms);
+    if (rc == HM_OK) rc = run(st, NULL, "UPDATE channels SET next_seq=?2 WHERE id=?1", "si", m[i].channel_id, seq + 1);
+  }
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
+    return rc != HM_OK ? rc : HM_ERR_IO;
+  }
+  members_invalidate(st, c->id); /* a list cached while it did not exist */
+  return HM_OK;
+}
+
+static int sq_placeholder_list(hm_store *st, const char *cid, hm_store_placeholder_cb cb, void *ctx) {
+  sqlite3_stmt *s;
+  if (prep(st, &s,
+           "SELECT community_id, discord_id, subject, name, linked_did FROM placeholders WHERE community_id=?1"
+           " ORDER BY rowid") != HM_OK)
+    return HM_ERR_IO;
+  bind_text(s, 1, cid);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    hm_store_placeholder p = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4)};
+    if (cb && cb(ctx, &p)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  done(st, s);
+  return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+static int sq_placeholder_link(hm_store *st, const char *cid, const char *discord_id, const char *did, int64_t now_ms) {
+  sqlite3_stmt *s;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
+  int rc = HM_ERR_IO;
+  if (prep(st, &s, "SELECT linked_did FROM placeholders WHERE community_id=?1 AND discord_id=?2") != HM_OK) goto done;
+  bind_text(s, 1, cid);
+  bind_text(s, 2, discord_id);
+  int r = sqlite3_step(s);
+  int linked = r == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+  done(st, s);
+  if (r == SQLITE_DONE) {
+    rc = HM_ERR_NOT_FOUND;
+    goto done;
+  }
+  if (r != SQLITE_ROW) goto done;
+  if (linked) {
+    rc = HM_ERR_CONFLICT;
+    goto done;
+  }
+  int64_t other = 0;
+  if (prep(st, &s, "SELECT count(*) FROM placeholders WHERE community_id=?1 AND linked_did=?2") != HM_OK) goto done;
+  bind_text(s, 1, cid);
+  bind_text(s, 2, did);
+  r = sqlite3_step(s);
+  if (r == SQLITE_ROW) other = sqlite3_column_int64(s, 0);
+  done(st, s);
+  if (r != SQLITE_ROW) goto done;
+  if (other) {
+    rc = HM_ERR_CONFLICT;
+    goto done;
+  }
+  rc = run(st, NULL, "UPDATE placeholders SET linked_did=?3, linked_ms=?4 WHERE community_id=?1 AND discord_id=?2",
+           "sssi", cid, discord_id, did, now_ms);
+done:
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
+    return rc != HM_OK ? rc : HM_ERR_IO;
+  }
+  return HM_OK;
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static void sq_close(hm_store *st) {
@@ -1674,6 +1793,7 @@ static const hm_store_vtable sq_vtable = {
     sq_recovery_create, sq_recovery_get,   sq_recovery_list, sq_recovery_delete, sq_recovery_shard_put,
     sq_recovery_shards, sq_user_data_put, sq_user_data_get, sq_user_data_delete, sq_capability_put,
     sq_capability_get, sq_channel_find, sq_batch_begin, sq_batch_end, sq_batch_abort, sq_member_dids,
+    sq_community_import, sq_placeholder_list, sq_placeholder_link,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

@@ -138,6 +138,17 @@ typedef struct {
   size_t limit;
 } hm_store_page_query;
 
+/* An imported (Discord) member of a migrated community (R-HTTP-16, R-HTTP-22): never a
+ * membership; linked_did is set once the community's creator has linked it to a member. */
+typedef struct {
+  const char *community_id;
+  const char *discord_id; /* the id after "harmony:member:" */
+  const char *subject;    /* "harmony:member:<discord_id>" as in the bundle */
+  const char *name;       /* display name from the bundle */
+  const char *linked_did; /* NULL while not linked */
+} hm_store_placeholder;
+
+typedef int (*hm_store_placeholder_cb)(void *ctx, const hm_store_placeholder *p);
 typedef int (*hm_store_community_cb)(void *ctx, const hm_store_community *c);
 typedef int (*hm_store_channel_cb)(void *ctx, const hm_store_channel *c);
 typedef int (*hm_store_member_cb)(void *ctx, const hm_store_member *m);
@@ -361,6 +372,22 @@ typedef struct {
    * borrowed: valid until the next call on st that writes, rolls back or closes.
    * HM_ERR_IO, HM_ERR_NOMEM. */
   int (*member_dids)(hm_store *st, const char *community_id, const char *const **dids, size_t *n);
+
+  /* Migration import (R-HTTP-16): in one transaction, the community, the creator's
+   * membership, the channels, the placeholders and the messages (each message's seq is its
+   * channel's next one, in the order given; m[i].community_id is ignored, m[i].channel_id
+   * must be one of the channels). Nothing is stored on error. HM_ERR_NOT_FOUND for a
+   * message in an unknown channel, HM_ERR_IO otherwise. */
+  int (*community_import)(hm_store *st, const hm_store_community *c, const hm_store_channel *channels,
+                          size_t n_channels, const hm_store_placeholder *placeholders, size_t n_placeholders,
+                          const hm_store_message *messages, size_t n_messages);
+  /* The community's placeholders in import order. */
+  int (*placeholder_list)(hm_store *st, const char *community_id, hm_store_placeholder_cb cb, void *ctx);
+  /* Link placeholder discord_id to did (R-HTTP-22): HM_ERR_NOT_FOUND (no such placeholder),
+   * HM_ERR_CONFLICT (already linked, or did already linked to another placeholder of the
+   * community). */
+  int (*placeholder_link)(hm_store *st, const char *community_id, const char *discord_id, const char *did,
+                          int64_t now_ms);
 } hm_store_vtable;
 
 struct hm_store {
