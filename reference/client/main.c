@@ -508,9 +508,13 @@ static void human_event(const hm_client_event *ev) {
            : ev->e2e == HM_CLIENT_E2E_DOWNGRADE ? "  (WARNING: unencrypted in an encrypted channel)"
            : ev->e2e == HM_CLIENT_E2E_DECRYPTED ? "  (encrypted in transit; the server can read group keys)" : "");
   } else if (!strcmp(ev->type, "dm.message")) {
-    printf("[dm] %s: %s%s\n", ev->sender ? ev->sender : "?", ev->text ? ev->text : "[could not decrypt]",
-           ev->e2e == HM_CLIENT_E2E_DECRYPTED ? "  (encrypted, long-term key, no forward secrecy)"
-           : ev->e2e == HM_CLIENT_E2E_PLAINTEXT ? "  (UNENCRYPTED)" : "");
+    /* R-CRY-DM-9: what the encryption is; R-CRY-DM-7: clear text is never shown as a private
+     * message. */
+    printf("[dm] %s: %s%s%s%s\n", ev->sender ? ev->sender : "?", ev->text ? ev->text : "[could not decrypt]",
+           ev->e2e == HM_CLIENT_E2E_DECRYPTED ? "  (" : "",
+           ev->e2e == HM_CLIENT_E2E_DECRYPTED ? hm_client_dm_protection()
+           : ev->e2e == HM_CLIENT_E2E_PLAINTEXT ? "  (UNENCRYPTED: sent in clear by the peer's client, not private)" : "",
+           ev->e2e == HM_CLIENT_E2E_DECRYPTED ? ")" : "");
   } else if (!strcmp(ev->type, "error")) {
     fprintf(stderr, "harmony: server error %s: %s\n", hm_json_string(hm_json_object_getc(p, "code"), NULL) ?: "?",
             hm_json_string(hm_json_object_getc(p, "message"), NULL) ?: "");
@@ -540,6 +544,8 @@ static void on_event(void *ctx, hm_client *c, const hm_client_event *ev) {
     setstr(o, "sender", ev->sender);
     setstr(o, "text", ev->text);
     setstr(o, "e2e", e2e_name(ev->e2e));
+    if (!strncmp(ev->type, "dm.", 3) && ev->e2e == HM_CLIENT_E2E_DECRYPTED)
+      setstr(o, "protection", hm_client_dm_protection());
     if (auth_ok) setstr(o, "auth", hm_client_auth_by_token(A.cl) ? "token" : "vp");
     if (ev->payload) (void)hm_json_object_setc(o, "payload", hm_json_clone(ev->payload));
     print_json(o);
@@ -748,6 +754,7 @@ static void start_cmd(void) {
       hm_json *r = result_new(1);
       setstr(r, "id", id);
       (void)hm_json_object_setc(r, "queued", hm_json_new_bool(1));
+      setstr(r, "protection", hm_client_dm_protection());
       setstr(r, "human", "queued (encrypted); sent after the next login");
       finish_cmd(r);
       return;
@@ -952,9 +959,10 @@ static void tick(lws_sorted_usec_list_t *sul) {
       if (A.e.wait_id[0]) setstr(r, "id", A.e.wait_id);
       if (!strcmp(arg("cmd"), "sleep")) A.show_events = 0;
       if (!strcmp(arg("cmd"), "dm.send")) {
-        char h[100];
-        snprintf(h, sizeof h, "sent %s (encrypted)", A.e.wait_id);
+        char h[300];
+        snprintf(h, sizeof h, "sent %s (%s)", A.e.wait_id, hm_client_dm_protection());
         setstr(r, "human", h);
+        setstr(r, "protection", hm_client_dm_protection());
       } else if (!strcmp(arg("cmd"), "req") && arg("type") && !strcmp(arg("type"), "voice.leave")) {
         setstr(r, "human", "left the voice room");
       } else if (strcmp(arg("cmd"), "sleep")) {
@@ -1118,7 +1126,9 @@ static void usage(FILE *f) {
           "                                   both with CF_*_FAILED: exit status 1)\n"
           "  voice leave CHANNEL              (script sessions: the connection that joined must leave)\n"
           "  send TYPE PAYLOAD_JSON [REPLY_TYPE]  any registry frame; prints the reply's payload\n"
-          "  dm send DID TEXT                 always encrypted to the key of the DID (never in clear)\n"
+          "  dm send DID TEXT                 always encrypted to the key of the DID (never in clear; there\n"
+          "                                   is no weaker mode), with one long-term key shared by the two\n"
+          "                                   parties for every message: no forward secrecy\n"
           "  history COMMUNITY CHANNEL [--limit N]\n"
           "  listen [--json] [--for MS]       print what arrives (JSON lines with --json)\n"
           "  mls upload-keypackage | mls create COMMUNITY CHANNEL | mls add COMMUNITY CHANNEL DID\n"

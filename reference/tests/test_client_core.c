@@ -872,6 +872,133 @@ static void test_client_channel_send_plain_without_group(void **st) {
   peer_clear(&a);
 }
 
+/* R-CRY-DM-7, receiving side: DM content without a nonce (what an upstream client sends
+ * after a failed key lookup: the text bytes as "ciphertext") and a plain string are shown
+ * with their text but marked PLAINTEXT (the shell labels them unencrypted), never DECRYPTED
+ * like a private message; an edit in clear likewise. */
+static void test_client_dm_receive_unencrypted_marked(void **st) {
+  (void)st;
+  peer a, b;
+  peer_init(&a, 71);
+  peer_init(&b, 72);
+  login(&b);
+  char buf[1024];
+  /* "clear words" as a Uint8Array codec object, no nonce */
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"m1\",\"type\":\"dm.message\",\"timestamp\":\"t\",\"sender\":\"%s\",\"payload\":{\"recipientDID\":\"%s\","
+           "\"content\":{\"ciphertext\":{\"__type\":\"Uint8Array\",\"data\":\"Y2xlYXIgd29yZHM=\"},\"epoch\":0,\"senderIndex\":0}}}",
+           a.id.did, b.id.did);
+  feed(b.c, buf);
+  assert_string_equal(b.last_type, "dm.message");
+  assert_string_equal(b.last_text, "clear words");
+  assert_int_equal(b.last_e2e, HM_CLIENT_E2E_PLAINTEXT);
+  /* the same bytes as a plain number array */
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"m2\",\"type\":\"dm.message\",\"timestamp\":\"t\",\"sender\":\"%s\",\"payload\":{\"recipientDID\":\"%s\","
+           "\"content\":{\"ciphertext\":[104,105],\"epoch\":0,\"senderIndex\":0}}}",
+           a.id.did, b.id.did);
+  feed(b.c, buf);
+  assert_string_equal(b.last_text, "hi");
+  assert_int_equal(b.last_e2e, HM_CLIENT_E2E_PLAINTEXT);
+  /* a plain string */
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"m3\",\"type\":\"dm.message\",\"timestamp\":\"t\",\"sender\":\"%s\",\"payload\":{\"recipientDID\":\"%s\","
+           "\"content\":\"a string\"}}",
+           a.id.did, b.id.did);
+  feed(b.c, buf);
+  assert_string_equal(b.last_text, "a string");
+  assert_int_equal(b.last_e2e, HM_CLIENT_E2E_PLAINTEXT);
+  /* an edit in clear */
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"m4\",\"type\":\"dm.edited\",\"timestamp\":\"t\",\"sender\":\"%s\",\"payload\":{\"messageId\":\"m1\","
+           "\"content\":{\"ciphertext\":[111,107],\"epoch\":0,\"senderIndex\":0}}}",
+           a.id.did);
+  feed(b.c, buf);
+  assert_string_equal(b.last_type, "dm.edited");
+  assert_string_equal(b.last_text, "ok");
+  assert_int_equal(b.last_e2e, HM_CLIENT_E2E_PLAINTEXT);
+  /* The encrypted form of the same text is DECRYPTED: the marks differ. */
+  hm_json *content = NULL;
+  assert_int_equal(hm_client_dm_seal(a.c, b.id.did, "clear words", &content), HM_OK);
+  char *ct = NULL;
+  assert_int_equal(hm_json_stringify(&ct, NULL, content), HM_OK);
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"m5\",\"type\":\"dm.message\",\"timestamp\":\"t\",\"sender\":\"%s\",\"payload\":{\"content\":%s}}",
+           a.id.did, ct);
+  hm_free(ct);
+  hm_json_free(content);
+  feed(b.c, buf);
+  assert_string_equal(b.last_text, "clear words");
+  assert_int_equal(b.last_e2e, HM_CLIENT_E2E_DECRYPTED);
+  peer_clear(&a);
+  peer_clear(&b);
+}
+
+/* R-ERR-9: an error whose code the client does not know, naming a request by requestId, is a
+ * failure of that request like any other code: it reaches the handler of the "error" slot
+ * with its code and requestId, the connection stays authenticated, and when the request is
+ * one the core waits on (a DM announcement's barrier fetch) that wait ends: the held DM is
+ * released. The same unknown code naming another request ends nothing. */
+static int err_events;
+static char err_code[64], err_rid[64];
+static void on_error_slot(void *ctx, hm_client *c, const hm_client_event *ev) {
+  (void)ctx;
+  (void)c;
+  err_events++;
+  snprintf(err_code, sizeof err_code, "%s", hm_json_string(hm_json_object_getc(ev->payload, "code"), NULL) ?: "");
+  snprintf(err_rid, sizeof err_rid, "%s", hm_json_string(hm_json_object_getc(ev->payload, "requestId"), NULL) ?: "");
+}
+
+static void test_client_error_unknown_code_fails_named_request(void **st) {
+  (void)st;
+  peer a, b;
+  peer_init(&a, 73);
+  peer_init(&b, 74);
+  assert_int_equal(hm_client_set_handler(a.c, "error", on_error_slot, NULL), HM_OK);
+  err_events = 0;
+  login(&a);
+  hm_client_set_dm_settle_ms(a.c, 0);
+  assert_int_equal(hm_client_dm_send(a.c, b.id.did, "held", NULL, 0), HM_OK);
+  hm_json *kx = pop(a.c), *fetch = pop(a.c);
+  assert_string_equal(type_of(fetch), "mls.keypackage.fetch");
+  assert_int_equal(hm_client_dm_held(a.c), 1);
+  char buf[512];
+  /* unknown code, another request */
+  feed(a.c, "{\"id\":\"e0\",\"type\":\"error\",\"timestamp\":\"t\",\"sender\":\"server\","
+            "\"payload\":{\"code\":\"SOME_FUTURE_CODE\",\"message\":\"?\",\"requestId\":\"not-ours\"}}");
+  assert_int_equal(err_events, 1);
+  assert_string_equal(err_code, "SOME_FUTURE_CODE");
+  assert_string_equal(err_rid, "not-ours");
+  assert_int_equal(hm_client_dm_held(a.c), 1);
+  assert_int_equal(hm_client_get_state(a.c), HM_CLIENT_READY);
+  /* unknown code naming the barrier request */
+  const char *rid = hm_json_string(hm_json_object_getc(fetch, "id"), NULL);
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"e1\",\"type\":\"error\",\"timestamp\":\"t\",\"sender\":\"server\","
+           "\"payload\":{\"code\":\"SOME_FUTURE_CODE\",\"message\":\"?\",\"requestId\":\"%s\"}}",
+           rid);
+  feed(a.c, buf);
+  assert_int_equal(err_events, 2);
+  assert_string_equal(err_rid, rid);
+  assert_int_equal(hm_client_get_state(a.c), HM_CLIENT_READY);
+  assert_int_equal(hm_client_dm_held(a.c), 0);
+  hm_json *f = pop(a.c);
+  assert_non_null(f);
+  assert_string_equal(type_of(f), "dm.send");
+  hm_json_free(f);
+  /* a code that is not even a string still reaches the handler and changes nothing else */
+  feed(a.c, "{\"id\":\"e2\",\"type\":\"error\",\"timestamp\":\"t\",\"sender\":\"server\","
+            "\"payload\":{\"code\":42,\"requestId\":\"x\"}}");
+  assert_int_equal(err_events, 3);
+  assert_int_equal(hm_client_get_state(a.c), HM_CLIENT_READY);
+  /* the default handler saw none of them: they went to the error slot */
+  assert_string_not_equal(a.last_type, "error");
+  hm_json_free(kx);
+  hm_json_free(fetch);
+  peer_clear(&a);
+  peer_clear(&b);
+}
+
 int main(void) {
   if (sodium_init() < 0) return 1;
   const struct CMUnitTest tests[] = {
@@ -889,6 +1016,8 @@ int main(void) {
       cmocka_unit_test(test_client_dm_keyexchange_mismatch_reported),
       cmocka_unit_test(test_client_mls_add_welcome_commit_and_pending),
       cmocka_unit_test(test_client_channel_send_plain_without_group),
+      cmocka_unit_test(test_client_dm_receive_unencrypted_marked),
+      cmocka_unit_test(test_client_error_unknown_code_fails_named_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

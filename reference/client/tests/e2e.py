@@ -9,6 +9,7 @@ reads the group's messages).
 Usage: e2e.py --harmonyd PATH --harmony PATH   (exit 0 = pass). Bounded: about 10 s.
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -303,6 +304,12 @@ def main():
         m = b.mark()
         r = hm("dm", "send", dids["b"], "one-shot dm")
         check(r.returncode == 0 and "encrypted" in r.stdout, "d: one-shot `dm send` exits 0 after the DM was written")
+        # R-CRY-DM-9: the user is told what the DM encryption is (and is not).
+        check("long-term key" in r.stdout and "no forward secrecy" in r.stdout,
+              "d: `dm send` says the DM key is long-term and shared, without forward secrecy")
+        r = hm("--help")
+        check("no forward secrecy" in r.stdout and "no weaker mode" in r.stdout,
+              "d: the help describes DMs as long-term-key encrypted, no forward secrecy, no weaker mode")
         o = b.wait(ev("dm.message", sender=dids["d"]), 5, "b gets d's one-shot DM", m)
         check(o["text"] == "one-shot dm" and o["e2e"] == "decrypted", "b: decrypts d's one-shot DM")
 
@@ -314,6 +321,8 @@ def main():
         o = b.wait(ev("dm.message", text="secret for b"), 5, "b gets the DM", m)
         check(o["e2e"] == "decrypted" and o["sender"] == dids["a"],
               "b: the DM arrives encrypted and decrypts")
+        check("no forward secrecy" in r.get("protection", "") and "no forward secrecy" in o.get("protection", ""),
+              "a and b: the DM is described as long-term-key encrypted without forward secrecy (R-CRY-DM-9)")
         got = [x.get("event") for x in b.events(lambda x: x.get("event") in ("dm.keyexchange", "dm.message"), m)]
         check(got[:2] == ["dm.keyexchange", "dm.message"],
               "b: a's key exchange arrives before its first DM (the DM is held until it settled)")
@@ -325,6 +334,17 @@ def main():
         o = a.wait(ev("dm.message", text="reply for a"), 5, "a gets the DM reply", m)
         check(o["e2e"] == "decrypted", "a: b's DM decrypts")
         check(not c.events(ev("dm.message")), "c: receives no DM of a and b")
+        # A DM in clear (what an upstream client sends after a failed key lookup: the text
+        # bytes as "ciphertext", no nonce) is shown marked unencrypted (R-CRY-DM-7).
+        m = b.mark()
+        raw = a.cmd(cmd="raw", type="dm.send", payload={
+            "recipientDID": dids["b"],
+            "content": {"ciphertext": {"__type": "Uint8Array", "data": base64.b64encode(b"clear dm").decode()},
+                        "epoch": 0, "senderIndex": 0}})
+        check(raw["ok"], "a: sends a DM in clear with a raw frame (as an upstream client may)")
+        o = b.wait(ev("dm.message", sender=dids["a"]), 5, "b gets the clear DM", m)
+        check(o["text"] == "clear dm" and o["e2e"] == "plaintext" and "protection" not in o,
+              "b: a received DM without a nonce is marked unencrypted, not shown as a private message")
         m = b.mark()
         r = a.cmd(cmd="dm.edit", did=dids["b"], messageId=r_dm_id, text="secret for b (edited)")
         check(r["ok"], "a: dm.edit")

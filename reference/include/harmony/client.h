@@ -284,6 +284,89 @@ int hm_client_mls_import(hm_client *c, const char *text, size_t len);
 /* Messages waiting for a Welcome. */
 size_t hm_client_mls_pending(const hm_client *c);
 
+
+/* ---- DM description (spec crypto.md R-CRY-DM-9) ---------------------------------- */
+
+/* How a shell describes DM protection to the user, in one line: DMs are encrypted with one
+ * long-term key shared by the two parties (both directions, every message), without forward
+ * secrecy. The client has no other DM mode (no clear-text or weaker option: hm_client_dm_send
+ * always encrypts, R-CRY-DM-7). A static string. */
+const char *hm_client_dm_protection(void);
+
+/* ---- channel files (spec crypto.md R-CRY-MEDIA-1..5) ------------------------------ */
+
+/* How a file of a channel was (or is to be) protected (hm_client_media_seal/open). */
+typedef enum {
+  HM_CLIENT_MEDIA_E2EE = 1,     /* the MLS media key of a group with 2+ members */
+  HM_CLIENT_MEDIA_FALLBACK = 2, /* upstream's fallback key: computable from public ids, so NOT
+                                 * end-to-end encrypted; shown as unencrypted */
+  HM_CLIENT_MEDIA_ZERO_KEY = 3  /* upstream's all-zero key (opened only, never used to seal);
+                                 * shown as unencrypted */
+} hm_client_media_protection;
+
+/* Encrypt a file for a channel (R-CRY-MEDIA-5): under the MLS media key of the channel's
+ * group when it has more than one member; otherwise, only when allow_fallback is non-zero
+ * (the user chose it), under the fallback key (reported as HM_CLIENT_MEDIA_FALLBACK, which
+ * the shell shows as not end-to-end encrypted). Never under the all-zero key.
+ * *blob (hm_malloc'd, len + HM_MEDIA_BLOB_OVERHEAD bytes) is nonce(24) || XSEAL(file)
+ * (R-CRY-MEDIA-3); *ref (owned by the caller) is the media reference, keys in upstream's
+ * order without the plaintext "checksum" (R-CRY-MEDIA-4/5):
+ *   {"id","filename","contentType","size","originalSize","encryptedChecksum","uploadedBy",
+ *    "uploadedAt","url"}
+ * with id = hex of 16 random bytes, url "/files/<id>". No thumbnail is made.
+ * Returns HM_OK, HM_ERR_INVAL, HM_ERR_NOMEM, or HM_ERR_NOT_FOUND when the channel has no
+ * group of 2+ members and allow_fallback is 0 (nothing is produced). */
+int hm_client_media_seal(hm_client *c, const char *community_id, const char *channel_id,
+                         const char *filename, const char *content_type, const uint8_t *file,
+                         size_t len, int allow_fallback, uint8_t **blob, size_t *blob_len,
+                         hm_json **ref, hm_client_media_protection *prot);
+
+/* Open a downloaded blob of a channel: checks the reference's encryptedChecksum when present
+ * (HM_ERR_CHECKSUM), then tries the channel group's current media key (E2EE), then the
+ * fallback key (FALLBACK), then the all-zero key (ZERO_KEY): upstream files made under
+ * those are still opened, and *prot says to show them as unencrypted. Then checks the
+ * plaintext "checksum" when the reference has one (HM_ERR_CHECKSUM). ref may be NULL (no
+ * checks). *file is hm_malloc'd (blob_len - 40 bytes, caller frees; at least 1 byte is
+ * allocated). Returns HM_OK, HM_ERR_INVAL, HM_ERR_NOMEM, HM_ERR_DECODE (shorter than 40
+ * bytes), HM_ERR_CHECKSUM, or HM_ERR_AUTH_TAG (no key opens it). */
+HM_WARN_UNUSED int hm_client_media_open(hm_client *c, const char *community_id,
+                                        const char *channel_id, const hm_json *ref,
+                                        const uint8_t *blob, size_t blob_len, uint8_t **file,
+                                        size_t *len, hm_client_media_protection *prot);
+
+/* ---- social recovery (spec crypto.md R-CRY-REC-1/2) -------------------------------- */
+
+#define HM_CLIENT_RECOVERY_ID_LEN (9 + 32) /* "recovery:" + 32 hex */
+
+/* A new recovery request id: "recovery:" + 32 lowercase hex of 16 bytes from the env's
+ * random source (the shell passes a CSPRNG; the default is libsodium's). out needs
+ * HM_CLIENT_RECOVERY_ID_LEN + 1 bytes. Returns HM_OK or HM_ERR_INVAL. */
+int hm_client_recovery_request_id(hm_client *c, char *out, size_t cap);
+
+/* Our approval of request_id as a trusted guardian (R-CRY-REC-1):
+ * {"requestId","approverDID","approvedAt","proof":{"type":"Ed25519Signature2020","created",
+ * "verificationMethod","proofPurpose":"authentication","proofValue":"z"+b58(sig)}}, sig over
+ * UTF-8(JSON.stringify({"requestId","approverDID"})) with our key. *approval is owned by the
+ * caller. Returns HM_OK, HM_ERR_INVAL, HM_ERR_NOMEM or HM_ERR_CRYPTO. */
+int hm_client_recovery_approve(hm_client *c, const char *request_id, hm_json **approval);
+
+/* Check one approval of request_id (R-CRY-REC-2): the object has the R-CRY-REC-1 shape for
+ * request_id, proof.type is Ed25519Signature2020, proofPurpose "authentication", the
+ * verificationMethod belongs to approverDID, and the signature verifies in strict mode with
+ * the key of approverDID (a hardened did:key). Returns HM_OK, HM_ERR_INVAL,
+ * HM_ERR_STRUCTURE, HM_ERR_UNSUPPORTED (proof type), HM_ERR_DID, HM_ERR_WEAK_KEY, HM_ERR_PURPOSE,
+ * HM_ERR_DECODE, HM_ERR_NOMEM or
+ * HM_ERR_BADSIG. */
+HM_WARN_UNUSED int hm_client_recovery_approval_verify(const hm_json *approval,
+                                                      const char *request_id);
+
+/* The number of approvals (a JSON array) that count towards the threshold of request_id:
+ * those that pass hm_client_recovery_approval_verify, whose approverDID is one of the n
+ * trusted DIDs, each approver counted once. *count receives it. Returns HM_OK (also when
+ * none counts), HM_ERR_INVAL, HM_ERR_NOMEM. */
+int hm_client_recovery_count(const char *request_id, const char *const *trusted, size_t n,
+                             const hm_json *approvals, size_t *count);
+
 #ifdef __cplusplus
 }
 #endif
