@@ -143,21 +143,17 @@ int hm_client_media_open(hm_client *c, const char *community_id, const char *cha
   uint8_t key[32];
   int rc = HM_ERR_AUTH_TAG;
   hm_client_group *g = hm_client__group(c, community_id, channel_id);
-  if (g && hm_mls_epoch_key(key, g->secret, HM_MLS_MEDIA, g->epoch) == HM_OK) {
-    rc = hm_media_file_open(out, key, blob, blob_len);
+  if (g) {
+    rc = hm_mls_epoch_key(key, g->secret, HM_MLS_MEDIA, g->epoch);
+    if (rc == HM_OK) rc = hm_media_file_open(out, key, blob, blob_len);
     if (rc == HM_OK) *prot = HM_CLIENT_MEDIA_E2EE;
   }
-  if (rc != HM_OK) {
+  if (rc != HM_OK && rc != HM_ERR_NOMEM) {
     char *gid = group_id(community_id, channel_id);
-    if (!gid) {
-      rc = HM_ERR_NOMEM;
-    } else {
-      if (hm_media_fallback_key(key, gid) == HM_OK) {
-        rc = hm_media_file_open(out, key, blob, blob_len);
-        if (rc == HM_OK) *prot = HM_CLIENT_MEDIA_FALLBACK;
-      }
-      hm_free(gid);
-    }
+    rc = gid ? hm_media_fallback_key(key, gid) : HM_ERR_NOMEM;
+    if (rc == HM_OK) rc = hm_media_file_open(out, key, blob, blob_len);
+    if (rc == HM_OK) *prot = HM_CLIENT_MEDIA_FALLBACK;
+    hm_free(gid);
   }
   if (rc != HM_OK && rc != HM_ERR_NOMEM) {
     memset(key, 0, sizeof key); /* upstream's download key without a community context */

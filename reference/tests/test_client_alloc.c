@@ -16,6 +16,7 @@
 #include "harmony/alloc.h"
 #include "harmony/client.h"
 #include "harmony/did.h"
+#include "harmony/json.h"
 #include "hm_test_alloc.h"
 
 static int64_t now0(void *ctx) {
@@ -72,6 +73,42 @@ static int op_frames(hm_client *c) {
   return rc;
 }
 
+/* A channel file under the labelled fallback key, opened again. */
+static int op_media(hm_client *c) {
+  uint8_t *blob = NULL, *file = NULL;
+  size_t bl = 0, fl = 0;
+  hm_json *ref = NULL;
+  hm_client_media_protection prot;
+  static const uint8_t data[] = "file bytes";
+  int rc = hm_client_media_seal(c, "C", "C:channel:1", "f.txt", "text/plain", data, sizeof data, 1, &blob, &bl,
+                                &ref, &prot);
+  if (rc == HM_OK) rc = hm_client_media_open(c, "C", "C:channel:1", ref, blob, bl, &file, &fl, &prot);
+  if (rc == HM_OK && (fl != sizeof data || memcmp(file, data, fl))) rc = HM_ERR_INTERNAL;
+  hm_free(file);
+  hm_free(blob);
+  hm_json_free(ref);
+  return rc;
+}
+/* A recovery request id, an approval by c and the count over it. */
+static int op_recovery(hm_client *c) {
+  char rid[HM_CLIENT_RECOVERY_ID_LEN + 1];
+  hm_json *ap = NULL, *arr = NULL;
+  size_t n = 0;
+  int rc = hm_client_recovery_request_id(c, rid, sizeof rid);
+  if (rc == HM_OK) rc = hm_client_recovery_approve(c, rid, &ap);
+  if (rc == HM_OK && !(arr = hm_json_new_array())) rc = HM_ERR_NOMEM;
+  if (rc == HM_OK) {
+    rc = hm_json_array_append(arr, ap);
+    ap = NULL;
+  }
+  const char *trusted[] = {ida.did};
+  if (rc == HM_OK) rc = hm_client_recovery_count(rid, trusted, 1, arr, &n);
+  if (rc == HM_OK && n != 1) rc = HM_ERR_INTERNAL;
+  hm_json_free(ap);
+  hm_json_free(arr);
+  return rc;
+}
+
 static void sweep(op_fn op, int check_queue) {
   hm_test_alloc_install();
   long base = hm_test_alloc_outstanding();
@@ -107,6 +144,8 @@ static void test_client_alloc_group_create(void **st) { (void)st; sweep(op_group
 static void test_client_alloc_inbound_frames(void **st) { (void)st; sweep(op_frames, 0); }
 static void test_client_alloc_update(void **st) { (void)st; sweep(op_update, 0); }
 static void test_client_alloc_dm_ready(void **st) { (void)st; sweep(op_dm_ready, 0); }
+static void test_client_alloc_media(void **st) { (void)st; sweep(op_media, 0); }
+static void test_client_alloc_recovery(void **st) { (void)st; sweep(op_recovery, 0); }
 
 int main(void) {
   if (sodium_init() < 0) return 1;
@@ -123,6 +162,8 @@ int main(void) {
       cmocka_unit_test(test_client_alloc_inbound_frames),
       cmocka_unit_test(test_client_alloc_update),
       cmocka_unit_test(test_client_alloc_dm_ready),
+      cmocka_unit_test(test_client_alloc_media),
+      cmocka_unit_test(test_client_alloc_recovery),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   hm_identity_clear(&ida);
