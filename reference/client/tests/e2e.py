@@ -477,6 +477,17 @@ def main():
         time.sleep(0.3)
         check(not b.events(ev("channel.message", text="welcome back")),
               "b (restarted): resumes from the stored position (nothing seen before is redelivered)")
+        # R-CRY-KEY-13: the files holding seed32 and the MLS group state (with its epoch
+        # secrets) are all private, in a private directory.
+        b_files = b"".join(open(os.path.join(tmp, "b", f), "rb").read()
+                           for f in ("harmony.db", "harmony.db-wal") if os.path.exists(os.path.join(tmp, "b", f)))
+        check(b"epochSecret" in b_files, "b: the group state is stored in its harmony.db")
+        for n in "abc":
+            home = os.path.join(tmp, n)
+            modes = {f: os.stat(os.path.join(home, f)).st_mode & 0o777 for f in os.listdir(home)}
+            check(modes and all(m == 0o600 for m in modes.values()) and os.stat(home).st_mode & 0o777 == 0o700,
+                  "%s: every file of the store (with seed and group state) is 0600 in a 0700 directory: %r"
+                  % (n, modes))
         print("PASS", flush=True)
         return 0
     except Failure as e:
