@@ -214,10 +214,13 @@ async def close_1001(ctx):
     mid = await send_message(ctx, w["owner"], w.cid, w.chid, "before sigterm")
     m = ctx.target.managed
     dt = await asyncio.get_running_loop().run_in_executor(None, m.stop)
-    for c in (w["owner"], w["bob"]):
-        await c.expect_close(1001, timeout=2)
-        ctx.check(c.close_reason == "Server shutting down", f"[{c.label}] reason {c.close_reason!r}")
-    await asyncio.get_running_loop().run_in_executor(None, m.start)
+    try:
+        for c in (w["owner"], w["bob"]):
+            await c.expect_close(1001, timeout=2)
+            ctx.check(c.close_reason == "Server shutting down", f"[{c.label}] reason {c.close_reason!r}")
+    finally:
+        # started again whatever the verdict: the cases after this one share the server
+        await asyncio.get_running_loop().run_in_executor(None, m.start)
     ctx.check(dt is not None and dt <= 1.0, f"the server took {dt} s to exit after SIGTERM (None = killed after 5 s)")
     o2 = await ctx.connect("owner-after", identity=ctx.identity("owner"))
     h = await history(ctx, o2, w.cid, w.chid)

@@ -535,6 +535,19 @@ def calls_for(mock, sid, n0=0):
     return [c for c in mock.calls_since(n0) if f"/sessions/{sid}/" in c.path]
 
 
+def check_before_release(ctx, calls, hold, what):
+    """Fail unless it is now earlier than the mock could have released any of `calls` (each held
+    `hold` seconds from its arrival). 'Served while the SFU call was outstanding' is judged by this
+    order of events, not by a fixed time bound a loaded machine could exceed (a server that waits
+    for the call can only answer after the release)."""
+    now = time.monotonic()
+    if not calls:
+        return
+    release = min(c.received_at for c in calls) + hold
+    ctx.check(now < release, f"{what} only {now - release + hold:.2f} s after the SFU call reached the mock, "
+                             f"when the mock had released its answer (held {hold} s): it waited for the SFU call")
+
+
 async def round_trip(ctx, sender, receiver, cid, chid, text):
     """channel.send by `sender` until `receiver` has the message; returns the seconds it took."""
     from ._util import message_payload
@@ -561,18 +574,20 @@ async def sfu_slow_call_other_connections(ctx):
     slow_calls(ctx, mock, SLOW, f"/sessions/{sid}/tracks/new")
     tracks = [{"location": "local", "trackName": "slow-audio", "mid": "7"}]
     await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": tracks, "sessionDescription": SD_OFFER})
-    for _ in range(40):  # the call has reached the mock before the clock for the others starts
-        if calls_for(mock, sid):
-            break
+    deadline = time.monotonic() + ctx.timeout
+    while not calls_for(mock, sid) and time.monotonic() < deadline:
+        # the call has reached the mock before the clock for the others starts
         await asyncio.sleep(0.025)
-    ctx.check(calls_for(mock, sid), "voice.tracks.push caused no SFU call within 1 s")
+    ctx.check(calls_for(mock, sid), f"voice.tracks.push caused no SFU call within {ctx.timeout:.1f} s")
     times, ends = [], []
     for i in range(5):
         times.append(await round_trip(ctx, bob, carol, w.cid, w.chid, f"during the slow call {i}"))
         ends.append(time.monotonic())
-    ctx.check(max(times) < FAST_BOUND,
+    # 1 s, or four of the fastest of these round trips on a machine so loaded that even that is slow
+    bound = max(FAST_BOUND, 4 * min(times))
+    ctx.check(max(times) < bound,
               f"bob's messages took {', '.join(f'{t:.2f}' for t in times)} s to reach carol while another "
-              f"connection's SFU call was outstanding: the call blocks the server")
+              f"connection's SFU call was outstanding (bound {bound:.2f} s): the call blocks the server")
     release = calls_for(mock, sid)[0].received_at + SLOW
     ctx.check(ends[0] < release, "bob's first message arrived only after the mock released the SFU answer, so "
                                  "it was not served during the call")
@@ -591,20 +606,19 @@ async def sfu_slow_call_other_connections(ctx):
       title="SFU replies come after the replies to the connection's later frames; a late SFU error names its frame",
       sends="the owner pushes tracks (answer held back 2 s), renegotiates (answered 500 after 2 s), then at once sends "
             "voice.get-producers",
-      expects="voice.get-producers.response within 1 s, before either SFU reply; then voice.tracks.pushed and error "
-              "CF_RENEGOTIATE_FAILED whose requestId is the renegotiate frame's id")
+      expects="voice.get-producers.response before the mock releases either SFU answer, and before either SFU reply; "
+              "then voice.tracks.pushed and error CF_RENEGOTIATE_FAILED whose requestId is the renegotiate frame's id")
 async def sfu_reply_order(ctx):
     mock, w = await sfu_world(ctx, names=())
     owner = w["owner"]
     sid = await new_session(ctx, owner)
     slow_calls(ctx, mock, SLOW, f"/sessions/{sid}/tracks/new")
     slow_calls(ctx, mock, SLOW, f"/sessions/{sid}/renegotiate", status=500)
-    t0 = time.monotonic()
     await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": push_tracks(), "sessionDescription": SD_OFFER})
     reneg = await owner.send("voice.renegotiate", {"sessionId": sid, "sessionDescription": SD_OFFER})
     await owner.send("voice.get-producers", {"roomId": w.chid})
-    await owner.expect_type("voice.get-producers.response", timeout=FAST_BOUND)
-    ctx.check(time.monotonic() - t0 < FAST_BOUND, "voice.get-producers waited for the outstanding SFU calls")
+    await owner.expect_type("voice.get-producers.response", timeout=SLOW + 3)
+    check_before_release(ctx, calls_for(mock, sid), SLOW, "voice.get-producers was answered")
     early = [f.get("type") for f in owner.inbox if isinstance(f, dict)
              and f.get("type") in ("voice.tracks.pushed", "error")]
     ctx.check(not early, f"SFU replies {early} arrived before the later frame's reply although the mock held them "
@@ -620,20 +634,20 @@ async def sfu_reply_order(ctx):
       types=["voice.tracks.push/c2s", "voice.tracks.pushed/s2c", "error/s2c"],
       title="A connection has at most 4 SFU calls outstanding; the 5th is refused at once without a call",
       sends="the owner sends five voice.tracks.push on its session back to back; the mock holds each answer 2 s",
-      expects="within 1 s error RATE_LIMITED 'Too many SFU requests in flight' (requestId: the 5th frame); four calls "
+      expects="error RATE_LIMITED 'Too many SFU requests in flight' (requestId: the 5th frame) before the mock releases "
+              "any answer; four calls "
               "reach the mock, four voice.tracks.pushed follow; afterwards a push is accepted again")
 async def sfu_in_flight_limit(ctx):
     mock, w = await sfu_world(ctx, names=())
     owner = w["owner"]
     sid = await new_session(ctx, owner)
     slow_calls(ctx, mock, SLOW, f"/sessions/{sid}/tracks/new", count=4)
-    t0 = time.monotonic()
     sent = []
     for i in range(5):
         sent.append(await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": [
             {"location": "local", "trackName": f"t{i}", "mid": str(i)}]}))
-    e = await owner.expect_error("RATE_LIMITED", timeout=FAST_BOUND)
-    ctx.check(time.monotonic() - t0 < FAST_BOUND, "the 5th call was refused only after the others finished")
+    e = await owner.expect_error("RATE_LIMITED", timeout=SLOW + 3)
+    check_before_release(ctx, calls_for(mock, sid), SLOW, "the 5th push was refused")
     ctx.check(err_text(e) == "Too many SFU requests in flight", f"message {err_text(e)!r}")
     rid = (e.get("payload") or {}).get("requestId")
     ctx.check(rid in (None, sent[4]["id"]), f"RATE_LIMITED names frame {rid!r}, not the 5th push {sent[4]['id']!r}")
@@ -664,15 +678,23 @@ async def sfu_timeout(ctx):
     await asyncio.sleep(limit / 2)
     t1 = time.monotonic()
     await owner.send("voice.get-producers", {"roomId": w.chid})
-    await owner.expect_type("voice.get-producers.response", timeout=FAST_BOUND)
-    ctx.check(time.monotonic() - t1 < FAST_BOUND, "the connection's next frame waited for the hanging SFU call")
+    # A server that waits for the call answers only once its SFU timeout gives up on it
+    # (no sooner than limit - 0.5 s after the push, below): the reply must come before that.
+    await owner.expect_type("voice.get-producers.response", timeout=max(0.1, t0 + limit - 0.5 - time.monotonic()),
+                            what="voice.get-producers.response before the SFU timeout (the connection's next frame "
+                                 "waited for the hanging SFU call)")
+    rtt = time.monotonic() - t1  # a round trip measured under the same load as the timeout's error
     e = await owner.expect(lambda f: f.get("type") in ("error", "voice.tracks.pushed"), timeout=hold + 1,
                            what="the failure of the hanging call")
     took = time.monotonic() - t0
     ctx.check(e.get("type") == "error" and ctx.adapter.error_code(e) == "CF_TRACKS_PUSH_FAILED",
               f"a call the mock held back {hold:.1f} s was answered {e.get('type')} {e.get('payload')}")
-    ctx.check(limit - 0.5 <= took <= limit + 2.0,
-              f"the hanging call failed after {took:.2f} s; the SFU timeout is {limit:.1f} s")
+    # the error may come late by the server's timer granularity (2 s) and by a loaded machine's
+    # delivery delay, bounded by a few of the round trips just measured
+    late = 2.0 + 3 * rtt
+    ctx.check(limit - 0.5 <= took <= limit + late,
+              f"the hanging call failed after {took:.2f} s; the SFU timeout is {limit:.1f} s (allowed "
+              f"{limit - 0.5:.1f} to {limit + late:.1f} s, with 3 round trips of {rtt:.2f} s)")
     ctx.check("conf-secret" not in json.dumps(e), "the timeout error reveals the app secret")
     rest = hold - (time.monotonic() - t0) + 0.5
     await owner.expect_none(lambda f: f.get("type") == "voice.tracks.pushed", within=max(rest, 0.5),
@@ -720,8 +742,8 @@ async def sfu_bindings_forgotten(ctx):
       title="A connection that closes while its SFU call is outstanding leaves the server serving everyone",
       sends="the owner pushes tracks (answer held back 1 s) and closes its connection at once; bob then asks for "
             "the room's producers before and after the answer is released",
-      expects="the call reaches the mock once; bob's voice.get-producers are answered within 1 s each "
-              "and the server accepts a new connection of the owner afterwards")
+      expects="the call reaches the mock once; bob's first voice.get-producers is answered before the mock releases "
+              "the answer, the second after it; the server accepts a new connection of the owner afterwards")
 async def sfu_close_during_call(ctx):
     mock, w = await sfu_world(ctx)
     owner, bob = w["owner"], w["bob"]
@@ -733,12 +755,15 @@ async def sfu_close_during_call(ctx):
             break
         await asyncio.sleep(0.025)
     await owner.close_quietly()
-    for _ in range(2):
-        t0 = time.monotonic()
-        await bob.send("voice.get-producers", {"roomId": w.chid})
-        await bob.expect_type("voice.get-producers.response", timeout=FAST_BOUND)
-        ctx.check(time.monotonic() - t0 < FAST_BOUND, "bob waited for a closed connection's SFU call")
-        await asyncio.sleep(1.0)
+    await bob.send("voice.get-producers", {"roomId": w.chid})
+    await bob.expect_type("voice.get-producers.response", timeout=SLOW + 3)
+    check_before_release(ctx, calls_for(mock, sid), 1.0, "bob's voice.get-producers was answered")
+    calls = calls_for(mock, sid)
+    if calls:  # until the mock has released the held answer (the closed connection may have dropped the call)
+        await asyncio.sleep(max(0.0, calls[0].received_at + 1.0 + 0.1 - time.monotonic()))
+    await bob.send("voice.get-producers", {"roomId": w.chid})
+    await bob.expect_type("voice.get-producers.response", what="voice.get-producers.response after the closed "
+                                                                "connection's SFU answer was released")
     calls = calls_for(mock, sid)
     ctx.check(len(calls) == 1, f"{len(calls)} SFU calls for the push, expected 1")
     await ctx.connect("owner-after", identity=ctx.identity("owner"))

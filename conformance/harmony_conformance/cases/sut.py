@@ -289,9 +289,15 @@ async def sut_small_timers(ctx):
     async with server_settings(ctx, auth_timeout_ms=500):
         t0 = time.monotonic()
         c = await ctx.connect("idle", auth=False)
+        # the server starts its timer somewhere within the opening handshake, and a loaded
+        # machine delays the close about as much as it delayed the handshake: that time is the
+        # margin on top of the 100 ms the timer may be late
+        handshake = time.monotonic() - t0
         await c.expect_close(4001, timeout=3)
         dt = time.monotonic() - t0
-        ctx.check(0.45 <= dt <= 0.85, f"closed after {dt:.3f} s, expected 0.5 s (+100 ms and scheduling)")
+        hi = 0.85 + 2 * handshake
+        ctx.check(0.45 <= dt <= hi, f"closed after {dt:.3f} s, expected 0.5 s (+100 ms and scheduling; allowed "
+                                    f"0.45 to {hi:.2f} s with a {handshake * 1000:.0f} ms handshake)")
 
 
 @case("SUT-010", area="sut", reqs=["R-SUT-10"], types=["sync.state/c2s", "sync.response/s2c"],

@@ -445,8 +445,8 @@ async def trn_serial(ctx):
       title="An SFU proxy call does not hold up later frames of the connection or frames of other connections",
       sends="server restarted with an SFU mock that answers after 1.5 s; a voice participant sends "
             "voice.session.create and at once an unknown type; another participant sends an unknown type",
-      expects="both UNKNOWN_TYPE errors arrive within 1 s, before voice.session.created; voice.session.created "
-              "arrives after the mock answered")
+      expects="both UNKNOWN_TYPE errors arrive before the mock answers the SFU call and before "
+              "voice.session.created; voice.session.created arrives after the mock answered")
 async def trn_sfu_async(ctx):
     from ..sfu_mock import SfuMock
     from ._util import voice_world
@@ -470,12 +470,17 @@ async def trn_sfu_async(ctx):
                                what="the first answer after voice.session.create")
             ctx.check(not str(ctx.adapter.error_code(f) or "").startswith("CF_"),
                       f"voice.session.create was refused, no SFU call was made: {f.get('payload')}")
-            ctx.check(f["type"] == "error" and ctx.adapter.error_code(f) == "UNKNOWN_TYPE"
-                      and time.monotonic() - t0 < 1.0,
-                      f"first answer {f['type']} {f.get('payload')} after {time.monotonic() - t0:.2f} s: the SFU call "
-                      "held up the connection's next frame")
-            await b.expect_error("UNKNOWN_TYPE", timeout=1.0)
-            ctx.check(time.monotonic() - t0 < 1.2, "another connection's frame waited for the SFU call")
+            # "not held up" is judged by the order of events, not by a time bound a loaded machine
+            # could exceed: the answer came before the mock answered the call (it holds it 1.5 s)
+            def answered():
+                return [c.answered_at for c in slow.calls_since(0) if c.answered_at is not None]
+            ctx.check(f["type"] == "error" and ctx.adapter.error_code(f) == "UNKNOWN_TYPE" and not answered(),
+                      f"first answer {f['type']} {f.get('payload')} after {time.monotonic() - t0:.2f} s, "
+                      f"{'after' if answered() else 'before'} the mock answered the SFU call: the SFU call held up "
+                      "the connection's next frame")
+            await b.expect_error("UNKNOWN_TYPE", timeout=5)
+            ctx.check(not answered(), "another connection's frame was answered only after the mock answered the SFU "
+                                      "call: it waited for the call")
             f = await o.expect(lambda f: f.get("type") in ("error", "voice.session.created"), timeout=6,
                                what="the voice.session.create reply")
             ctx.check(f["type"] == "voice.session.created", f"voice.session.create answered {f}")
