@@ -103,6 +103,11 @@ verdict <b>{e(str(meta.get('verdict')))}</b>, {len(results)} cases in {meta.get(
     for k in ("missing_c2s", "missing_s2c", "missing_requirements"):
         if coverage.get(k):
             parts.append(f"<details><summary>{k} ({len(coverage[k])})</summary><pre>{e(' '.join(coverage[k]))}</pre></details>")
+    outside = coverage.get("requirements_outside_server") or {}
+    if outside:
+        rows = "\n".join(f"{r}  {v['scope']}  {', '.join(v['tests'])}" for r, v in outside.items())
+        parts.append(f"<details><summary>requirements outside the server, with their tests ({len(outside)})</summary>"
+                     f"<pre>{e(rows)}</pre></details>")
     parts.append("<h2>Cases</h2>")
     for r in sorted(results, key=lambda r: (r.outcome == PASS, r.case.id)):
         c = r.case

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import fnmatch
 import importlib
-import json
 import os
 import pkgutil
 import sys
@@ -22,6 +21,7 @@ import time
 import tomllib
 from typing import Dict, List, Optional
 
+from . import coverage as coverage_mod
 from . import report as report_mod
 from .adapters import ADAPTERS
 from .core import (ERROR, FAIL, INSECURE, PASS, REGISTRY, SKIPPED, UNSUPPORTED, Result, run_case)
@@ -177,71 +177,10 @@ def load_impl(name: Optional[str]) -> dict:
         raise SystemExit(f"conformance: cannot read expectations file {path}: {e}")
 
 
-VECTORS = os.path.join(ROOT, "vectors")
-
-
-def vector_requirements(folder: str = VECTORS) -> set:
-    """The requirement ids the known-answer vectors exercise: the union of every case's
-    `requirements` list in vectors/*.json (vectors/README.md). Empty when there are none."""
-    out = set()
-    try:
-        names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
-    except OSError:
-        return out
-    for n in names:
-        try:
-            with open(os.path.join(folder, n), encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except (OSError, ValueError):
-            continue
-        for c in doc.get("tests") or []:
-            for r in c.get("requirements") or []:
-                if isinstance(r, str):
-                    out.add(r)
-    return out
-
-
-def _req_key(s):
-    area, _, n = s.rpartition("-")
-    return (area, int(n) if n.isdigit() else 0)
-
-
-def coverage(registry: Registry, results: List[Result], selected_all: bool, vectors: Optional[set] = None) -> dict:
-    c2s_declared = set()
-    observed = set()
-    reqs = set()
-    for r in results:
-        if r.outcome in (SKIPPED, UNSUPPORTED):
-            continue
-        for t in r.case.types:
-            if t.endswith("/c2s"):
-                c2s_declared.add(t)
-        observed.update(r.observed_types)
-        reqs.update(r.case.reqs)
-    c2s = {f"{t}/c2s" for t in registry.types("c2s")}
-    s2c = {f"{t}/s2c" for t in registry.types("s2c")}
-    covered_c2s = c2s & (c2s_declared | observed)
-    covered_s2c = s2c & observed
-    all_reqs = set(registry.requirements)
-    by_cases = all_reqs & reqs
-    vec = all_reqs & (vector_requirements() if vectors is None else set(vectors))
-    by_vectors_only = vec - by_cases
-    uncovered = all_reqs - by_cases - by_vectors_only
-    out = {
-        "c2s": [len(covered_c2s), len(c2s)], "s2c": [len(covered_s2c), len(s2c)],
-        "requirements": [len(by_cases | by_vectors_only), len(all_reqs)],
-        "requirements_by_cases": len(by_cases),
-        "requirements_by_vectors_only": sorted(by_vectors_only, key=_req_key),
-        "missing_c2s": sorted(x[:-4] for x in c2s - covered_c2s),
-        "missing_s2c": sorted(x[:-4] for x in s2c - covered_s2c),
-        "missing_requirements": sorted(uncovered, key=_req_key),
-    }
-    out["summary"] = (f"c2s types {out['c2s'][0]}/{out['c2s'][1]}, s2c types {out['s2c'][0]}/{out['s2c'][1]}, "
-                      f"requirement ids {out['requirements'][0]}/{out['requirements'][1]} "
-                      f"({len(by_cases)} by cases, {len(by_vectors_only)} by vectors only, "
-                      f"{len(uncovered)} uncovered)"
-                      + ("" if selected_all else " (subset run)"))
-    return out
+# The coverage report lives in coverage.py; these names stay importable from here.
+VECTORS = coverage_mod.VECTORS
+vector_requirements = coverage_mod.vector_requirements
+coverage = coverage_mod.coverage
 
 
 async def run_all(runner: Runner, cases) -> List[Result]:
@@ -422,15 +361,8 @@ def main(argv=None) -> int:
     print()
     print(f"coverage: {cov['summary']}")
     if not (ns.only or ns.exclude):
-        print(f"  requirement ids: {cov['requirements_by_cases']} by cases, "
-              f"{len(cov['requirements_by_vectors_only'])} by vectors only, "
-              f"{len(cov['missing_requirements'])} uncovered")
-        for k in ("missing_c2s", "missing_s2c", "missing_requirements"):
-            if cov[k]:
-                # uncovered requirement ids are listed in full; message types are capped at 40
-                lim = None if k == "missing_requirements" else 40
-                shown = " ".join(cov[k][:lim]) + (" ..." if lim and len(cov[k]) > lim else "")
-                print(f"  {k.replace('_', ' ')} ({len(cov[k])}): {shown}")
+        for line in coverage_mod.report_lines(cov):
+            print(line)
     paths = report_mod.write_all(ns.report, results, meta, cov)
     print(f"reports: {', '.join(paths)}")
     n = {o: sum(r.outcome == o for r in results) for o in (PASS, FAIL, INSECURE, ERROR)}

@@ -2,13 +2,15 @@
 
 The server under test is pointed at it ({sfu_api_base}); cases then assert the method,
 path, headers and body of each call (spec/sfu.md) and the error mapping, by queueing
-failures with fail_next().
+failures with fail_next(), and slow answers with delay() (per call, matched by path, so a
+case can slow down its own calls without touching other cases' calls).
 """
 from __future__ import annotations
 
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import List, Optional
 
@@ -21,6 +23,9 @@ class Call:
         self.method = method
         self.path = path
         self.headers = {k.lower(): v for k, v in headers.items()}
+        self.received_at = time.monotonic()
+        self.answered_at = None     # when the answer was written (None: not (yet) answered)
+        self.delayed = 0.0          # seconds the mock held the answer back
         self.body_text = body.decode("utf-8", "replace")
         try:
             self.body = json.loads(self.body_text) if body else None
@@ -35,6 +40,7 @@ class SfuMock:
     def __init__(self):
         self.calls: List[Call] = []
         self._fail: List[tuple] = []
+        self._delays: List[list] = []   # [match, seconds, remaining count, (status, body) or None]
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         mock = self
@@ -49,14 +55,26 @@ class SfuMock:
                 call = Call(self.command, self.path, dict(self.headers), body)
                 with mock._lock:
                     mock.calls.append(call)
-                    fail = mock._fail.pop(0) if mock._fail else None
+                    slow = mock._take_delay(call)
+                    fail = None
+                    if slow is not None and slow[1] is not None:
+                        fail = slow[1]
+                    elif mock._fail:
+                        fail = mock._fail.pop(0)
+                if slow is not None:
+                    call.delayed = slow[0]
+                    time.sleep(slow[0])
                 status, payload = fail if fail else mock._answer(call)
                 data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    call.answered_at = time.monotonic()
+                except OSError:
+                    pass  # the server gave up on the call (its timeout) and closed the connection
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
@@ -75,6 +93,40 @@ class SfuMock:
     def fail_next(self, status: int, body=None):
         with self._lock:
             self._fail.append((status, body if body is not None else {"errorCode": "mock", "errorDescription": "injected"}))
+
+    def delay(self, seconds: float, match=None, count: int = 1, status: Optional[int] = None, body=None):
+        """Hold back the answer to the next `count` calls that `match` by `seconds`.
+
+        `match` is a callable taking a Call, or a string the call's path must contain (for
+        example a session id), or None for any call. With `status`, the delayed answer is
+        that status and `body` (default: an error object) instead of the normal answer.
+        Calls the rule does not match are answered at once, so concurrent cases are not
+        slowed down."""
+        if isinstance(match, str):
+            needle = match
+            match = lambda c: needle in c.path  # noqa: E731
+        fail = None
+        if status is not None:
+            fail = (status, body if body is not None else {"errorCode": "mock", "errorDescription": "injected"})
+        rule = [match, float(seconds), int(count), fail]
+        with self._lock:
+            self._delays.append(rule)
+        return rule
+
+    def drop_delay(self, rule):
+        with self._lock:
+            if rule in self._delays:
+                self._delays.remove(rule)
+
+    def _take_delay(self, call):
+        """Under the lock: the (seconds, fail) of the first delay rule matching `call`, or None."""
+        for rule in self._delays:
+            if rule[0] is None or rule[0](call):
+                rule[2] -= 1
+                if rule[2] <= 0:
+                    self._delays.remove(rule)
+                return rule[1], rule[3]
+        return None
 
     def calls_since(self, n: int) -> List[Call]:
         with self._lock:

@@ -10,13 +10,28 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 REQ_DEF = re.compile(r"^\s*[-*]\s+\*\*(R-[A-Z]+(?:-[A-Z]+)*-\d+)\*\*\s+\[([A-Z]+)\]")
+# A scope marker right after the level (spec/README.md, "Scope markers"):
+#   - **R-X-1** [SHOULD] [client-side: test_a, test_b] text ...
+# says the requirement has no behaviour a server under test can show, and names the tests
+# outside the conformance cases that check it (none: nothing checks it yet).
+SCOPE_MARK = re.compile(r"\s*\[(client-side|library|upstream-only|long-timer)(?::\s*([^\]]*))?\]")
+SCOPES = ("client-side", "library", "upstream-only", "long-timer")
 
 DEFAULT_SPEC = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "spec"))
 
 
 def load_requirements(spec_dir: str) -> Dict[str, Tuple[str, str]]:
     """id -> (level, file)"""
-    reqs = {}
+    return _load(spec_dir)[0]
+
+
+def load_scopes(spec_dir: str) -> Dict[str, Tuple[str, List[str]]]:
+    """id -> (scope, [test names]) for requirements with a scope marker."""
+    return _load(spec_dir)[1]
+
+
+def _load(spec_dir: str):
+    reqs, scopes = {}, {}
     for root, _, files in os.walk(spec_dir):
         for f in sorted(files):
             if not f.endswith(".md"):
@@ -33,7 +48,11 @@ def load_requirements(spec_dir: str) -> Dict[str, Tuple[str, str]]:
                     m = REQ_DEF.match(line)
                     if m:
                         reqs[m.group(1)] = (m.group(2), os.path.relpath(path, spec_dir))
-    return reqs
+                        sm = SCOPE_MARK.match(line, m.end())
+                        if sm:
+                            refs = [x.strip() for x in (sm.group(2) or "").split(",") if x.strip()]
+                            scopes[m.group(1)] = (sm.group(1), refs)
+    return reqs, scopes
 
 
 def _type_ok(value, jtype: str) -> bool:
@@ -87,7 +106,7 @@ class Registry:
         self.entries: Dict[Tuple[str, str], dict] = {}
         for e in data.get("messages", []):
             self.entries[(e["type"], e["direction"])] = e
-        self.requirements = load_requirements(spec_dir)
+        self.requirements, self.scopes = _load(spec_dir)
 
     def entry(self, type_: str, direction: str) -> Optional[dict]:
         return self.entries.get((type_, direction))

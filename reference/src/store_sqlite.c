@@ -3,7 +3,9 @@
  * Durability: WAL with synchronous=FULL, so a COMMIT has synced the WAL before the call
  * returns; the server sends a frame revealing a change only after that (R-PERS-1,
  * R-DLV-6). Each write is one transaction, so a crash leaves all of a frame's effect or
- * none of it. Checkpoints: SQLite's automatic checkpoint (1000 pages) plus a TRUNCATE
+ * none of it. Group commit: between hm_store_batch_begin and hm_store_batch_end all writes
+ * share one transaction (one sync at the end), each multi-statement write a SAVEPOINT in
+ * it (see tx_begin). Checkpoints: SQLite's automatic checkpoint (1000 pages) plus a TRUNCATE
  * checkpoint on close.
  *
  * Schema versions live in the table meta (key 'schema_version'); migrations[] holds the
@@ -100,19 +102,145 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
     "CREATE TABLE capabilities(id TEXT PRIMARY KEY, community_id TEXT NOT NULL, json TEXT NOT NULL);",
 };
 
+/* Prepared-statement cache: every statement text is a string literal of this file, so its
+ * address is its key. A statement is prepared once (SQLITE_PREPARE_PERSISTENT) on first
+ * use, handed out by prep() and given back by done(), which resets it and clears its
+ * bindings; all are finalized at close. A statement still in use when the same text is
+ * asked for again (a callback calling back into the store) is not shared: prep() then
+ * prepares a private one that done() finalizes. */
+#define SQ_CACHE_SLOTS 512 /* power of two, well above this file's ~130 statements */
+#define SQ_INUSE_MAX 16
+
+typedef struct {
+  const char *sql; /* NULL: free slot */
+  sqlite3_stmt *stmt;
+  int busy;
+} sq_cached;
+
 typedef struct {
   hm_store base;
   sqlite3 *db;
+  int batch;      /* hm_store_batch_begin ran and its batch is not ended yet */
+  int batch_lost; /* SQLite rolled the batch's transaction back on its own (I/O error, disk full) */
+  size_t ncached;
+  sq_cached *inuse[SQ_INUSE_MAX]; /* cached statements handed out and not yet done() */
+  size_t ninuse;
+  sq_cached cache[SQ_CACHE_SLOTS];
 } sq_store;
 
 static sqlite3 *db_of(hm_store *st) { return ((sq_store *)st)->db; }
 
+/* Inside a batch, SQLite may have rolled the outer transaction back by itself after an
+ * I/O, disk-full or out-of-memory error (the connection is back in autocommit mode). Every
+ * later statement of the batch then fails with HM_ERR_IO, so nothing runs outside it. */
+static int batch_broken(sq_store *q) {
+  if (q->batch && !q->batch_lost && sqlite3_get_autocommit(q->db)) q->batch_lost = 1;
+  return q->batch_lost;
+}
+
+static sq_cached *cache_slot(sq_store *q, const char *sql) {
+  size_t h = ((uintptr_t)sql >> 3) * (size_t)0x9E3779B97F4A7C15ull;
+  for (size_t i = 0; i < SQ_CACHE_SLOTS; i++) {
+    sq_cached *c = &q->cache[(h + i) & (SQ_CACHE_SLOTS - 1)];
+    if (!c->sql || c->sql == sql) return c;
+  }
+  return NULL;
+}
+
+/* Hands out the statement for sql (a literal of this file); give it back with done(). */
 static int prep(hm_store *st, sqlite3_stmt **s, const char *sql) {
-  return sqlite3_prepare_v2(db_of(st), sql, -1, s, NULL) == SQLITE_OK ? HM_OK : HM_ERR_IO;
+  sq_store *q = (sq_store *)st;
+  *s = NULL;
+  if (batch_broken(q)) return HM_ERR_IO;
+  sq_cached *c = cache_slot(q, sql);
+  if (c && !c->busy && q->ninuse < SQ_INUSE_MAX) {
+    if (!c->sql) {
+      if (q->ncached >= SQ_CACHE_SLOTS / 2) goto transient;
+      if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmt, NULL) != SQLITE_OK) {
+        c->stmt = NULL;
+        return HM_ERR_IO;
+      }
+      c->sql = sql;
+      q->ncached++;
+    }
+    c->busy = 1;
+    q->inuse[q->ninuse++] = c;
+    *s = c->stmt;
+    return HM_OK;
+  }
+transient:
+  return sqlite3_prepare_v2(q->db, sql, -1, s, NULL) == SQLITE_OK ? HM_OK : HM_ERR_IO;
+}
+
+/* Gives back a statement from prep(): a cached one is reset for its next use, a private
+ * one finalized. Column values read from s are invalid afterwards. */
+static void done(hm_store *st, sqlite3_stmt *s) {
+  sq_store *q = (sq_store *)st;
+  if (!s) return;
+  for (size_t i = q->ninuse; i-- > 0;) {
+    if (q->inuse[i]->stmt == s) {
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      q->inuse[i]->busy = 0;
+      q->inuse[i] = q->inuse[--q->ninuse];
+      return;
+    }
+  }
+  sqlite3_finalize(s);
+}
+
+static void cache_clear(sq_store *q) {
+  for (size_t i = 0; i < SQ_CACHE_SLOTS; i++) {
+    if (q->cache[i].stmt) sqlite3_finalize(q->cache[i].stmt);
+    q->cache[i].stmt = NULL;
+    q->cache[i].sql = NULL;
+    q->cache[i].busy = 0;
+  }
+  q->ncached = 0;
+  q->ninuse = 0;
 }
 
 static int exec(sqlite3 *db, const char *sql) {
   return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? HM_OK : HM_ERR_IO;
+}
+
+/* Runs a statement without parameters or rows through the cache (transaction control). */
+static int sexec(hm_store *st, const char *sql) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, sql) != HM_OK) return HM_ERR_IO;
+  int rc = sqlite3_step(s);
+  done(st, s);
+  return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
+}
+
+/* ---- transactions --------------------------------------------------------------------
+ * Every write made of several statements runs between tx_begin and tx_commit (tx_rollback
+ * on any failure). With no batch open that is its own durable transaction (BEGIN
+ * IMMEDIATE ... COMMIT); inside a batch it is a SAVEPOINT of the batch's transaction, so a
+ * failed write undoes only itself. A single-statement write needs neither: SQLite undoes
+ * a failed statement by itself and leaves an enclosing transaction open. */
+
+static int tx_begin(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (!q->batch) return sexec(st, "BEGIN IMMEDIATE");
+  if (batch_broken(q)) return HM_ERR_IO;
+  return sexec(st, "SAVEPOINT hm_write");
+}
+
+static int tx_commit(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  return q->batch ? sexec(st, "RELEASE hm_write") : sexec(st, "COMMIT");
+}
+
+static void tx_rollback(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (!q->batch) {
+    sexec(st, "ROLLBACK");
+    return;
+  }
+  if (batch_broken(q)) return;
+  /* ROLLBACK TO undoes the savepoint's changes but keeps it open; RELEASE pops it. */
+  if (sexec(st, "ROLLBACK TO hm_write") != HM_OK || sexec(st, "RELEASE hm_write") != HM_OK) batch_broken(q);
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v) {
@@ -125,9 +253,9 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v) {
 static const char *col_text(sqlite3_stmt *s, int i) { return (const char *)sqlite3_column_text(s, i); }
 
 /* Run a statement that returns no rows. */
-static int step_done(sqlite3_stmt *s) {
+static int step_done(hm_store *st, sqlite3_stmt *s) {
   int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
@@ -148,7 +276,7 @@ static int run(hm_store *st, int64_t *changes, const char *sql, const char *type
   }
   va_end(ap);
   int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   if (changes) *changes = sqlite3_changes(db_of(st));
   return HM_OK;
@@ -167,7 +295,7 @@ static int sq_secret_get(hm_store *st, const char *name, uint8_t out[32]) {
   } else {
     ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return ret;
 }
 
@@ -176,82 +304,59 @@ static int sq_secret_put(hm_store *st, const char *name, const uint8_t value[32]
   if (prep(st, &s, "INSERT OR REPLACE INTO secrets(name, value) VALUES(?1, ?2)") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, name);
   sqlite3_bind_blob(s, 2, value, 32, SQLITE_TRANSIENT);
-  return step_done(s);
+  return step_done(st, s);
 }
 
 static int sq_replay_add(hm_store *st, const char *key, int64_t expires_ms, int64_t now_ms) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   sqlite3_stmt *s;
   int ret = HM_ERR_IO;
   if (prep(st, &s, "DELETE FROM replay WHERE expires_ms < ?1") != HM_OK) goto fail;
   sqlite3_bind_int64(s, 1, now_ms);
-  if (step_done(s) != HM_OK) goto fail;
+  if (step_done(st, s) != HM_OK) goto fail;
   if (prep(st, &s, "INSERT INTO replay(key, expires_ms) VALUES(?1, ?2)") != HM_OK) goto fail;
   bind_text(s, 1, key);
   sqlite3_bind_int64(s, 2, expires_ms);
   int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc == SQLITE_CONSTRAINT) {
     ret = HM_ERR_REPLAY;
     goto fail;
   }
   if (rc != SQLITE_DONE) goto fail;
-  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  if (tx_commit(st) != HM_OK) goto fail;
   return HM_OK;
 fail:
-  exec(db, "ROLLBACK");
+  tx_rollback(st);
   return ret;
 }
 
 static int sq_known_did_add(hm_store *st, const char *did, int64_t now_ms) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, "INSERT OR IGNORE INTO known_dids(did, first_ms) VALUES(?1, ?2)") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, did);
-  sqlite3_bind_int64(s, 2, now_ms);
-  return step_done(s);
+  return run(st, NULL, "INSERT OR IGNORE INTO known_dids(did, first_ms) VALUES(?1, ?2)", "si", did, now_ms);
 }
 
 /* ---- communities and channels ------------------------------------------------------- */
 
 static int sq_community_create(hm_store *st, const hm_store_community *c, const hm_store_channel *ch, size_t n) {
-  sqlite3 *db = db_of(st);
-  sqlite3_stmt *s;
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
-  if (prep(st, &s, "INSERT INTO communities(id, name, description, creator, created_ms) VALUES(?1,?2,?3,?4,?5)") !=
-      HM_OK)
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
+  if (run(st, NULL, "INSERT INTO communities(id, name, description, creator, created_ms) VALUES(?1,?2,?3,?4,?5)",
+          "ssssi", c->id, c->name, c->description, c->creator, c->created_ms) != HM_OK ||
+      run(st, NULL, "INSERT INTO members(community_id, did, joined_ms) VALUES(?1,?2,?3)", "ssi", c->id, c->creator,
+          c->created_ms) != HM_OK)
     goto fail;
-  bind_text(s, 1, c->id);
-  bind_text(s, 2, c->name);
-  bind_text(s, 3, c->description);
-  bind_text(s, 4, c->creator);
-  sqlite3_bind_int64(s, 5, c->created_ms);
-  if (step_done(s) != HM_OK) goto fail;
-  if (prep(st, &s, "INSERT INTO members(community_id, did, joined_ms) VALUES(?1,?2,?3)") != HM_OK) goto fail;
-  bind_text(s, 1, c->id);
-  bind_text(s, 2, c->creator);
-  sqlite3_bind_int64(s, 3, c->created_ms);
-  if (step_done(s) != HM_OK) goto fail;
   for (size_t i = 0; i < n; i++) {
-    if (prep(st, &s, "INSERT INTO channels(id, community_id, name, type, topic, created_ms) VALUES(?1,?2,?3,?4,?5,?6)") !=
-        HM_OK)
+    if (run(st, NULL, "INSERT INTO channels(id, community_id, name, type, topic, created_ms) VALUES(?1,?2,?3,?4,?5,?6)",
+            "sssssi", ch[i].id, c->id, ch[i].name, ch[i].type, ch[i].topic, ch[i].created_ms) != HM_OK)
       goto fail;
-    bind_text(s, 1, ch[i].id);
-    bind_text(s, 2, c->id);
-    bind_text(s, 3, ch[i].name);
-    bind_text(s, 4, ch[i].type);
-    bind_text(s, 5, ch[i].topic);
-    sqlite3_bind_int64(s, 6, ch[i].created_ms);
-    if (step_done(s) != HM_OK) goto fail;
   }
-  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  if (tx_commit(st) != HM_OK) goto fail;
   return HM_OK;
 fail:
-  exec(db, "ROLLBACK");
+  tx_rollback(st);
   return HM_ERR_IO;
 }
 
-static int community_rows(sqlite3_stmt *s, hm_store_community_cb cb, void *ctx, int want_one) {
+static int community_rows(hm_store *st, sqlite3_stmt *s, hm_store_community_cb cb, void *ctx, int want_one) {
   int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_community c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3),
@@ -262,7 +367,7 @@ static int community_rows(sqlite3_stmt *s, hm_store_community_cb cb, void *ctx, 
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
@@ -273,13 +378,13 @@ static int sq_community_get(hm_store *st, const char *id, hm_store_community_cb 
   sqlite3_stmt *s;
   if (prep(st, &s, COMMUNITY_COLS " WHERE id=?1") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, id);
-  return community_rows(s, cb, ctx, 1);
+  return community_rows(st, s, cb, ctx, 1);
 }
 
 static int sq_community_list(hm_store *st, hm_store_community_cb cb, void *ctx) {
   sqlite3_stmt *s;
   if (prep(st, &s, COMMUNITY_COLS " ORDER BY rowid") != HM_OK) return HM_ERR_IO;
-  return community_rows(s, cb, ctx, 0);
+  return community_rows(st, s, cb, ctx, 0);
 }
 
 static int count_query(hm_store *st, const char *sql, const char *a, int64_t *n) {
@@ -288,7 +393,7 @@ static int count_query(hm_store *st, const char *sql, const char *a, int64_t *n)
   bind_text(s, 1, a);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) *n = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_ROW ? HM_OK : HM_ERR_IO;
 }
 
@@ -296,7 +401,7 @@ static int sq_community_count_by_creator(hm_store *st, const char *did, int64_t 
   return count_query(st, "SELECT count(*) FROM communities WHERE creator=?1", did, n);
 }
 
-static int channel_rows(sqlite3_stmt *s, hm_store_channel_cb cb, void *ctx, int want_one) {
+static int channel_rows(hm_store *st, sqlite3_stmt *s, hm_store_channel_cb cb, void *ctx, int want_one) {
   int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_channel c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
@@ -307,7 +412,7 @@ static int channel_rows(sqlite3_stmt *s, hm_store_channel_cb cb, void *ctx, int 
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
@@ -318,7 +423,7 @@ static int sq_channel_list(hm_store *st, const char *cid, hm_store_channel_cb cb
   sqlite3_stmt *s;
   if (prep(st, &s, CHANNEL_COLS " WHERE community_id=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, cid);
-  return channel_rows(s, cb, ctx, 0);
+  return channel_rows(st, s, cb, ctx, 0);
 }
 
 static int sq_channel_get(hm_store *st, const char *cid, const char *chid, hm_store_channel_cb cb, void *ctx) {
@@ -326,12 +431,12 @@ static int sq_channel_get(hm_store *st, const char *cid, const char *chid, hm_st
   if (prep(st, &s, CHANNEL_COLS " WHERE id=?1 AND community_id=?2") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, chid);
   bind_text(s, 2, cid);
-  return channel_rows(s, cb, ctx, 1);
+  return channel_rows(st, s, cb, ctx, 1);
 }
 
 /* ---- members and bans --------------------------------------------------------------- */
 
-static int member_rows(sqlite3_stmt *s, hm_store_member_cb cb, void *ctx, int want_one) {
+static int member_rows(hm_store *st, sqlite3_stmt *s, hm_store_member_cb cb, void *ctx, int want_one) {
   int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_member m = {col_text(s, 0), col_text(s, 1), sqlite3_column_int64(s, 2), col_text(s, 3)};
@@ -341,7 +446,7 @@ static int member_rows(sqlite3_stmt *s, hm_store_member_cb cb, void *ctx, int wa
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
@@ -354,31 +459,24 @@ static int sq_member_get(hm_store *st, const char *cid, const char *did, hm_stor
   if (prep(st, &s, MEMBER_COLS " WHERE m.community_id=?1 AND m.did=?2") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, cid);
   bind_text(s, 2, did);
-  return member_rows(s, cb, ctx, 1);
+  return member_rows(st, s, cb, ctx, 1);
 }
 
 static int sq_member_add(hm_store *st, const char *cid, const char *did, int64_t joined_ms, int *added) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, "INSERT OR IGNORE INTO members(community_id, did, joined_ms) VALUES(?1,?2,?3)") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, cid);
-  bind_text(s, 2, did);
-  sqlite3_bind_int64(s, 3, joined_ms);
-  int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  if (added) *added = sqlite3_changes(db_of(st)) > 0;
-  return HM_OK;
+  int64_t n = 0;
+  int rc = run(st, &n, "INSERT OR IGNORE INTO members(community_id, did, joined_ms) VALUES(?1,?2,?3)", "ssi", cid, did,
+               joined_ms);
+  if (rc == HM_OK && added) *added = n > 0;
+  return rc;
 }
 
 static int sq_member_remove(hm_store *st, const char *cid, const char *did) {
-  sqlite3 *db = db_of(st);
   int64_t changed = 0;
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   if (run(st, &changed, "DELETE FROM members WHERE community_id=?1 AND did=?2", "ss", cid, did) != HM_OK ||
       run(st, NULL, "DELETE FROM role_assignments WHERE community_id=?1 AND did=?2", "ss", cid, did) != HM_OK ||
-      exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+      tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return HM_ERR_IO;
   }
   return changed > 0 ? HM_OK : HM_ERR_NOT_FOUND;
@@ -388,7 +486,7 @@ static int sq_member_list(hm_store *st, const char *cid, hm_store_member_cb cb, 
   sqlite3_stmt *s;
   if (prep(st, &s, MEMBER_COLS " WHERE m.community_id=?1 ORDER BY m.rowid") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, cid);
-  return member_rows(s, cb, ctx, 0);
+  return member_rows(st, s, cb, ctx, 0);
 }
 
 static int sq_member_count(hm_store *st, const char *cid, int64_t *n) {
@@ -400,7 +498,7 @@ static int sq_memberships_of(hm_store *st, const char *did, hm_store_member_cb c
   /* rowid grows with every insert, so rowid order is join order (a re-join is a new row). */
   if (prep(st, &s, MEMBER_COLS " WHERE m.did=?1 ORDER BY m.rowid") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, did);
-  return member_rows(s, cb, ctx, 0);
+  return member_rows(st, s, cb, ctx, 0);
 }
 
 static int sq_ban_get(hm_store *st, const char *cid, const char *did) {
@@ -411,7 +509,7 @@ static int sq_ban_get(hm_store *st, const char *cid, const char *did) {
   bind_text(s, 2, did);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_ROW) return HM_ERR_IO;
   return n > 0 ? HM_OK : HM_ERR_NOT_FOUND;
 }
@@ -419,15 +517,14 @@ static int sq_ban_get(hm_store *st, const char *cid, const char *did) {
 /* ---- messages ------------------------------------------------------------------------ */
 
 static int sq_message_append(hm_store *st, const hm_store_message *m, int64_t *seq_out) {
-  sqlite3 *db = db_of(st);
   sqlite3_stmt *s;
   int ret = HM_ERR_IO;
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   if (prep(st, &s, "SELECT next_seq FROM channels WHERE id=?1") != HM_OK) goto fail;
   bind_text(s, 1, m->channel_id);
   int rc = sqlite3_step(s);
   int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc == SQLITE_DONE) {
     ret = HM_ERR_NOT_FOUND;
     goto fail;
@@ -450,7 +547,7 @@ static int sq_message_append(hm_store *st, const hm_store_message *m, int64_t *s
     sqlite3_bind_null(s, 8);
   sqlite3_bind_int64(s, 9, m->received_ms);
   rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc == SQLITE_CONSTRAINT) {
     ret = HM_ERR_CONFLICT;
     goto fail;
@@ -459,19 +556,19 @@ static int sq_message_append(hm_store *st, const hm_store_message *m, int64_t *s
   if (prep(st, &s, "UPDATE channels SET next_seq=?2 WHERE id=?1") != HM_OK) goto fail;
   bind_text(s, 1, m->channel_id);
   sqlite3_bind_int64(s, 2, seq + 1);
-  if (step_done(s) != HM_OK) goto fail;
-  if (exec(db, "COMMIT") != HM_OK) goto fail;
+  if (step_done(st, s) != HM_OK) goto fail;
+  if (tx_commit(st) != HM_OK) goto fail;
   if (seq_out) *seq_out = seq;
   return HM_OK;
 fail:
-  exec(db, "ROLLBACK");
+  tx_rollback(st);
   return ret;
 }
 
 #define MESSAGE_COLS \
   "SELECT community_id, channel_id, id, seq, author, timestamp, payload, counter, received_ms, deleted, edited_ms"
 
-static int message_rows(sqlite3_stmt *s, hm_store_message_cb cb, void *ctx, int want_one) {
+static int message_rows(hm_store *st, sqlite3_stmt *s, hm_store_message_cb cb, void *ctx, int want_one) {
   int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_message m = {0};
@@ -494,7 +591,7 @@ static int message_rows(sqlite3_stmt *s, hm_store_message_cb cb, void *ctx, int 
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
@@ -512,33 +609,32 @@ static int sq_message_page(hm_store *st, const char *chid, const hm_store_page_q
   sqlite3_bind_int(s, 4, q->has_counter_min ? 1 : 0);
   sqlite3_bind_double(s, 5, q->counter_min);
   sqlite3_bind_int64(s, 6, (sqlite3_int64)q->limit);
-  return message_rows(s, cb, ctx, 0);
+  return message_rows(st, s, cb, ctx, 0);
 }
 
 /* ---- schema 2: bans, settings, edits, tombstones, reactions, pins, roles ------------- */
 
 /* Run several statements as one transaction; each step is a run() call made by fn. */
-#define TX_BEGIN(db)                                \
+#define TX_BEGIN(st)                                \
   do {                                              \
-    if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO; \
+    if (tx_begin(st) != HM_OK) return HM_ERR_IO; \
   } while (0)
-#define TX_END(db, ok)                              \
+#define TX_END(st, ok)                              \
   do {                                              \
-    if (!(ok) || exec(db, "COMMIT") != HM_OK) {     \
-      exec(db, "ROLLBACK");                         \
+    if (!(ok) || tx_commit(st) != HM_OK) {     \
+      tx_rollback(st);                         \
       return HM_ERR_IO;                             \
     }                                               \
     return HM_OK;                                   \
   } while (0)
 
 static int sq_ban_add(hm_store *st, const char *cid, const char *did, const char *by, const char *reason, int64_t ms) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL, "INSERT OR REPLACE INTO bans(community_id, did, by_did, reason, created_ms) VALUES(?1,?2,?3,?4,?5)",
                "ssssi", cid, did, by, reason, ms) == HM_OK &&
            run(st, NULL, "DELETE FROM members WHERE community_id=?1 AND did=?2", "ss", cid, did) == HM_OK &&
            run(st, NULL, "DELETE FROM role_assignments WHERE community_id=?1 AND did=?2", "ss", cid, did) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_ban_remove(hm_store *st, const char *cid, const char *did) {
@@ -546,14 +642,13 @@ static int sq_ban_remove(hm_store *st, const char *cid, const char *did) {
 }
 
 static int sq_community_update(hm_store *st, const char *cid, const char *name, const char *description) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = 1;
   if (name) ok = run(st, NULL, "UPDATE communities SET name=?2 WHERE id=?1", "ss", cid, name) == HM_OK;
   if (ok && description)
     ok = run(st, NULL, "UPDATE communities SET description=?2 WHERE id=?1", "ss", cid,
              *description ? description : NULL) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_channel_count(hm_store *st, const char *cid, int64_t *n) {
@@ -569,27 +664,25 @@ static int sq_channel_create(hm_store *st, const hm_store_channel *ch) {
 }
 
 static int sq_channel_update(hm_store *st, const char *chid, const char *name, const char *topic, int64_t slow_mode) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = 1;
   if (name) ok = run(st, NULL, "UPDATE channels SET name=?2 WHERE id=?1", "ss", chid, name) == HM_OK;
   if (ok && topic)
     ok = run(st, NULL, "UPDATE channels SET topic=?2 WHERE id=?1", "ss", chid, *topic ? topic : NULL) == HM_OK;
   if (ok && slow_mode >= 0)
     ok = run(st, NULL, "UPDATE channels SET slow_mode=?2 WHERE id=?1", "si", chid, slow_mode) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_channel_delete(hm_store *st, const char *chid) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL, "DELETE FROM channels WHERE id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM messages WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM reactions WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM pins WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM thread_messages WHERE channel_id=?1", "s", chid) == HM_OK &&
            run(st, NULL, "DELETE FROM threads WHERE channel_id=?1", "s", chid) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_message_get(hm_store *st, const char *chid, const char *id, hm_store_message_cb cb, void *ctx) {
@@ -597,7 +690,7 @@ static int sq_message_get(hm_store *st, const char *chid, const char *id, hm_sto
   if (prep(st, &s, MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND id=?2") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, chid);
   bind_text(s, 2, id);
-  return message_rows(s, cb, ctx, 1);
+  return message_rows(st, s, cb, ctx, 1);
 }
 
 static int sq_message_edit(hm_store *st, const char *chid, const char *id, const char *payload_json, int has_counter,
@@ -613,15 +706,14 @@ static int sq_message_edit(hm_store *st, const char *chid, const char *id, const
 
 static int sq_message_tombstone(hm_store *st, const char *chid, const char *id, const char *payload_json,
                                 const char *by, int64_t ms) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL,
                "UPDATE messages SET payload=?3, deleted=1, deleted_by=?4, deleted_ms=?5, edited_ms=0"
                " WHERE channel_id=?1 AND id=?2",
                "ssssi", chid, id, payload_json, by, ms) == HM_OK &&
            run(st, NULL, "DELETE FROM reactions WHERE channel_id=?1 AND message_id=?2", "ss", chid, id) == HM_OK &&
            run(st, NULL, "DELETE FROM pins WHERE channel_id=?1 AND message_id=?2", "ss", chid, id) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_message_page_before(hm_store *st, const char *chid, int64_t before_seq, int has_counter_max,
@@ -636,7 +728,7 @@ static int sq_message_page_before(hm_store *st, const char *chid, int64_t before
   sqlite3_bind_int(s, 3, has_counter_max ? 1 : 0);
   sqlite3_bind_double(s, 4, counter_max);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)limit);
-  return message_rows(s, cb, ctx, 0);
+  return message_rows(st, s, cb, ctx, 0);
 }
 
 static int sq_reaction_add(hm_store *st, const char *chid, const char *mid, const char *emoji, const char *did,
@@ -665,7 +757,7 @@ static int sq_reaction_list(hm_store *st, const char *chid, const char *mid, hm_
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
@@ -684,7 +776,7 @@ static int sq_reaction_emoji_count(hm_store *st, const char *chid, const char *m
     *distinct = sqlite3_column_int64(s, 0);
     *present = sqlite3_column_int64(s, 1) > 0;
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_ROW ? HM_OK : HM_ERR_IO;
 }
 
@@ -711,7 +803,7 @@ static int sq_pin_list(hm_store *st, const char *chid, hm_store_string_cb cb, vo
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
@@ -726,7 +818,7 @@ static int sq_pin_count(hm_store *st, const char *chid, int64_t *n, const char *
     *n = sqlite3_column_int64(s, 0);
     if (pinned) *pinned = sqlite3_column_int64(s, 1) > 0;
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_ROW ? HM_OK : HM_ERR_IO;
 }
 
@@ -744,16 +836,15 @@ static int sq_role_update(hm_store *st, const hm_store_role *r) {
 }
 
 static int sq_role_delete(hm_store *st, const char *cid, const char *rid) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL, "DELETE FROM roles WHERE id=?1 AND community_id=?2", "ss", rid, cid) == HM_OK &&
            run(st, NULL, "DELETE FROM role_assignments WHERE role_id=?1 AND community_id=?2", "ss", rid, cid) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 #define ROLE_COLS "SELECT r.id, r.community_id, r.name, r.color, r.permissions, r.position, r.created_by, r.created_ms"
 
-static int role_rows(sqlite3_stmt *s, hm_store_role_cb cb, void *ctx, int want_one) {
+static int role_rows(hm_store *st, sqlite3_stmt *s, hm_store_role_cb cb, void *ctx, int want_one) {
   int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_role r = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
@@ -764,7 +855,7 @@ static int role_rows(sqlite3_stmt *s, hm_store_role_cb cb, void *ctx, int want_o
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
@@ -774,7 +865,7 @@ static int sq_role_get(hm_store *st, const char *cid, const char *rid, hm_store_
   if (prep(st, &s, ROLE_COLS " FROM roles r WHERE r.id=?1 AND r.community_id=?2") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, rid);
   bind_text(s, 2, cid);
-  return role_rows(s, cb, ctx, 1);
+  return role_rows(st, s, cb, ctx, 1);
 }
 
 static int sq_role_count(hm_store *st, const char *cid, int64_t *n) {
@@ -799,7 +890,7 @@ static int sq_roles_of(hm_store *st, const char *cid, const char *did, hm_store_
     return HM_ERR_IO;
   bind_text(s, 1, cid);
   bind_text(s, 2, did);
-  return role_rows(s, cb, ctx, 0);
+  return role_rows(st, s, cb, ctx, 0);
 }
 
 static int sq_display_name_set(hm_store *st, const char *did, const char *name) {
@@ -818,8 +909,7 @@ static int sq_known_did_get(hm_store *st, const char *did) {
 }
 
 static int sq_dm_append(hm_store *st, const hm_store_message *m, int64_t *seq_out) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int64_t seq = 0;
   int rc = count_query(st, "SELECT coalesce(max(seq), 0) + 1 FROM dms WHERE conversation=?1", m->channel_id, &seq);
   if (rc == HM_OK) {
@@ -837,12 +927,12 @@ static int sq_dm_append(hm_store *st, const hm_store_message *m, int64_t *seq_ou
       bind_text(s, 7, m->payload_json);
       sqlite3_bind_int64(s, 8, m->received_ms);
       int r = sqlite3_step(s);
-      sqlite3_finalize(s);
+      done(st, s);
       rc = r == SQLITE_DONE ? HM_OK : r == SQLITE_CONSTRAINT ? HM_ERR_CONFLICT : HM_ERR_IO;
     }
   }
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   if (seq_out) *seq_out = seq;
@@ -857,7 +947,7 @@ static int sq_dm_get(hm_store *st, const char *conv, const char *id, hm_store_me
     return HM_ERR_IO;
   bind_text(s, 1, conv);
   bind_text(s, 2, id);
-  return message_rows(s, cb, ctx, 1);
+  return message_rows(st, s, cb, ctx, 1);
 }
 
 static int sq_dm_edit(hm_store *st, const char *conv, const char *id, const char *payload_json, int64_t ms) {
@@ -903,7 +993,7 @@ static int thread_msg_insert(hm_store *st, const char *tid, const hm_store_messa
     sqlite3_bind_null(s, 10);
   sqlite3_bind_int64(s, 11, m->received_ms);
   int r = sqlite3_step(s);
-  sqlite3_finalize(s);
+  done(st, s);
   if (r == SQLITE_CONSTRAINT) return HM_ERR_CONFLICT;
   if (r != SQLITE_DONE) return HM_ERR_IO;
   rc = count_query(st, "SELECT count(*) FROM thread_messages WHERE thread_id=?1", tid, &count);
@@ -913,8 +1003,7 @@ static int thread_msg_insert(hm_store *st, const char *tid, const hm_store_messa
 }
 
 static int sq_thread_create(hm_store *st, const hm_store_thread *t, const hm_store_message *first) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   sqlite3_stmt *s;
   int rc = prep(st, &s,
                 "INSERT INTO threads(id, community_id, channel_id, parent_id, name, creator, created_ms)"
@@ -928,12 +1017,12 @@ static int sq_thread_create(hm_store *st, const hm_store_thread *t, const hm_sto
     bind_text(s, 6, t->creator);
     sqlite3_bind_int64(s, 7, t->created_ms);
     int r = sqlite3_step(s);
-    sqlite3_finalize(s);
+    done(st, s);
     rc = r == SQLITE_DONE ? HM_OK : r == SQLITE_CONSTRAINT ? HM_ERR_CONFLICT : HM_ERR_IO;
   }
   if (rc == HM_OK && first) rc = thread_msg_insert(st, t->id, first, NULL, NULL);
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   return HM_OK;
@@ -954,7 +1043,7 @@ static int sq_thread_get(hm_store *st, const char *id, hm_store_thread_cb cb, vo
   } else {
     ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return ret;
 }
 
@@ -964,11 +1053,10 @@ static int sq_thread_count(hm_store *st, const char *chid, int64_t *n) {
 
 static int sq_thread_message_append(hm_store *st, const char *tid, const hm_store_message *m, int64_t *seq,
                                     int64_t *count) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int rc = thread_msg_insert(st, tid, m, seq, count);
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   return HM_OK;
@@ -988,14 +1076,13 @@ static int sq_thread_message_page(hm_store *st, const char *tid, const hm_store_
   sqlite3_bind_int(s, 4, q->has_counter_min ? 1 : 0);
   sqlite3_bind_double(s, 5, q->counter_min);
   sqlite3_bind_int64(s, 6, (sqlite3_int64)q->limit);
-  return message_rows(s, cb, ctx, 0);
+  return message_rows(st, s, cb, ctx, 0);
 }
 
 /* ---- schema 5: notifications ----------------------------------------------------------- */
 
 static int sq_notification_add(hm_store *st, const hm_store_notification *n, size_t keep) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL,
                "INSERT INTO notifications(id, did, type, from_did, community_id, channel_id, message_id, content, read,"
                " created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,0,?9)",
@@ -1005,7 +1092,7 @@ static int sq_notification_add(hm_store *st, const hm_store_notification *n, siz
                "DELETE FROM notifications WHERE did=?1 AND rowid NOT IN"
                " (SELECT rowid FROM notifications WHERE did=?1 ORDER BY rowid DESC LIMIT ?2)",
                "si", n->did, (int64_t)keep) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_notification_list(hm_store *st, const char *did, int unread_only, size_t offset, size_t limit,
@@ -1017,7 +1104,7 @@ static int sq_notification_list(hm_store *st, const char *did, int unread_only, 
   sqlite3_bind_int(s, 2, unread_only ? 1 : 0);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) t = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_ROW) return HM_ERR_IO;
   if (total) *total = t;
   if (prep(st, &s,
@@ -1037,18 +1124,17 @@ static int sq_notification_list(hm_store *st, const char *did, int unread_only, 
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
 static int sq_notification_mark_read(hm_store *st, const char *did, const char *const *ids, size_t n) {
-  sqlite3 *db = db_of(st);
   if (n == 0) return run(st, NULL, "UPDATE notifications SET read=1 WHERE did=?1", "s", did);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = 1;
   for (size_t i = 0; ok && i < n; i++)
     ok = run(st, NULL, "UPDATE notifications SET read=1 WHERE did=?1 AND id=?2", "ss", did, ids[i]) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 /* ---- schema 6: moderation ------------------------------------------------------------- */
@@ -1061,7 +1147,7 @@ static int sq_moderation_get(hm_store *st, const char *cid, char **rules, int64_
   const char *r = rc == SQLITE_ROW ? col_text(s, 0) : "[]";
   if (until) *until = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
   if (rules) *rules = hm_strdup(r ? r : "[]");
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     if (rules) {
       hm_free(*rules);
@@ -1092,7 +1178,7 @@ static int sq_known_did_first_seen(hm_store *st, const char *did, int64_t *ms) {
   bind_text(s, 1, did);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) *ms = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_ROW ? HM_OK : rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
 }
 
@@ -1101,16 +1187,15 @@ static int sq_message_scan_community(hm_store *st, const char *cid, hm_store_mes
   if (prep(st, &s, MESSAGE_COLS " FROM messages WHERE community_id=?1 AND deleted=0 ORDER BY rowid DESC") != HM_OK)
     return HM_ERR_IO;
   bind_text(s, 1, cid);
-  return message_rows(s, cb, ctx, 0);
+  return message_rows(st, s, cb, ctx, 0);
 }
 
 /* ---- schema 7: MLS ------------------------------------------------------------------------ */
 
 static int sq_keypackage_add(hm_store *st, const char *did, const char *json, const char *fp, size_t keep,
                              int *added) {
-  sqlite3 *db = db_of(st);
   int64_t n = 0;
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, &n, "INSERT OR IGNORE INTO key_packages(did, json, fingerprint) VALUES(?1,?2,?3)", "sss", did, json,
                fp) == HM_OK &&
            run(st, NULL,
@@ -1118,7 +1203,7 @@ static int sq_keypackage_add(hm_store *st, const char *did, const char *json, co
                " (SELECT rowid FROM key_packages WHERE did=?1 ORDER BY rowid DESC LIMIT ?2)",
                "si", did, (int64_t)keep) == HM_OK;
   if (added) *added = n > 0;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_keypackage_list(hm_store *st, const char *did, hm_store_string_cb cb, void *ctx) {
@@ -1131,11 +1216,11 @@ static int sq_keypackage_list(hm_store *st, const char *did, hm_store_string_cb 
       rc = SQLITE_DONE;
       break;
     }
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
-static int group_rows(sqlite3_stmt *s, hm_store_thread_cb cb, void *ctx, int want_one) {
+static int group_rows(hm_store *st, sqlite3_stmt *s, hm_store_thread_cb cb, void *ctx, int want_one) {
   int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_thread t = {col_text(s, 0), col_text(s, 1), col_text(s, 2), NULL, NULL, col_text(s, 3), 0};
@@ -1145,7 +1230,7 @@ static int group_rows(sqlite3_stmt *s, hm_store_thread_cb cb, void *ctx, int wan
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
@@ -1155,7 +1240,7 @@ static int sq_mls_group_get(hm_store *st, const char *gid, hm_store_thread_cb cb
   if (prep(st, &s, "SELECT group_id, community_id, channel_id, creator FROM mls_groups WHERE group_id=?1") != HM_OK)
     return HM_ERR_IO;
   bind_text(s, 1, gid);
-  return group_rows(s, cb, ctx, 1);
+  return group_rows(st, s, cb, ctx, 1);
 }
 
 static int sq_mls_group_put(hm_store *st, const char *gid, const char *cid, const char *chid, const char *creator) {
@@ -1171,7 +1256,7 @@ static int sq_mls_groups_of(hm_store *st, const char *cid, hm_store_thread_cb cb
       HM_OK)
     return HM_ERR_IO;
   bind_text(s, 1, cid);
-  return group_rows(s, cb, ctx, 0);
+  return group_rows(st, s, cb, ctx, 0);
 }
 
 /* ---- schema 8: media ------------------------------------------------------------------------ */
@@ -1179,8 +1264,7 @@ static int sq_mls_groups_of(hm_store *st, const char *cid, hm_store_thread_cb cb
 static int sq_media_put(hm_store *st, const char *id, const char *uploader, const char *cid, const char *chid,
                         const char *filename, const char *mime, const uint8_t *bytes, size_t len, int64_t ms,
                         int64_t max_files, int64_t max_bytes) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   sqlite3_stmt *s;
   int rc = prep(st, &s, "SELECT count(*), coalesce(sum(size), 0) FROM media WHERE uploader=?1");
   if (rc == HM_OK) {
@@ -1191,7 +1275,7 @@ static int sq_media_put(hm_store *st, const char *id, const char *uploader, cons
       rc = HM_ERR_RANGE;
     else if (r != SQLITE_ROW)
       rc = HM_ERR_IO;
-    sqlite3_finalize(s);
+    done(st, s);
   }
   if (rc == HM_OK) rc = prep(st, &s,
                              "INSERT INTO media(id, uploader, community_id, channel_id, filename, mime, size, bytes,"
@@ -1207,10 +1291,10 @@ static int sq_media_put(hm_store *st, const char *id, const char *uploader, cons
     sqlite3_bind_blob(s, 8, len ? bytes : (const void *)"", (int)len, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 9, ms);
     rc = sqlite3_step(s) == SQLITE_DONE ? HM_OK : HM_ERR_IO;
-    sqlite3_finalize(s);
+    done(st, s);
   }
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   return HM_OK;
@@ -1238,7 +1322,7 @@ static int sq_media_get(hm_store *st, const char *id, char **uploader, char **fi
   } else {
     ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return ret;
 }
 
@@ -1259,8 +1343,7 @@ static int recovery_purge(hm_store *st, int64_t now, int64_t ttl) {
 }
 
 static int sq_recovery_create(hm_store *st, const hm_store_recovery *r, int64_t now, int64_t ttl, int64_t max) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int64_t n = 0;
   int rc = recovery_purge(st, now, ttl);
   if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_requests WHERE request_id=?1", r->request_id, &n);
@@ -1271,14 +1354,14 @@ static int sq_recovery_create(hm_store *st, const hm_store_recovery *r, int64_t 
     rc = run(st, NULL,
              "INSERT INTO recovery_requests(request_id, requester, guardians, threshold, created_ms) VALUES(?1,?2,?3,?4,?5)",
              "sssii", r->request_id, r->requester, r->guardians_json, r->threshold, r->created_ms);
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return rc != HM_OK ? rc : HM_ERR_IO;
   }
   return HM_OK;
 }
 
-static int recovery_rows(sqlite3_stmt *s, hm_store_recovery_cb cb, void *ctx, int want_one) {
+static int recovery_rows(hm_store *st, sqlite3_stmt *s, hm_store_recovery_cb cb, void *ctx, int want_one) {
   int rc, found = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     hm_store_recovery r = {col_text(s, 0), col_text(s, 1), col_text(s, 2), sqlite3_column_int64(s, 3),
@@ -1289,7 +1372,7 @@ static int recovery_rows(sqlite3_stmt *s, hm_store_recovery_cb cb, void *ctx, in
       break;
     }
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
 }
@@ -1303,7 +1386,7 @@ static int sq_recovery_get(hm_store *st, const char *id, int64_t now, int64_t tt
   bind_text(s, 1, id);
   sqlite3_bind_int64(s, 2, ttl);
   sqlite3_bind_int64(s, 3, now);
-  return recovery_rows(s, cb, ctx, 1);
+  return recovery_rows(st, s, cb, ctx, 1);
 }
 
 static int sq_recovery_list(hm_store *st, int64_t now, int64_t ttl, hm_store_recovery_cb cb, void *ctx) {
@@ -1314,21 +1397,19 @@ static int sq_recovery_list(hm_store *st, int64_t now, int64_t ttl, hm_store_rec
     return HM_ERR_IO;
   sqlite3_bind_int64(s, 1, ttl);
   sqlite3_bind_int64(s, 2, now);
-  return recovery_rows(s, cb, ctx, 0);
+  return recovery_rows(st, s, cb, ctx, 0);
 }
 
 static int sq_recovery_delete(hm_store *st, const char *id) {
-  sqlite3 *db = db_of(st);
-  TX_BEGIN(db);
+  TX_BEGIN(st);
   int ok = run(st, NULL, "DELETE FROM recovery_shards WHERE request_id=?1", "s", id) == HM_OK &&
            run(st, NULL, "DELETE FROM recovery_requests WHERE request_id=?1", "s", id) == HM_OK;
-  TX_END(db, ok);
+  TX_END(st, ok);
 }
 
 static int sq_recovery_shard_put(hm_store *st, const char *id, const char *guardian, const char *shard,
                                  int64_t *collected) {
-  sqlite3 *db = db_of(st);
-  if (exec(db, "BEGIN IMMEDIATE") != HM_OK) return HM_ERR_IO;
+  if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int64_t n = 0;
   int rc = run(st, &n, "UPDATE recovery_shards SET shard=?3 WHERE request_id=?1 AND guardian=?2", "sss", id, guardian,
                shard);
@@ -1336,8 +1417,8 @@ static int sq_recovery_shard_put(hm_store *st, const char *id, const char *guard
     rc = run(st, NULL, "INSERT INTO recovery_shards(request_id, guardian, shard) VALUES(?1,?2,?3)", "sss", id, guardian,
              shard);
   if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_shards WHERE request_id=?1", id, collected);
-  if (rc != HM_OK || exec(db, "COMMIT") != HM_OK) {
-    exec(db, "ROLLBACK");
+  if (rc != HM_OK || tx_commit(st) != HM_OK) {
+    tx_rollback(st);
     return HM_ERR_IO;
   }
   return HM_OK;
@@ -1354,7 +1435,7 @@ static int sq_recovery_shards(hm_store *st, const char *id, hm_store_pair_cb cb,
       rc = SQLITE_DONE;
       break;
     }
-  sqlite3_finalize(s);
+  done(st, s);
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
@@ -1377,7 +1458,7 @@ static int sq_user_data_get(hm_store *st, const char *did, char **ct, char **non
   } else {
     ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (ret != HM_OK) {
     hm_free(*ct);
     hm_free(*nonce);
@@ -1411,7 +1492,7 @@ static int sq_capability_get(hm_store *st, const char *id, char **cid, char **js
   } else {
     ret = rc == SQLITE_DONE ? HM_ERR_NOT_FOUND : HM_ERR_IO;
   }
-  sqlite3_finalize(s);
+  done(st, s);
   if (ret != HM_OK) {
     hm_free(*cid);
     hm_free(*json);
@@ -1424,7 +1505,43 @@ static int sq_channel_find(hm_store *st, const char *chid, hm_store_channel_cb c
   sqlite3_stmt *s;
   if (prep(st, &s, CHANNEL_COLS " WHERE id=?1") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, chid);
-  return channel_rows(s, cb, ctx, 1);
+  return channel_rows(st, s, cb, ctx, 1);
+}
+
+/* ---- batches (group commit) ------------------------------------------------------- */
+
+static int sq_batch_begin(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (q->batch) return HM_ERR_INVAL;
+  /* Deferred: an iteration that writes nothing takes no write lock and syncs nothing. */
+  if (sexec(st, "BEGIN") != HM_OK) return HM_ERR_IO;
+  q->batch = 1;
+  q->batch_lost = 0;
+  return HM_OK;
+}
+
+static int sq_batch_end(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (!q->batch) return HM_ERR_INVAL;
+  int rc = HM_OK;
+  if (batch_broken(q)) {
+    rc = HM_ERR_IO;
+  } else if (sexec(st, "COMMIT") != HM_OK) {
+    rc = HM_ERR_IO;
+    if (!sqlite3_get_autocommit(q->db)) sexec(st, "ROLLBACK");
+  }
+  q->batch = 0;
+  q->batch_lost = 0;
+  return rc;
+}
+
+static int sq_batch_abort(hm_store *st) {
+  sq_store *q = (sq_store *)st;
+  if (!q->batch) return HM_ERR_INVAL;
+  q->batch = 0; /* first, so that prep() does not refuse the ROLLBACK */
+  if (!sqlite3_get_autocommit(q->db)) sexec(st, "ROLLBACK");
+  q->batch_lost = 0;
+  return HM_OK;
 }
 
 /* ---- open / close ------------------------------------------------------------------- */
@@ -1432,6 +1549,9 @@ static int sq_channel_find(hm_store *st, const char *chid, hm_store_channel_cb c
 static void sq_close(hm_store *st) {
   sq_store *q = (sq_store *)st;
   if (q->db) {
+    /* An open batch is lost, never committed. */
+    cache_clear(q);
+    if (!sqlite3_get_autocommit(q->db)) exec(q->db, "ROLLBACK");
     sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_close(q->db);
   }
@@ -1459,7 +1579,7 @@ static const hm_store_vtable sq_vtable = {
     sq_media_put,      sq_media_get,       sq_media_delete,
     sq_recovery_create, sq_recovery_get,   sq_recovery_list, sq_recovery_delete, sq_recovery_shard_put,
     sq_recovery_shards, sq_user_data_put, sq_user_data_get, sq_user_data_delete, sq_capability_put,
-    sq_capability_get, sq_channel_find,
+    sq_capability_get, sq_channel_find, sq_batch_begin, sq_batch_end, sq_batch_abort,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }
@@ -1511,13 +1631,18 @@ int hm_store_sqlite_open(hm_store **out, const char *path, const char **why) {
   }
   sqlite3_busy_timeout(q->db, 2000);
   int rc;
-  if (exec(q->db, "PRAGMA journal_mode=WAL") != HM_OK || exec(q->db, "PRAGMA synchronous=FULL") != HM_OK ||
-      exec(q->db, "PRAGMA foreign_keys=ON") != HM_OK) {
-    *why = "cannot configure the database";
+  /* EXCLUSIVE before WAL: the WAL index then lives in this process's memory (no -shm file,
+   * no fcntl lock per transaction), and a second process on the same database fails here
+   * instead of sharing it. */
+  if (exec(q->db, "PRAGMA locking_mode=EXCLUSIVE") != HM_OK || exec(q->db, "PRAGMA journal_mode=WAL") != HM_OK ||
+      exec(q->db, "PRAGMA synchronous=FULL") != HM_OK || exec(q->db, "PRAGMA foreign_keys=ON") != HM_OK) {
+    *why = sqlite3_errcode(q->db) == SQLITE_BUSY ? "the database is in use by another process"
+                                                 : "cannot configure the database";
     sq_close(&q->base);
     return HM_ERR_IO;
   }
   if ((rc = migrate(q->db, why)) != HM_OK) {
+    if (sqlite3_errcode(q->db) == SQLITE_BUSY) *why = "the database is in use by another process";
     sq_close(&q->base);
     return rc;
   }
@@ -1528,3 +1653,9 @@ int hm_store_sqlite_open(hm_store **out, const char *path, const char **why) {
 void hm_store_close(hm_store *st) {
   if (st) st->vt->close(st);
 }
+
+int hm_store_batch_begin(hm_store *st) { return st ? st->vt->batch_begin(st) : HM_ERR_INVAL; }
+
+int hm_store_batch_end(hm_store *st) { return st ? st->vt->batch_end(st) : HM_ERR_INVAL; }
+
+int hm_store_batch_abort(hm_store *st) { return st ? st->vt->batch_abort(st) : HM_ERR_INVAL; }

@@ -5,6 +5,7 @@ tokens) and how it checks a ZCAP invocation. Byte-level rules that never reach t
 covered by the known-answer vectors (vectors/*.json, their `requirements` lists)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -299,3 +300,91 @@ async def cry_keypackage(ctx):
         for s in sent)]
     ctx.check(not bad, f"a refused key package is served: {str(bad[:1])[:200]}")
 
+
+
+@case("CRYW-013", area="crypto", reqs=["R-CRY-VC-10"],
+      types=["sync.state/c2s", "sync.response/s2c", "channel.send/c2s", "channel.message/s2c"],
+      title="Nobody but the issuer revokes: a member's revocation requests change no credential or capability",
+      sends="alice logs in with a self-issued credential; eve, a member, sends delegation.revoke naming the "
+            "community's root capability (as capabilityId and as delegationId) and alice's credential id; then the "
+            "creator invokes the root capability on channel.send and alice logs in again presenting the same "
+            "credential in a new VP",
+      expects="the creator's message is broadcast (the capability still verifies); alice's new login succeeds (the "
+              "credential is not revoked). Upstream's revoke ignores who asks (W17)")
+async def cry_revoke_by_others(ctx):
+    from ._util import join
+    o_ident, a_ident = ctx.identity("owner"), ctx.identity("alice")
+    o = await ctx.connect("owner")
+    cid, chid, p = await create_community(ctx, o)
+    root = p.get("rootCapability") or {}
+    ctx.check(isinstance(root.get("id"), str), f"community.updated carries no rootCapability: {p}")
+    vc = make_vc(a_ident)
+    a = await ctx.connect("alice", auth=False)
+    await a.send("sync.state", make_vp(a_ident, [vc]), sender=a_ident.did)
+    await a.expect_type("sync.response", lambda q: q.get("did") == a_ident.did, what="alice's first login")
+    await a.close_quietly()
+    eve = await ctx.connect("eve")
+    await join(ctx, eve, cid)
+    for payload in ({"capabilityId": root["id"], "communityId": cid}, {"delegationId": root["id"]},
+                    {"credentialId": vc["id"], "capabilityId": vc["id"]}):
+        await eve.send("delegation.revoke", payload)
+        await eve.expect(lambda f: f.get("type") == "error", what="an answer to delegation.revoke")
+    b = await ctx.connect("bob")
+    await join(ctx, b, cid)
+    await asyncio.sleep(0.1)
+    b.drain()
+    inv = _invocation(ctx, o_ident, root, chid)
+    await o.send("channel.send", message_payload(cid, chid, "still authorised", did=o.did),
+                 proof={"capabilityId": root["id"], "invocation": inv})
+    await b.expect_type("channel.message", lambda q: q.get("content") == "still authorised",
+                        what="the creator's message under the root capability a member tried to revoke")
+    a2 = await ctx.connect("alice-again", auth=False, identity=a_ident)
+    await a2.send("sync.state", make_vp(a_ident, [vc]), sender=a_ident.did)
+    f = await a2.expect(lambda f: f.get("type") in ("sync.response", "error"), what="alice's second login")
+    ctx.check(f["type"] == "sync.response" and (f.get("payload") or {}).get("authenticated") is True,
+              f"alice's credential no longer logs in after another member asked to revoke it: {f}")
+
+
+@case("CRYW-014", area="crypto", reqs=["R-CRY-MLS-19"],
+      types=["mls.welcome/c2s", "mls.welcome/s2c", "mls.commit/c2s", "mls.commit/s2c", "channel.send/c2s",
+             "channel.message/s2c", "sync.request/c2s"],
+      title="Welcomes, commits and group messages stay opaque and are kept only to deliver them",
+      sends="the owner sends bob a Welcome whose encrypted state is random bytes, a commit carrying a commitSecret, "
+            "and a channel message whose epoch-3 ciphertext opens under no key; bob reconnects and syncs the channel",
+      expects="bob receives all three unchanged (nothing the server would need a group key for is checked); after "
+              "reconnecting bob gets no Welcome or commit again, and the channel's history holds the message but no "
+              "Welcome, commit or commitSecret")
+async def cry_mls_opaque(ctx):
+    import base64 as _b64
+    import os as _os
+    from ..wsclient import u8
+    from ._util import join, sync
+    o = await ctx.connect("owner")
+    cid, chid, _ = await create_community(ctx, o)
+    b = await ctx.connect("bob")
+    await join(ctx, b, cid)
+    await asyncio.sleep(0.1)
+    b.drain()
+    gid = cid + ":" + chid
+    secret = _os.urandom(32)
+    welcome = {"groupId": gid, "epoch": 3, "encryptedGroupState": u8(_os.urandom(64))}
+    commit = {"groupId": gid, "epoch": 3, "proposals": [], "commitSecret": u8(secret),
+              "signature": u8(_os.urandom(64))}
+    content = {"ciphertext": u8(_os.urandom(40)), "epoch": 3, "senderIndex": 0}
+    sent = [await o.send("mls.welcome", {"recipientDID": b.did, "communityId": cid, "channelId": chid,
+                                         "groupId": gid, "welcome": welcome}),
+            await o.send("mls.commit", {"communityId": cid, "channelId": chid, "groupId": gid, "commit": commit}),
+            await o.send("channel.send", dict(message_payload(cid, chid, did=o.did), content=content))]
+    for env, t in zip(sent, ("mls.welcome", "mls.commit", "channel.message")):
+        f = await b.expect_type(t, what=f"{t} with opaque content")
+        ctx.check(f.get("payload") == env["payload"], f"{t} changed in transit: {f.get('payload')}")
+    await b.close_quietly()
+    b2 = await ctx.connect("bob-again", identity=ctx.identity("bob"))
+    h = await sync(ctx, b2, cid, chid)
+    await b2.expect_none(lambda f: f.get("type") in ("mls.welcome", "mls.commit"), within=ctx.quiet,
+                         what="a Welcome or commit delivered a second time after reconnecting")
+    text = json.dumps(h)
+    ctx.check(any(isinstance(m, dict) and (m.get("payload") or {}).get("content") == content
+                  for m in h.get("messages") or []), "the opaque channel message is missing from the history")
+    ctx.check(sent[0]["id"] not in text and sent[1]["id"] not in text
+              and _b64.b64encode(secret).decode() not in text, "the channel history holds the Welcome or the commit")

@@ -4,7 +4,11 @@ The suite points a server it starts at its recording mock (sfu_mock.py); each ca
 method, path, headers and body of every call. Cases that queue failures or count calls are
 'exclusive' (run alone), so no other case's calls interleave. Signalling-only mode cannot be
 switched at run time: SFU-012 runs only against a server whose voice.token says mode 'signaling'
-(for example upstream, or a server started without SFU credentials)."""
+(for example upstream, or a server started without SFU credentials).
+
+SFU-018 to SFU-023 run beside the other cases: they slow down only their own calls (the
+mock's delay rules match their session ids) and never count the mock's calls as a whole;
+cases that assert "no call at all" (SFU-008, SFU-009) are therefore exclusive."""
 from __future__ import annotations
 
 import asyncio
@@ -232,7 +236,7 @@ async def sfu_failures(ctx):
     await owner.expect_none("voice.session.created")
 
 
-@case("SFU-008", area="sfu", reqs=["R-SFU-6"],
+@case("SFU-008", area="sfu", reqs=["R-SFU-6"], needs=["exclusive"],
       types=["voice.session.create/c2s", "voice.tracks.push/c2s", "voice.tracks.pull/c2s", "voice.tracks.close/c2s",
              "voice.renegotiate/c2s", "error/s2c"],
       title="Only voice-room participants may use the SFU proxy; nobody else causes an HTTP call",
@@ -257,7 +261,7 @@ async def sfu_participants_only(ctx):
     await no_call(ctx, mock, n0, "non-participant proxy frames")
 
 
-@case("SFU-009", area="sfu", reqs=["R-SFU-9"],
+@case("SFU-009", area="sfu", reqs=["R-SFU-9"], needs=["exclusive"],
       types=["voice.tracks.push/c2s", "voice.tracks.pull/c2s", "voice.renegotiate/c2s", "voice.tracks.close/c2s",
              "error/s2c"],
       title="Path-injecting or malformed sessionIds and bad fields are refused without any HTTP call",
@@ -492,3 +496,235 @@ async def sfu_bad_answers(ctx):
     await owner.expect_error("CF_RENEGOTIATE_FAILED")
     await owner.expect_none(lambda f: f.get("type") in ("voice.tracks.pushed", "voice.renegotiated"),
                             what="a reply built from an unusable SFU answer")
+
+
+# ---- slow and hanging SFU calls (R-SFU-11, R-SFU-15, R-VOICE-28) ----------------------------
+# These cases run beside the others: the mock holds back only the calls whose path names the
+# case's own session id, and no check counts the mock's calls as a whole.
+
+import time  # noqa: E402
+
+SLOW = 2.0          # seconds the mock holds back a slow answer
+FAST_BOUND = 1.0    # an unrelated frame must be served well within that
+
+
+def slow_calls(ctx, mock, seconds, match, **kw):
+    """A delay rule on the mock, dropped when the case ends (even if it never matched)."""
+    rule = mock.delay(seconds, match, **kw)
+
+    async def drop():
+        mock.drop_delay(rule)
+    ctx.on_cleanup(drop)
+    return rule
+
+
+def calls_for(mock, sid, n0=0):
+    return [c for c in mock.calls_since(n0) if f"/sessions/{sid}/" in c.path]
+
+
+async def round_trip(ctx, sender, receiver, cid, chid, text):
+    """channel.send by `sender` until `receiver` has the message; returns the seconds it took."""
+    from ._util import message_payload
+    t0 = time.monotonic()
+    await sender.send("channel.send", message_payload(cid, chid, text, did=sender.did))
+    await receiver.expect_type("channel.message", lambda p: p.get("content") == text,
+                               timeout=SLOW + 3, what=f"channel.message '{text}'")
+    return time.monotonic() - t0
+
+
+@case("SFU-018", area="sfu", reqs=["R-SFU-11"], needs=["sfu-mock"], timeout=20,
+      types=["voice.tracks.push/c2s", "voice.tracks.pushed/s2c", "channel.send/c2s", "channel.message/s2c"],
+      title="While one connection's SFU call hangs for 2 s, other connections are served at once; the slow answer "
+            "then arrives intact",
+      sends="the owner (voice participant, own session) pushes tracks; the mock holds that answer back 2 s; "
+            "meanwhile bob sends five channel messages one after another to carol",
+      expects="each message reaches carol within 1 s of being sent, all before the SFU answer is released; then the "
+              "owner's voice.tracks.pushed arrives (no sooner than the mock answered) and equals the mock's answer to "
+              "exactly that call (its tracks, its SDP)")
+async def sfu_slow_call_other_connections(ctx):
+    mock, w = await sfu_world(ctx, names=("bob", "carol"))
+    owner, bob, carol = w["owner"], w["bob"], w["carol"]
+    sid = await new_session(ctx, owner)
+    slow_calls(ctx, mock, SLOW, f"/sessions/{sid}/tracks/new")
+    tracks = [{"location": "local", "trackName": "slow-audio", "mid": "7"}]
+    t0 = time.monotonic()
+    await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": tracks, "sessionDescription": SD_OFFER})
+    for _ in range(40):  # the call has reached the mock before the clock for the others starts
+        if calls_for(mock, sid):
+            break
+        await asyncio.sleep(0.025)
+    ctx.check(calls_for(mock, sid), "voice.tracks.push caused no SFU call within 1 s")
+    times = []
+    for i in range(5):
+        times.append(await round_trip(ctx, bob, carol, w.cid, w.chid, f"during the slow call {i}"))
+    elapsed = time.monotonic() - t0
+    ctx.check(max(times) < FAST_BOUND,
+              f"bob's messages took {', '.join(f'{t:.2f}' for t in times)} s to reach carol while another "
+              f"connection's SFU call was outstanding: the call blocks the server")
+    ctx.check(elapsed < SLOW, f"the five messages took until {elapsed:.2f} s, past the SFU answer at {SLOW} s")
+    f = await owner.expect_type("voice.tracks.pushed", timeout=SLOW + 3)
+    call = calls_for(mock, sid)[0]
+    ctx.check(call.answered_at is not None and time.monotonic() >= call.answered_at,
+              "voice.tracks.pushed arrived before the mock released its answer")
+    ctx.check(call.body == {"tracks": tracks, "sessionDescription": SD_OFFER}, f"call body {call.body_text!r}")
+    expected = mock._answer(call)[1]
+    ctx.check(f["payload"] == expected, f"voice.tracks.pushed {f['payload']} != the slow call's answer {expected}")
+
+
+@case("SFU-019", area="sfu", reqs=["R-VOICE-28"], needs=["sfu-mock"], timeout=20,
+      types=["voice.tracks.push/c2s", "voice.renegotiate/c2s", "voice.get-producers/c2s",
+             "voice.get-producers.response/s2c", "voice.tracks.pushed/s2c", "error/s2c"],
+      title="SFU replies come after the replies to the connection's later frames; a late SFU error names its frame",
+      sends="the owner pushes tracks (answer held back 2 s), renegotiates (answered 500 after 2 s), then at once sends "
+            "voice.get-producers",
+      expects="voice.get-producers.response within 1 s, before either SFU reply; then voice.tracks.pushed and error "
+              "CF_RENEGOTIATE_FAILED whose requestId is the renegotiate frame's id")
+async def sfu_reply_order(ctx):
+    mock, w = await sfu_world(ctx, names=())
+    owner = w["owner"]
+    sid = await new_session(ctx, owner)
+    slow_calls(ctx, mock, SLOW, f"/sessions/{sid}/tracks/new")
+    slow_calls(ctx, mock, SLOW, f"/sessions/{sid}/renegotiate", status=500)
+    t0 = time.monotonic()
+    await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": push_tracks(), "sessionDescription": SD_OFFER})
+    reneg = await owner.send("voice.renegotiate", {"sessionId": sid, "sessionDescription": SD_OFFER})
+    await owner.send("voice.get-producers", {"roomId": w.chid})
+    await owner.expect_type("voice.get-producers.response", timeout=FAST_BOUND)
+    ctx.check(time.monotonic() - t0 < FAST_BOUND, "voice.get-producers waited for the outstanding SFU calls")
+    early = [f.get("type") for f in owner.inbox if isinstance(f, dict)
+             and f.get("type") in ("voice.tracks.pushed", "error")]
+    ctx.check(not early, f"SFU replies {early} arrived before the later frame's reply although the mock held them "
+                         f"back {SLOW} s")
+    await owner.expect_type("voice.tracks.pushed", timeout=SLOW + 3)
+    e = await owner.expect_error("CF_RENEGOTIATE_FAILED", timeout=SLOW + 3)
+    ctx.check((e.get("payload") or {}).get("requestId") == reneg["id"],
+              f"the late CF_RENEGOTIATE_FAILED carries requestId {(e.get('payload') or {}).get('requestId')!r}, "
+              f"expected the renegotiate frame's id {reneg['id']!r}")
+
+
+@case("SFU-020", area="sfu", reqs=["R-SFU-11"], needs=["sfu-mock"], timeout=20,
+      types=["voice.tracks.push/c2s", "voice.tracks.pushed/s2c", "error/s2c"],
+      title="A connection has at most 4 SFU calls outstanding; the 5th is refused at once without a call",
+      sends="the owner sends five voice.tracks.push on its session back to back; the mock holds each answer 2 s",
+      expects="within 1 s error RATE_LIMITED 'Too many SFU requests in flight' (requestId: the 5th frame); four calls "
+              "reach the mock, four voice.tracks.pushed follow; afterwards a push is accepted again")
+async def sfu_in_flight_limit(ctx):
+    mock, w = await sfu_world(ctx, names=())
+    owner = w["owner"]
+    sid = await new_session(ctx, owner)
+    slow_calls(ctx, mock, SLOW, f"/sessions/{sid}/tracks/new", count=4)
+    t0 = time.monotonic()
+    sent = []
+    for i in range(5):
+        sent.append(await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": [
+            {"location": "local", "trackName": f"t{i}", "mid": str(i)}]}))
+    e = await owner.expect_error("RATE_LIMITED", timeout=FAST_BOUND)
+    ctx.check(time.monotonic() - t0 < FAST_BOUND, "the 5th call was refused only after the others finished")
+    ctx.check(err_text(e) == "Too many SFU requests in flight", f"message {err_text(e)!r}")
+    rid = (e.get("payload") or {}).get("requestId")
+    ctx.check(rid in (None, sent[4]["id"]), f"RATE_LIMITED names frame {rid!r}, not the 5th push {sent[4]['id']!r}")
+    for _ in range(4):
+        await owner.expect_type("voice.tracks.pushed", timeout=SLOW + 3)
+    calls = calls_for(mock, sid)
+    ctx.check(len(calls) == 4, f"{len(calls)} SFU calls for 5 pushes with 4 allowed in flight: {calls}")
+    await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": push_tracks()})
+    await owner.expect_type("voice.tracks.pushed", timeout=ctx.timeout)
+
+
+@case("SFU-021", area="sfu", reqs=["R-SFU-11"], needs=["sfu-mock"], timeout=40,
+      types=["voice.tracks.push/c2s", "voice.get-producers/c2s", "error/s2c"],
+      title="An SFU call that gets no answer fails after the server's SFU timeout; the late answer is dropped",
+      sends="the owner pushes tracks; the mock holds that answer back for the SFU timeout (10 s unless the "
+            "expectations file sets timers.sfu_timeout_ms) plus 2.5 s; halfway the owner sends voice.get-producers",
+      expects="voice.get-producers.response at once; error CF_TRACKS_PUSH_FAILED between the timeout - 0.5 s and "
+              "the timeout + 2 s after the push; no voice.tracks.pushed afterwards, even once the mock answers")
+async def sfu_timeout(ctx):
+    mock, w = await sfu_world(ctx, names=())
+    owner = w["owner"]
+    sid = await new_session(ctx, owner)
+    limit = float((ctx.target.timers or {}).get("sfu_timeout_ms") or 10000) / 1000.0
+    hold = limit + 2.5
+    slow_calls(ctx, mock, hold, f"/sessions/{sid}/tracks/new")
+    t0 = time.monotonic()
+    await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": push_tracks(), "sessionDescription": SD_OFFER})
+    await asyncio.sleep(limit / 2)
+    t1 = time.monotonic()
+    await owner.send("voice.get-producers", {"roomId": w.chid})
+    await owner.expect_type("voice.get-producers.response", timeout=FAST_BOUND)
+    ctx.check(time.monotonic() - t1 < FAST_BOUND, "the connection's next frame waited for the hanging SFU call")
+    e = await owner.expect(lambda f: f.get("type") in ("error", "voice.tracks.pushed"), timeout=hold + 1,
+                           what="the failure of the hanging call")
+    took = time.monotonic() - t0
+    ctx.check(e.get("type") == "error" and ctx.adapter.error_code(e) == "CF_TRACKS_PUSH_FAILED",
+              f"a call the mock held back {hold:.1f} s was answered {e.get('type')} {e.get('payload')}")
+    ctx.check(limit - 0.5 <= took <= limit + 2.0,
+              f"the hanging call failed after {took:.2f} s; the SFU timeout is {limit:.1f} s")
+    ctx.check("conf-secret" not in json.dumps(e), "the timeout error reveals the app secret")
+    rest = hold - (time.monotonic() - t0) + 0.5
+    await owner.expect_none(lambda f: f.get("type") == "voice.tracks.pushed", within=max(rest, 0.5),
+                            what="voice.tracks.pushed from an answer that came after the timeout")
+
+
+@case("SFU-022", area="sfu", reqs=["R-SFU-15"], needs=["sfu-mock"], timeout=20,
+      types=["voice.session.create/c2s", "voice.tracks.push/c2s", "voice.tracks.pull/c2s", "voice.leave/c2s",
+             "error/s2c"],
+      title="Session bindings end when their connection closes or leaves the room",
+      sends="the owner's first connection creates a session and closes; a second connection of the same DID joins "
+            "the room, creates a session, leaves and re-joins; it then pushes on both old sessions; bob pulls a "
+            "remote track naming the first one",
+      expects="error FORBIDDEN 'Unknown SFU session' for each; no SFU call for either old session after it ended")
+async def sfu_bindings_forgotten(ctx):
+    mock, w = await sfu_world(ctx)
+    owner, bob = w["owner"], w["bob"]
+    sid_closed = await new_session(ctx, owner)
+    sid_bob = await new_session(ctx, bob)
+    await owner.close_quietly()
+    await asyncio.sleep(0.2)
+    again = await ctx.connect("owner-again", identity=ctx.identity("owner"))
+    await voice_join(ctx, again, w.chid)
+    sid_left = await new_session(ctx, again)
+    await again.send("voice.leave", {"channelId": w.chid})
+    await asyncio.sleep(0.2)
+    await voice_join(ctx, again, w.chid)
+    again.drain()
+    n0 = mock.count()
+    for sid, why in ((sid_closed, "a session of a closed connection"), (sid_left, "a session left with the room")):
+        await again.send("voice.tracks.push", {"sessionId": sid, "tracks": push_tracks()})
+        e = await again.expect_error("FORBIDDEN")
+        ctx.check(err_text(e) == "Unknown SFU session", f"{why}: message {err_text(e)!r}")
+    await bob.send("voice.tracks.pull", {"sessionId": sid_bob, "tracks": [
+        {"location": "remote", "trackName": "audio-1", "sessionId": sid_closed}]})
+    e = await bob.expect_error("FORBIDDEN")
+    ctx.check(err_text(e) == "Unknown SFU session", f"pull naming a closed connection's session: {err_text(e)!r}")
+    await asyncio.sleep(0.2)
+    bad = calls_for(mock, sid_closed, n0) + calls_for(mock, sid_left, n0) + calls_for(mock, sid_bob, n0)
+    ctx.check(not bad, f"SFU calls made for ended sessions: {bad}")
+
+
+@case("SFU-023", area="sfu", reqs=["R-SFU-11"], needs=["sfu-mock"], timeout=20,
+      types=["voice.tracks.push/c2s", "voice.get-producers/c2s", "voice.get-producers.response/s2c"],
+      title="A connection that closes while its SFU call is outstanding leaves the server serving everyone",
+      sends="the owner pushes tracks (answer held back 1 s) and closes its connection at once; bob then asks for "
+            "the room's producers before and after the answer is released",
+      expects="the call reaches the mock once; bob's voice.get-producers are answered within 1 s each "
+              "and the server accepts a new connection of the owner afterwards")
+async def sfu_close_during_call(ctx):
+    mock, w = await sfu_world(ctx)
+    owner, bob = w["owner"], w["bob"]
+    sid = await new_session(ctx, owner)
+    slow_calls(ctx, mock, 1.0, f"/sessions/{sid}/tracks/new")
+    await owner.send("voice.tracks.push", {"sessionId": sid, "tracks": push_tracks(), "sessionDescription": SD_OFFER})
+    for _ in range(40):
+        if calls_for(mock, sid):
+            break
+        await asyncio.sleep(0.025)
+    await owner.close_quietly()
+    for _ in range(2):
+        t0 = time.monotonic()
+        await bob.send("voice.get-producers", {"roomId": w.chid})
+        await bob.expect_type("voice.get-producers.response", timeout=FAST_BOUND)
+        ctx.check(time.monotonic() - t0 < FAST_BOUND, "bob waited for a closed connection's SFU call")
+        await asyncio.sleep(1.0)
+    calls = calls_for(mock, sid)
+    ctx.check(len(calls) == 1, f"{len(calls)} SFU calls for the push, expected 1")
+    await ctx.connect("owner-after", identity=ctx.identity("owner"))

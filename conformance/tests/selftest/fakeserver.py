@@ -1,7 +1,8 @@
 """A small Harmony server in Python for the harness' self-tests, with switchable bugs.
 
 It implements only what the self-test cases touch (VP login, community create/join/leave,
-channel send/typing, sync.request, errors for bad input, the auth timeout) and follows our
+channel send/typing, sync.request, errors for bad input, the auth timeout, voice.join and
+two SFU proxy calls, voice.session.create and voice.tracks.push) and follows our
 spec there. Each bug flag breaks one behaviour the way a real server might; the self-tests
 assert that the suite's cases meant to catch that bug do catch it, and that the correct
 server passes them. A case that passes against a broken server is a harness bug.
@@ -15,6 +16,8 @@ Bugs:
   no-sig-check     a VP whose signature does not verify still logs in
   silent-errors    bad input (invalid JSON, unknown type) gets no answer
   forged-sender    the envelope sender the client claims is relayed as the author
+  blocking-sfu     SFU proxy calls are made synchronously on the event loop, so every
+                   connection waits while one call is outstanding (R-SFU-11)
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import websockets
 
@@ -35,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from harmony_conformance.crypto import proofs  # noqa: E402
 
 BUGS = {"echo-to-sender", "no-membership", "drop-message", "never-reply", "leak-broadcast",
-        "no-sig-check", "silent-errors", "forged-sender"}
+        "no-sig-check", "silent-errors", "forged-sender", "blocking-sfu"}
 
 
 def now_iso():
@@ -47,10 +52,12 @@ class Conn:
     def __init__(self, ws):
         self.ws = ws
         self.did = None
+        self.room = None        # voice channel id
+        self.sessions = set()   # SFU session ids bound to this connection
 
 
 class FakeServer:
-    def __init__(self, bugs=(), auth_timeout_ms=1500):
+    def __init__(self, bugs=(), auth_timeout_ms=1500, sfu=None):
         self.bugs = set(bugs)
         unknown = self.bugs - BUGS
         if unknown:
@@ -63,6 +70,7 @@ class FakeServer:
         self.deliveries = 0
         self.seen_vps = set()
         self.token_key = os.urandom(32)
+        self.sfu = sfu or {}    # {"base", "app_id", "secret"}; empty = signalling-only
 
     def nid(self, prefix):
         return f"{prefix}-{os.urandom(8).hex()}"
@@ -260,8 +268,82 @@ class FakeServer:
             "hasMore": len(stored) > len(page), "latestClock": {"counter": len(page), "authorDID": ""}}))
 
 
-async def serve(port, bugs, auth_timeout_ms, ready_file=None):
-    srv = FakeServer(bugs, auth_timeout_ms)
+    # ---- voice room and SFU proxy (the parts SFU-018 touches) ------------------------------
+    async def h_voice_join(self, conn, msg, p, author):
+        chid = p.get("channelId")
+        if not isinstance(chid, str) or not chid:
+            return await self.error(conn, "INVALID_PAYLOAD", "Missing or invalid field: channelId", msg)
+        cid = next((k for k, c in self.communities.items() if any(ch["id"] == chid for ch in c["channels"])), None)
+        if cid is None or conn.did not in self.communities[cid]["members"]:
+            return await self.error(conn, "NOT_MEMBER", "Not a member of this community", msg)
+        conn.room = chid
+        room = [x for x in self.conns if x.room == chid]
+        dids = sorted({x.did for x in room})
+        for other in room:
+            await self.send(other, self.frame("voice.participant.joined",
+                                              {"channelId": chid, "did": conn.did, "participants": dids}))
+        await self.send(conn, self.frame("voice.state", {"channelId": chid, "participants": dids,
+                                                         "participantDetails": []}))
+
+    def sfu_call(self, method, path, body):
+        """One blocking HTTP exchange with the SFU API: (status, parsed answer or None)."""
+        data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.sfu['base']}/v1/apps/{self.sfu['app_id']}{path}", data=data,
+                                     method=method, headers={"Authorization": f"Bearer {self.sfu['secret']}",
+                                                             "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, None
+        except (OSError, ValueError):
+            return 0, None
+
+    async def proxy(self, conn, msg, method, path, body, on_ok, code):
+        if not self.sfu.get("app_id"):
+            return await self.error(conn, code, "Error: CF Realtime SFU not configured", msg)
+        if conn.room is None:
+            return await self.error(conn, "FORBIDDEN", "Not a participant of a voice room", msg)
+
+        async def run():
+            if "blocking-sfu" in self.bugs:
+                status, ans = self.sfu_call(method, path, body)  # blocks the whole event loop
+            else:
+                status, ans = await asyncio.get_running_loop().run_in_executor(
+                    None, self.sfu_call, method, path, body)
+            if 200 <= status < 300 and isinstance(ans, dict):
+                await on_ok(ans)
+            else:
+                await self.error(conn, code, f"Error: CF API error {status}", msg)
+        if "blocking-sfu" in self.bugs:
+            await run()
+        else:
+            asyncio.ensure_future(run())
+
+    async def h_voice_session_create(self, conn, msg, p, author):
+        async def ok(ans):
+            sid = ans.get("sessionId")
+            if not isinstance(sid, str):
+                return await self.error(conn, "CF_SESSION_CREATE_FAILED", "Error: no sessionId", msg)
+            conn.sessions.add(sid)
+            await self.send(conn, self.frame("voice.session.created", {"sessionId": sid}))
+        await self.proxy(conn, msg, "POST", "/sessions/new", None, ok, "CF_SESSION_CREATE_FAILED")
+
+    async def h_voice_tracks_push(self, conn, msg, p, author):
+        sid = p.get("sessionId")
+        if sid not in conn.sessions:
+            return await self.error(conn, "FORBIDDEN", "Unknown SFU session", msg)
+        body = {"tracks": p.get("tracks")}
+        if "sessionDescription" in p:
+            body["sessionDescription"] = p["sessionDescription"]
+
+        async def ok(ans):
+            await self.send(conn, self.frame("voice.tracks.pushed", ans))
+        await self.proxy(conn, msg, "POST", f"/sessions/{sid}/tracks/new", body, ok, "CF_TRACKS_PUSH_FAILED")
+
+
+async def serve(port, bugs, auth_timeout_ms, ready_file=None, sfu=None):
+    srv = FakeServer(bugs, auth_timeout_ms, sfu)
     async with websockets.serve(srv.handler, "127.0.0.1", port, max_size=1 << 20, ping_interval=None) as s:
         real = s.sockets[0].getsockname()[1]
         print(f"fakeserver ready ws://127.0.0.1:{real} http://127.0.0.1:{real + 1}", flush=True)
@@ -273,9 +355,13 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--bug", action="append", default=[], choices=sorted(BUGS))
     ap.add_argument("--auth-timeout-ms", type=int, default=1500)
+    ap.add_argument("--sfu-api-base", default="")
+    ap.add_argument("--sfu-app-id", default="")
+    ap.add_argument("--sfu-app-secret", default="")
     ns = ap.parse_args()
+    sfu = {"base": ns.sfu_api_base.rstrip("/"), "app_id": ns.sfu_app_id, "secret": ns.sfu_app_secret}
     try:
-        asyncio.run(serve(ns.port, ns.bug, ns.auth_timeout_ms))
+        asyncio.run(serve(ns.port, ns.bug, ns.auth_timeout_ms, sfu=sfu))
     except KeyboardInterrupt:
         pass
 

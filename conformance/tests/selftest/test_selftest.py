@@ -28,6 +28,7 @@ CATCHES = {
     "no-sig-check": ["AUTH-002", "AUTH-003"],
     "silent-errors": ["ENV-001", "ENV-003"],
     "forged-sender": ["ENV-007"],
+    "blocking-sfu": ["SFU-018"],
 }
 # cases the fake server implements fully (all must pass against it without bugs)
 SUPPORTED = sorted({c for cs in CATCHES.values() for c in cs} | {
@@ -36,7 +37,8 @@ SUPPORTED = sorted({c for cs in CATCHES.values() for c in cs} | {
 
 
 def run_suite(tmp_path, bugs, only):
-    cmd = f"{sys.executable} {FAKE} --port {{port}} --auth-timeout-ms {{auth_timeout_ms}}"
+    cmd = (f"{sys.executable} {FAKE} --port {{port}} --auth-timeout-ms {{auth_timeout_ms}} "
+           "--sfu-api-base {sfu_api_base} --sfu-app-id {sfu_app_id} --sfu-app-secret {sfu_app_secret}")
     for b in bugs:
         cmd += f" --bug {b}"
     report = tmp_path / ("report-" + ("-".join(bugs) or "none"))

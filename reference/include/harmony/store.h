@@ -9,7 +9,7 @@
  *
  * Conventions: every function returns HM_OK or a negative HM_ERR_* code; HM_ERR_NOT_FOUND
  * where a lookup finds nothing; HM_ERR_IO for a storage failure (nothing is changed then:
- * every write is one transaction). Records handed to callbacks are borrowed and valid only
+ * every write is one transaction, or one savepoint inside a batch, see "Group commit"). Records handed to callbacks are borrowed and valid only
  * during the call. A callback returns 0 to continue, non-zero to stop the iteration (the
  * function then still returns HM_OK). Strings are UTF-8 (WTF-8 for client data).
  * An hm_store is used from one thread.
@@ -349,6 +349,10 @@ typedef struct {
   int (*capability_get)(hm_store *st, const char *id, char **community_id, char **json);
   /* The channel with this id in whatever community owns it (voice rooms). */
   int (*channel_find)(hm_store *st, const char *channel_id, hm_store_channel_cb cb, void *ctx);
+  /* ---- group commit (hm_store_batch_begin / _end / _abort below) ---- */
+  int (*batch_begin)(hm_store *st);
+  int (*batch_end)(hm_store *st);
+  int (*batch_abort)(hm_store *st);
 } hm_store_vtable;
 
 struct hm_store {
@@ -365,8 +369,41 @@ int hm_store_sqlite_open(hm_store **out, const char *path, const char **why);
 /* The schema version this build writes. */
 int hm_store_sqlite_schema_version(void);
 
-/* Close a store; NULL is a no-op. */
+/* Close a store; NULL is a no-op. A batch still open is rolled back (its writes are lost). */
 void hm_store_close(hm_store *st);
+
+/* ---- Group commit ----------------------------------------------------------------------
+ * Without a batch every write is its own durable transaction (above). A batch gathers the
+ * writes of many calls (e.g. of one event-loop iteration) into one transaction, so they
+ * cost one sync together:
+ *
+ *   hm_store_batch_begin(st);  ... any store calls ...  rc = hm_store_batch_end(st);
+ *   if (rc == HM_OK) send the frames that reveal those writes;  else do not.
+ *
+ * While a batch is open:
+ *  - each write still succeeds or fails as a whole and returns the same result as
+ *    without a batch: a write of several statements runs as a SAVEPOINT inside the batch's
+ *    transaction, so a failed write rolls back only itself; the batch's other writes stay;
+ *  - reads see the batch's writes (same connection);
+ *  - nothing is durable yet: a crash, hm_store_close or hm_store_batch_abort before
+ *    hm_store_batch_end loses all of the batch's writes. The caller must not reveal a write
+ *    to any client (frame, HTTP answer) before hm_store_batch_end returned HM_OK (R-PERS-1,
+ *    R-DLV-6).
+ *  - if SQLite abandons the whole transaction by itself (I/O error, disk full), every later
+ *    call of the batch returns HM_ERR_IO and hm_store_batch_end returns HM_ERR_IO: none of
+ *    the batch's writes happened.
+ * Batches do not nest. */
+
+/* Opens a batch. HM_ERR_INVAL if one is already open (or st is NULL); HM_ERR_IO. */
+int hm_store_batch_begin(hm_store *st);
+
+/* Commits the open batch (COMMIT; with synchronous=FULL it has synced when this returns).
+ * HM_OK: every successful write of the batch is durable. HM_ERR_IO: none is (the batch is
+ * rolled back). HM_ERR_INVAL when no batch is open. Either way the batch is closed. */
+int hm_store_batch_end(hm_store *st);
+
+/* Rolls the open batch back: none of its writes happened. HM_ERR_INVAL when none is open. */
+int hm_store_batch_abort(hm_store *st);
 
 #ifdef __cplusplus
 }
