@@ -291,17 +291,6 @@ static void env_log(void *ctx, int level, const char *line) {
 
 /* ---- store batches (one commit per iteration) ---------------------------------------- */
 
-/* TODO(shell): hm_store_batch_begin/end land on main with the "coreperf" work; until then
- * every store write commits by itself (as with the old shell). */
-static int hm_store_batch_begin(hm_store *st) {
-  (void)st;
-  return HM_OK;
-}
-static int hm_store_batch_end(hm_store *st) {
-  (void)st;
-  return HM_OK;
-}
-
 static void batch_begin(void) {
   int rc = hm_store_batch_begin(g_store);
   if (rc != HM_OK) {
