@@ -91,7 +91,7 @@ int hm_http1_parse_head(hm_http1_request *req, const char *buf, size_t len, size
   for (;;) {
     const char *nl = memchr(buf + pos, '\n', lim - pos);
     if (!nl) {
-      if (first && lim - pos > HM_HTTP1_MAX_LINE) return refuse(status, 414);
+      if (first && lim - pos > HM_HTTP1_MAX_LINE + 1) return refuse(status, 414);
       if (len >= max_head) return refuse(status, first ? 414 : 431);
       return HM_OK; /* need more */
     }
