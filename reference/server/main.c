@@ -788,6 +788,7 @@ static void free_dead(void) {
 static void sweep(int64_t now) {
   for (conn *c = g_conns; c; c = c->next) {
     if (c->dead || c->state == ST_WS || now < c->deadline) continue;
+    if (c->state != ST_LINGER && c->out_len > c->out_off) continue; /* a response is still being read */
     if (c->state == ST_LINGER || c->closing)
       conn_kill(c);
     else if (c->in_len == 0) /* idle keep-alive connection, or nothing sent: just close */
