@@ -30,7 +30,9 @@
 
 #define CMD_MAX 256
 
-typedef enum { W_NONE, W_READY, W_TYPE_AFTER, W_MESSAGE_ID } wait_kind;
+/* W_FLUSH: until the command's frame (and any DM held for its peer's key announcement) has
+ * been written, then a short window in which an error frame answering it fails it. */
+typedef enum { W_NONE, W_READY, W_TYPE_AFTER, W_MESSAGE_ID, W_FLUSH } wait_kind;
 
 typedef struct {
   hm_json *cmds[CMD_MAX]; /* pending script commands (owned) */
@@ -54,6 +56,9 @@ typedef struct {
   int64_t listen_ms; /* listen: stop after this long (0 = until SIGINT) */
   int listening;
   char passfile[1024]; /* --passphrase-file: the identity is sealed with Argon2id */
+  int no_kp;           /* --no-key-package: no automatic key package upload */
+  int show_events;     /* print arriving frames (a one-shot voice command's --for) */
+  char voice_session[160]; /* last voice.session.created sessionId of this connection */
   /* state */
   sqlite3 *db;
   hm_identity id;
@@ -146,8 +151,12 @@ static void finish_cmd(hm_json *res) {
     /* Human output of the one-shot commands. */
     const hm_json *err = hm_json_object_getc(res, "error");
     if (!ok) {
-      fprintf(stderr, "harmony: %s: %s\n", hm_json_string(hm_json_object_getc(err, "code"), NULL) ?: "ERROR",
-              hm_json_string(hm_json_object_getc(err, "message"), NULL) ?: "failed");
+      const char *code = hm_json_string(hm_json_object_getc(err, "code"), NULL) ?: "ERROR";
+      const char *msg = hm_json_string(hm_json_object_getc(err, "message"), NULL) ?: "failed";
+      fprintf(stderr, "harmony: %s: %s\n", code, msg);
+      if (!strncmp(code, "CF_", 3) && strstr(msg, "not configured"))
+        fprintf(stderr, "harmony: the server runs signalling-only (no SFU configured): SFU sessions and tracks are "
+                        "unavailable there; peer-to-peer signalling works (harmony voice offer)\n");
     } else {
       const hm_json *h = hm_json_object_getc(res, "human");
       if (h) printf("%s\n", hm_json_string(h, NULL));
@@ -428,8 +437,13 @@ static void on_event(void *ctx, hm_client *c, const hm_client_event *ev) {
   (void)c;
   int auth_ok = !strcmp(ev->type, "sync.response") && hm_json_object_getc(ev->payload, "authenticated");
   if (auth_ok) save_state();
+  if (auth_ok) A.voice_session[0] = 0; /* sessions are bound to the connection (R-SFU-10) */
+  if (!strcmp(ev->type, "voice.session.created")) {
+    const char *sid = hm_json_string(hm_json_object_getc(ev->payload, "sessionId"), NULL);
+    if (sid && strlen(sid) < sizeof A.voice_session) snprintf(A.voice_session, sizeof A.voice_session, "%s", sid);
+  }
   if (!strncmp(ev->type, "mls.", 4)) save_state();
-  if (A.script || (A.listening && A.json)) {
+  if (A.script || ((A.listening || A.show_events) && A.json)) {
     hm_json *o = hm_json_new_object();
     setstr(o, "event", ev->type[0] ? ev->type : "invalid");
     setstr(o, "id", ev->id);
@@ -439,7 +453,7 @@ static void on_event(void *ctx, hm_client *c, const hm_client_event *ev) {
     if (auth_ok) setstr(o, "auth", hm_client_auth_by_token(A.cl) ? "token" : "vp");
     if (ev->payload) (void)hm_json_object_setc(o, "payload", hm_json_clone(ev->payload));
     print_json(o);
-  } else if (A.listening) {
+  } else if (A.listening || A.show_events) {
     human_event(ev);
   } else if (!strcmp(ev->type, "error")) {
     const char *rid = hm_json_string(hm_json_object_getc(ev->payload, "requestId"), NULL);
@@ -542,6 +556,33 @@ static int need(const char *k) {
   return 0;
 }
 
+/* Read an SDP file (UTF-8 text, at most cap-1 bytes: the spec's 65,536 limit). 0 with a
+ * reason in why on failure. */
+static int read_sdp(const char *path, char *out, size_t cap, char *why, size_t wcap) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(why, wcap, "cannot read the SDP file %.200s: %s", path, strerror(errno));
+    return 0;
+  }
+  size_t n = fread(out, 1, cap - 1, f);
+  int more = fgetc(f) != EOF;
+  fclose(f);
+  if (n == 0) {
+    snprintf(why, wcap, "the SDP file %.200s is empty", path);
+    return 0;
+  }
+  if (more) {
+    snprintf(why, wcap, "the SDP file %.200s is longer than %zu bytes", path, cap - 1);
+    return 0;
+  }
+  out[n] = 0;
+  if (strlen(out) != n || strncmp(out, "v=", 2)) {
+    snprintf(why, wcap, "the SDP file %.200s does not hold an SDP (text starting with \"v=\")", path);
+    return 0;
+  }
+  return 1;
+}
+
 static void start_cmd(void) {
   const char *cmd = arg("cmd");
   char id[64] = "";
@@ -597,12 +638,18 @@ static void start_cmd(void) {
       return fail_cmd(rc == HM_ERR_DID ? "BAD_DID" : "CLIENT",
                       rc == HM_ERR_DID ? "recipient is not a did:key DID whose key can be verified; nothing was sent"
                                        : hm_strerror(rc));
-    hm_json *r = result_new(1);
-    setstr(r, "id", id);
-    char h[100];
-    snprintf(h, sizeof h, "sent %s (encrypted)", id);
-    setstr(r, "human", h);
-    finish_cmd(r);
+    if (hm_client_get_state(A.cl) != HM_CLIENT_READY) {
+      /* Offline: the DM waits in the queue and goes out after the next login. */
+      hm_json *r = result_new(1);
+      setstr(r, "id", id);
+      (void)hm_json_object_setc(r, "queued", hm_json_new_bool(1));
+      setstr(r, "human", "queued (encrypted); sent after the next login");
+      finish_cmd(r);
+      return;
+    }
+    /* The first DM to a peer is held until its key announcement has settled
+     * (hm_client_dm_send): the result comes once the DM has been written. */
+    wait_for(W_FLUSH, "\x01never", id);
   } else if (!strcmp(cmd, "history")) {
     if (!need("communityId") || !need("channelId")) return;
     hm_json *p = obj_kv("communityId", arg("communityId"), "channelId", arg("channelId"));
@@ -618,18 +665,26 @@ static void start_cmd(void) {
     if (!need("type")) return;
     const hm_json *pl = hm_json_object_getc(A.e.cur, "payload");
     hm_json *payload = pl ? hm_json_clone(pl) : hm_json_new_object();
+    if (hm_json_kind_of(payload) != HM_JSON_OBJECT) {
+      hm_json_free(payload);
+      return fail_cmd("BAD_INPUT", "\"payload\" must be a JSON object");
+    }
+    if (hm_json_kind_of(hm_json_object_getc(A.e.cur, "useSession")) == HM_JSON_TRUE) {
+      /* The SFU session this connection created last (voice.session.created). */
+      if (!A.voice_session[0]) {
+        hm_json_free(payload);
+        return fail_cmd("BAD_INPUT", "no SFU session on this connection yet (voice.session.create first)");
+      }
+      setstr(payload, "sessionId", A.voice_session);
+    }
     if (arg("sdpFile")) {
       /* SDP read from a file: payload[sdpKey] = {type: sdpType, sdp: <file>} (voice.offer /
        * voice.answer use "sdp", the SFU calls "sessionDescription"). */
-      FILE *f = fopen(arg("sdpFile"), "rb");
-      char sdp[65536];
-      size_t n = f ? fread(sdp, 1, sizeof sdp - 1, f) : 0;
-      if (f) fclose(f);
-      if (!f || n == 0 || hm_json_kind_of(payload) != HM_JSON_OBJECT) {
+      char sdp[65537], why[300];
+      if (!read_sdp(arg("sdpFile"), sdp, sizeof sdp, why, sizeof why)) {
         hm_json_free(payload);
-        return fail_cmd("BAD_INPUT", "cannot read the SDP file (or payload is not an object)");
+        return fail_cmd("BAD_INPUT", why);
       }
-      sdp[n] = 0;
       hm_json *d = obj_kv("type", arg("sdpType") ? arg("sdpType") : "offer", "sdp", sdp);
       if (!hm_json_object_getc(d, "sdp")) {
         hm_json_free(d);
@@ -683,15 +738,29 @@ static void start_cmd(void) {
     rc = hm_client_mls_upload_keypackage(A.cl);
     if (rc != HM_OK) return fail_cmd("CLIENT", hm_strerror(rc));
     finish_cmd(result_new(1));
-  } else if (!strcmp(cmd, "mls.create") || !strcmp(cmd, "mls.add") || !strcmp(cmd, "mls.remove")) {
+  } else if (!strcmp(cmd, "mls.create") || !strcmp(cmd, "mls.add") || !strcmp(cmd, "mls.remove") ||
+             !strcmp(cmd, "mls.update")) {
     if (!need("communityId") || !need("channelId")) return;
-    if (strcmp(cmd, "mls.create") && !need("did")) return;
-    rc = !strcmp(cmd, "mls.create") ? hm_client_mls_create_group(A.cl, arg("communityId"), arg("channelId"))
-         : !strcmp(cmd, "mls.add")  ? hm_client_mls_add(A.cl, arg("communityId"), arg("channelId"), arg("did"))
-                                    : hm_client_mls_remove(A.cl, arg("communityId"), arg("channelId"), arg("did"));
-    if (rc != HM_OK) return fail_cmd(rc == HM_ERR_NOT_FOUND ? "NOT_FOUND" : "CLIENT", hm_strerror(rc));
+    if ((!strcmp(cmd, "mls.add") || !strcmp(cmd, "mls.remove")) && !need("did")) return;
+    rc = !strcmp(cmd, "mls.create")   ? hm_client_mls_create_group(A.cl, arg("communityId"), arg("channelId"))
+         : !strcmp(cmd, "mls.add")    ? hm_client_mls_add(A.cl, arg("communityId"), arg("channelId"), arg("did"))
+         : !strcmp(cmd, "mls.update") ? hm_client_mls_update(A.cl, arg("communityId"), arg("channelId"))
+                                      : hm_client_mls_remove(A.cl, arg("communityId"), arg("channelId"), arg("did"));
+    if (rc != HM_OK)
+      return fail_cmd(rc == HM_ERR_NOT_FOUND ? "NOT_FOUND" : "CLIENT",
+                      rc == HM_ERR_NOT_FOUND ? "no such group (or member) for this channel" : hm_strerror(rc));
     save_state();
-    finish_cmd(result_new(1));
+    hm_json *r = result_new(1);
+    uint64_t ep = 0;
+    size_t nm = 0;
+    if (hm_client_mls_info(A.cl, arg("communityId"), arg("channelId"), &ep, &nm) == HM_OK) {
+      (void)hm_json_object_setc(r, "epoch", hm_json_new_number((double)ep));
+      (void)hm_json_object_setc(r, "members", hm_json_new_number((double)nm));
+      char h[100];
+      snprintf(h, sizeof h, "group at epoch %llu, %zu member(s)", (unsigned long long)ep, nm);
+      setstr(r, "human", h);
+    }
+    finish_cmd(r);
   } else if (!strcmp(cmd, "mls.info")) {
     if (!need("communityId") || !need("channelId")) return;
     uint64_t ep = 0;
@@ -704,6 +773,7 @@ static void start_cmd(void) {
     if (rc != HM_OK) (void)hm_json_object_setc(r, "error", obj_kv("code", "NOT_FOUND", "message", "no group for this channel"));
     finish_cmd(r);
   } else if (!strcmp(cmd, "sleep")) {
+    if (hm_json_kind_of(hm_json_object_getc(A.e.cur, "show")) == HM_JSON_TRUE) A.show_events = 1;
     wait_for(W_TYPE_AFTER, "\x01never", "");
     A.e.deadline = now_ms() + (int64_t)hm_json_number(hm_json_object_getc(A.e.cur, "ms"));
   } else {
@@ -757,7 +827,14 @@ static void tick(lws_sorted_usec_list_t *sul) {
   if (A.want_connection && !A.wsi && !A.connecting && now >= A.reconnect_at &&
       now >= A.hold_until)
     start_connect();
+  (void)hm_client_tick(A.cl);
   /* Command progress. */
+  if (A.e.cur && A.e.wk == W_FLUSH && hm_client_dm_held(A.cl) == 0 && hm_client_queued(A.cl) == 0) {
+    /* Written; now a short window for an error answering it (e.g. NOT_FOUND recipient). */
+    A.e.wk = W_TYPE_AFTER;
+    snprintf(A.e.wait_type, sizeof A.e.wait_type, "\x01never");
+    A.e.deadline = now + 400;
+  }
   if (A.e.cur && A.e.wk == W_READY && hm_client_get_state(A.cl) == HM_CLIENT_READY) {
     hm_json *r = result_new(1);
     setstr(r, "did", A.id.did);
@@ -767,8 +844,19 @@ static void tick(lws_sorted_usec_list_t *sul) {
     if (!strcmp(A.e.wait_type, "\x01never")) {
       hm_json *r = result_new(1);
       if (A.e.wait_id[0]) setstr(r, "id", A.e.wait_id);
-      if (strcmp(arg("cmd"), "sleep")) setstr(r, "human", "ok");
+      if (!strcmp(arg("cmd"), "sleep")) A.show_events = 0;
+      if (!strcmp(arg("cmd"), "dm.send")) {
+        char h[100];
+        snprintf(h, sizeof h, "sent %s (encrypted)", A.e.wait_id);
+        setstr(r, "human", h);
+      } else if (strcmp(arg("cmd"), "sleep")) {
+        setstr(r, "human", "ok");
+      }
       finish_cmd(r);
+    } else if (A.e.wk == W_FLUSH) {
+      fail_cmd("TIMEOUT", hm_client_get_state(A.cl) == HM_CLIENT_READY
+                              ? "the DM is still held: the server did not answer the key announcement in time"
+                              : "disconnected before the DM was written; it stays queued for the next login");
     }
     else if (A.e.wk == W_READY) {
       char m[700];
@@ -802,6 +890,7 @@ static void run_engine(void) {
   hm_client_env env = {env_now, env_rand, NULL};
   if (hm_client_new(&A.cl, &env, &A.id) != HM_OK) die(1, "out of memory");
   hm_client_set_default_handler(A.cl, on_event, NULL);
+  hm_client_set_auto_keypackage(A.cl, !A.no_kp);
   char tok[8192];
   if (db_get("SELECT token FROM tokens WHERE server=?1", A.server, tok, sizeof tok)) (void)hm_client_set_token(A.cl, tok);
   char *mls = NULL;
@@ -899,7 +988,7 @@ static int have_identity(void) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: harmony [--home DIR] [--server ws://HOST:PORT] [--json] [--timeout MS]\n"
-          "               [--passphrase-file FILE] COMMAND ...\n"
+          "               [--passphrase-file FILE] [--no-key-package] COMMAND ...\n"
           "\n"
           "identity (stored in DIR/harmony.db, mode 0600; DIR defaults to ~/.harmony):\n"
           "  id new [--force]                 make an identity; prints its mnemonic ONCE, then the DID\n"
@@ -907,7 +996,9 @@ static void usage(FILE *f) {
           "  id show                          print the DID\n"
           "  (with --passphrase-file FILE, id new/recover seal the mnemonic with Argon2id +\n"
           "   XChaCha20-Poly1305, and every later command needs the same option)\n"
-          "server commands (log in with the stored session token, or a fresh VP):\n"
+          "server commands (log in with the stored session token, or a fresh VP; after every login the\n"
+          "client uploads its MLS key package, so that peers can add it to encrypted groups and encrypt\n"
+          "DMs to it; --no-key-package skips that and keeps the identity out of new groups):\n"
           "  community create NAME            prints the community id and its first channel id\n"
           "  community join COMMUNITY_ID\n"
           "  channel send COMMUNITY CHANNEL TEXT\n"
@@ -923,13 +1014,24 @@ static void usage(FILE *f) {
           "  role create COMMUNITY NAME | role assign COMMUNITY DID ROLE_ID | moderation get COMMUNITY\n"
           "  search COMMUNITY QUERY\n"
           "  notifications | presence STATUS | profile name DISPLAY_NAME\n"
-          "  voice join COMMUNITY CHANNEL | voice leave CHANNEL   (signalling only)\n"
+          "  voice join|mute|unmute COMMUNITY CHANNEL [--for MS]\n"
+          "                                   join the voice room (and mute/unmute), print the room, stay MS\n"
+          "                                   printing its frames, then leave (a room holds connections:\n"
+          "                                   each one-shot command is one connection)\n"
+          "  voice offer COMMUNITY CHANNEL TARGET_DID SDP_FILE [--for MS]\n"
+          "                                   peer-to-peer offer with the SDP read from SDP_FILE\n"
+          "  voice session COMMUNITY CHANNEL [--for MS]   SFU session through the server's proxy\n"
+          "  voice push COMMUNITY CHANNEL SDP_FILE TRACK_NAME... [--for MS]\n"
+          "                                   SFU session, then tracks.push with the offer from SDP_FILE;\n"
+          "                                   prints the SFU's answer (a signalling-only server refuses\n"
+          "                                   both with CF_*_FAILED: exit status 1)\n"
+          "  voice leave CHANNEL              (script sessions: the connection that joined must leave)\n"
           "  send TYPE PAYLOAD_JSON [REPLY_TYPE]  any registry frame; prints the reply's payload\n"
           "  dm send DID TEXT                 always encrypted to the key of the DID (never in clear)\n"
           "  history COMMUNITY CHANNEL [--limit N]\n"
           "  listen [--json] [--for MS]       print what arrives (JSON lines with --json)\n"
           "  mls upload-keypackage | mls create COMMUNITY CHANNEL | mls add COMMUNITY CHANNEL DID\n"
-          "  | mls remove COMMUNITY CHANNEL DID\n"
+          "  | mls remove COMMUNITY CHANNEL DID | mls update COMMUNITY CHANNEL (new epoch, same members)\n"
           "  script                           JSON-lines commands on stdin, JSON-lines results and\n"
           "                                   events on stdout (see docs/walkthrough.md)\n"
           "The server URL also comes from $HARMONY_SERVER (default ws://127.0.0.1:4000).\n");
@@ -966,7 +1068,6 @@ static const simple_def simple_defs[] = {
     {"notifications", NULL, "notification.list", {NULL}, "notification.list.response", 0},
     {"presence", NULL, "presence.update", {"status"}, NULL, 0},
     {"profile", "name", "member.update", {"displayName"}, NULL, 0},
-    {"voice", "join", "voice.join", {"communityId", "channelId"}, "voice.state", 0},
     {"voice", "leave", "voice.leave", {"channelId"}, NULL, 0},
 };
 
@@ -1007,6 +1108,97 @@ static void push_cmd(const char *json) {
   A.e.cmds[A.e.ncmds++] = j;
 }
 
+/* Push {"cmd":"req","type":type,"payload":payload,...extra keys...}; takes payload. */
+static void push_req(const char *type, hm_json *payload, const char *wait, const char *k1, const char *v1,
+                     const char *k2, const char *v2) {
+  hm_json *o = hm_json_new_object();
+  setstr(o, "cmd", "req");
+  setstr(o, "type", type);
+  (void)hm_json_object_setc(o, "payload", payload);
+  if (wait) setstr(o, "wait", wait);
+  if (k1) setstr(o, k1, v1);
+  if (k2) setstr(o, k2, v2);
+  if (A.e.ncmds >= CMD_MAX) die(1, "internal: too many commands");
+  A.e.cmds[A.e.ncmds++] = o;
+}
+
+/* One-shot voice commands. A voice room holds connections, not DIDs (spec voice.md), so each
+ * one runs in its own connection: join the room, do the action, optionally stay --for MS
+ * printing the room's frames, and leave (closing the connection would leave too, R-VOICE-8):
+ *   voice join COMMUNITY CHANNEL [--for MS]
+ *   voice mute|unmute COMMUNITY CHANNEL [--for MS]
+ *   voice offer COMMUNITY CHANNEL TARGET_DID SDP_FILE [--for MS]   (peer-to-peer signalling)
+ *   voice session COMMUNITY CHANNEL [--for MS]                     (SFU session through the server)
+ *   voice push COMMUNITY CHANNEL SDP_FILE TRACK_NAME... [--for MS] (SFU session + tracks.push)
+ * A signalling-only server answers the SFU calls with CF_*_FAILED (R-SFU-13): reported as an
+ * error, exit status 1. */
+static void voice_cmd(int n, char **argv) {
+  const char *sub = n > 1 ? argv[1] : "";
+  long stay = 0;
+  int m = n;
+  if (m >= 2 && !strcmp(argv[m - 2], "--for")) {
+    stay = atol(argv[m - 1]);
+    if (stay <= 0) die(2, "--for needs a positive number of ms");
+    m -= 2;
+  }
+  int nargs = m - 2; /* after "voice SUB" */
+  int ok = (!strcmp(sub, "join") || !strcmp(sub, "mute") || !strcmp(sub, "unmute") || !strcmp(sub, "session"))
+               ? nargs == 2
+           : !strcmp(sub, "offer") ? nargs == 4
+           : !strcmp(sub, "push")  ? nargs >= 4
+                                   : 0;
+  if (!ok)
+    die(2, "usage: harmony voice join|mute|unmute|session COMMUNITY CHANNEL [--for MS]\n"
+           "       harmony voice offer COMMUNITY CHANNEL TARGET_DID SDP_FILE [--for MS]\n"
+           "       harmony voice push COMMUNITY CHANNEL SDP_FILE TRACK_NAME... [--for MS]\n"
+           "       harmony voice leave CHANNEL");
+  const char *comm = argv[2], *ch = argv[3];
+  const char *sdpfile = !strcmp(sub, "offer") ? argv[5] : !strcmp(sub, "push") ? argv[4] : NULL;
+  if (sdpfile) {
+    /* Checked before connecting, so a bad file costs no login. */
+    char sdp[65537], why[300];
+    if (!read_sdp(sdpfile, sdp, sizeof sdp, why, sizeof why)) die(2, "%s", why);
+  }
+  hm_json *p = hm_json_new_object();
+  setstr(p, "communityId", comm);
+  setstr(p, "channelId", ch);
+  push_req("voice.join", p, "voice.state", NULL, NULL, NULL, NULL);
+  if (!strcmp(sub, "mute") || !strcmp(sub, "unmute")) {
+    /* The room's answer is voice.state with action voice.mute/unmute (R-VOICE-11). */
+    push_req(!strcmp(sub, "mute") ? "voice.mute" : "voice.unmute", hm_json_new_object(), "voice.state", NULL, NULL,
+             NULL, NULL);
+  } else if (!strcmp(sub, "offer")) {
+    hm_json *q = hm_json_new_object();
+    setstr(q, "targetDID", argv[4]);
+    setstr(q, "communityId", comm);
+    push_req("voice.offer", q, NULL, "sdpFile", sdpfile, "sdpKey", "sdp");
+  } else if (!strcmp(sub, "session") || !strcmp(sub, "push")) {
+    hm_json *q = hm_json_new_object();
+    setstr(q, "channelId", ch);
+    push_req("voice.session.create", q, "voice.session.created", NULL, NULL, NULL, NULL);
+    if (!strcmp(sub, "push")) {
+      hm_json *t = hm_json_new_object(), *tracks = hm_json_new_array();
+      for (int k = 5; k < m; k++) {
+        hm_json *e = hm_json_new_object();
+        setstr(e, "location", "local");
+        setstr(e, "trackName", argv[k]);
+        (void)hm_json_array_append(tracks, e);
+      }
+      (void)hm_json_object_setc(t, "tracks", tracks);
+      push_req("voice.tracks.push", t, "voice.tracks.pushed", "sdpFile", sdpfile, "sdpKey", "sessionDescription");
+      (void)hm_json_object_setc(A.e.cmds[A.e.ncmds - 1], "useSession", hm_json_new_bool(1));
+    }
+  }
+  if (stay > 0) {
+    char b[80];
+    snprintf(b, sizeof b, "{\"cmd\":\"sleep\",\"ms\":%ld,\"show\":true}", stay);
+    push_cmd(b);
+  }
+  hm_json *l = hm_json_new_object();
+  setstr(l, "channelId", ch);
+  push_req("voice.leave", l, NULL, NULL, NULL, NULL, NULL);
+}
+
 static char *jstr(const char *s) {
   hm_json *j = hm_json_new_cstr(s);
   char *o = NULL;
@@ -1032,6 +1224,8 @@ int main(int argc, char **argv) {
       snprintf(A.home, sizeof A.home, "%s", argv[++i]);
     } else if (i + 1 < argc && !strcmp(argv[i], "--server")) {
       snprintf(A.server, sizeof A.server, "%s", argv[++i]);
+    } else if (!strcmp(argv[i], "--no-key-package")) {
+      A.no_kp = 1;
     } else if (i + 1 < argc && !strcmp(argv[i], "--passphrase-file")) {
       snprintf(A.passfile, sizeof A.passfile, "%s", argv[++i]);
     } else if (i + 1 < argc && !strcmp(argv[i], "--timeout")) {
@@ -1159,10 +1353,13 @@ int main(int argc, char **argv) {
       buf[0] = 0;
     } else if (!strcmp(c1, "mls") && !strcmp(c2, "upload-keypackage") && rest == 2) {
       snprintf(buf, sizeof buf, "{\"cmd\":\"mls.keypackage.upload\"}");
-    } else if (!strcmp(c1, "mls") && (!strcmp(c2, "create") && rest == 4)) {
+    } else if (!strcmp(c1, "mls") && (!strcmp(c2, "create") || !strcmp(c2, "update")) && rest == 4) {
       char *a = jstr(argv[i + 2]), *b = jstr(argv[i + 3]);
-      snprintf(buf, sizeof buf, "{\"cmd\":\"mls.create\",\"communityId\":%s,\"channelId\":%s}", a, b);
+      snprintf(buf, sizeof buf, "{\"cmd\":\"mls.%s\",\"communityId\":%s,\"channelId\":%s}", c2, a, b);
       hm_free(a), hm_free(b);
+    } else if (!strcmp(c1, "voice") && strcmp(c2, "leave")) {
+      voice_cmd(argc - i, argv + i);
+      buf[0] = 0;
     } else if (!strcmp(c1, "mls") && (!strcmp(c2, "add") || !strcmp(c2, "remove")) && rest == 5) {
       char *a = jstr(argv[i + 2]), *b = jstr(argv[i + 3]), *d = jstr(argv[i + 4]);
       snprintf(buf, sizeof buf, "{\"cmd\":\"mls.%s\",\"communityId\":%s,\"channelId\":%s,\"did\":%s}", c2, a, b, d);
@@ -1175,7 +1372,6 @@ int main(int argc, char **argv) {
     if (buf[0]) push_cmd(buf);
     /* mls add needs the key package response: give it time to arrive before exiting. */
     if (!strcmp(c1, "mls") && (!strcmp(c2, "add") || !strcmp(c2, "create"))) push_cmd("{\"cmd\":\"sleep\",\"ms\":1500}");
-    if (!strcmp(c1, "dm")) push_cmd("{\"cmd\":\"sleep\",\"ms\":300}");
   }
   run_engine();
   hm_identity_clear(&A.id);

@@ -99,6 +99,8 @@ int hm_client_new(hm_client **out, const hm_client_env *env, const hm_identity *
     return HM_ERR_NOMEM;
   }
   c->env = *env;
+  c->auto_kp = 1;
+  c->dm_settle_ms = HM_CLIENT_DM_SETTLE_MS;
   /* Copy the key material only; the document is not needed by the client. */
   memcpy(&c->id, id, sizeof c->id);
   c->id.document = NULL;
@@ -140,8 +142,18 @@ void hm_client_free(hm_client *c) {
     follow_free(f);
   }
   hm_client__mls_free(c);
-  for (size_t i = 0; i < c->n_announced; i++) hm_free(c->announced[i]);
-  hm_free(c->announced);
+  while (c->dmpeers) {
+    hm_client_dmpeer *d = c->dmpeers;
+    c->dmpeers = d->next;
+    while (d->held_head) {
+      hm_client_out *o = d->held_head;
+      d->held_head = o->next;
+      hm_free(o->text);
+      hm_free(o);
+    }
+    hm_free(d->did);
+    hm_free(d);
+  }
   if (c->token) hm_free_secret(c->token, strlen(c->token));
   hm_free(c->slots);
   sodium_memzero(&c->id, sizeof c->id);
@@ -238,9 +250,15 @@ static int envelope(hm_client *c, char **text, size_t *len, const char *type, hm
   return envelope_id(c, text, len, type, payload, NULL, id_out, cap);
 }
 
-/* Queue a message frame (channel.send / dm.send) with upstream's extra keys: "nonce" = the
- * envelope id and "clock" = {counter, authorDID} from our Lamport clock. */
-static int send_message(hm_client *c, const char *type, hm_json *p, char *id_out, size_t cap) {
+int hm_client__envelope(hm_client *c, char **text, size_t *len, const char *type, hm_json *payload,
+                        char *id_out, size_t cap) {
+  return envelope_id(c, text, len, type, payload, NULL, id_out, cap);
+}
+
+/* Build a message frame (channel.send / dm.send) with upstream's extra keys: "nonce" = the
+ * envelope id and "clock" = {counter, authorDID} from our Lamport clock. Takes p. */
+static int build_message(hm_client *c, const char *type, hm_json *p, char **text, size_t *len,
+                         char *id_out, size_t cap) {
   char id[48];
   make_id(c, id, sizeof id);
   hm_json *clock = hm_json_new_object();
@@ -253,12 +271,17 @@ static int send_message(hm_client *c, const char *type, hm_json *p, char *id_out
     clock = NULL;
   }
   hm_json_free(clock);
-  char *text = NULL;
-  size_t len = 0;
   if (rc == HM_OK)
-    rc = envelope_id(c, &text, &len, type, p, id, id_out, cap);
+    rc = envelope_id(c, text, len, type, p, id, id_out, cap);
   else
     hm_json_free(p);
+  return rc;
+}
+
+static int send_message(hm_client *c, const char *type, hm_json *p, char *id_out, size_t cap) {
+  char *text = NULL;
+  size_t len = 0;
+  int rc = build_message(c, type, p, &text, &len, id_out, cap);
   if (rc != HM_OK) return rc;
   return out_push(c, text, len, 1, 0);
 }
@@ -359,6 +382,21 @@ void hm_client_on_close(hm_client *c) {
   if (c->state != HM_CLIENT_READY) c->attempts++;
   c->state = HM_CLIENT_DISCONNECTED;
   out_clear(c, 1);
+  /* An announcement not yet confirmed may not have reached the server: it is sent again
+   * after the next authentication (its frames were connection-bound and are gone). */
+  for (hm_client_dmpeer *d = c->dmpeers; d; d = d->next)
+    if (!d->ready) {
+      d->barrier[0] = 0;
+      d->answered = 0;
+    }
+}
+
+void hm_client_set_auto_keypackage(hm_client *c, int on) {
+  if (c) c->auto_kp = on != 0;
+}
+
+void hm_client_set_dm_settle_ms(hm_client *c, uint32_t ms) {
+  if (c) c->dm_settle_ms = ms;
 }
 
 /* ---- follows and resync --------------------------------------------------------------- */
@@ -527,13 +565,26 @@ static void on_sync_result(hm_client *c, const hm_json *frame, const hm_json *p)
     (void)send_sync(c, f, 0);
 }
 
+static int queue_announce(hm_client *c, hm_client_dmpeer *d);
+static void dm_barrier_answer(hm_client *c, const char *type, const hm_json *frame, const hm_json *p);
+
 static void on_auth_ok(hm_client *c, const hm_json *frame, const hm_json *p) {
   const char *tok = hm_client__str(p, "sessionToken");
   if (tok) (void)hm_client_set_token(c, tok);
   c->state = HM_CLIENT_READY;
   c->attempts = 0;
-  /* Resync every followed channel from where we stopped, before the queued user frames. */
+  /* First our key package (so that an upstream peer finds it before it encrypts a DM to us),
+   * then the resync of every followed channel from where we stopped, all before the queued
+   * user frames (each is pushed to the front: the last pushed goes first). */
   for (hm_client_fol *f = c->follows; f; f = f->next) (void)send_sync(c, f, 1);
+  if (c->auto_kp) {
+    char *text = NULL;
+    size_t len = 0;
+    if (hm_client__keypackage_frame(c, &text, &len) == HM_OK) (void)out_push(c, text, len, 0, 1);
+  }
+  /* Peers whose announcement was cut by a disconnect (or made while offline). */
+  for (hm_client_dmpeer *d = c->dmpeers; d; d = d->next)
+    if (!d->ready && !d->barrier[0]) (void)queue_announce(c, d);
   hm_client__emit(c, "sync.response", frame, NULL, HM_CLIENT_E2E_NONE);
 }
 
@@ -600,6 +651,8 @@ int hm_client_on_frame(hm_client *c, const char *data, size_t len) {
   } else if (!strcmp(type, "dm.keyexchange")) {
     on_keyexchange(c, frame, p);
   } else {
+    if (!strcmp(type, "mls.keypackage.response") || !strcmp(type, "error"))
+      dm_barrier_answer(c, type, frame, p);
     if (!strcmp(type, "community.updated") || !strcmp(type, "community.auto-joined"))
       follow_channels(c, hm_client__str(p, "communityId"), hm_json_object_getc(p, "channels"));
     else if (!strcmp(type, "channel.created")) {
@@ -612,6 +665,8 @@ int hm_client_on_frame(hm_client *c, const char *data, size_t len) {
     hm_client__emit(c, type, frame, NULL, HM_CLIENT_E2E_NONE);
   }
   hm_json_free(frame);
+  int trc = hm_client_tick(c); /* a barrier answer with no settle time releases at once */
+  if (trc == HM_ERR_NOMEM) rc = trc;
   return rc == HM_ERR_NOMEM ? rc : HM_OK;
 }
 
@@ -682,49 +737,103 @@ int hm_client_channel_send(hm_client *c, const char *community_id, const char *c
   return send_message(c, "channel.send", p, id_out, cap);
 }
 
-/* Before the first DM to a peer, announce our X25519 key with dm.keyexchange as upstream's
- * client does (R-CRY-DM-4: a plain array of 32 integers): an upstream recipient opens its DM
- * channel from it. The key is our did:key's own, so the announcement adds no trust. */
-static int announce_key(hm_client *c, const char *peer) {
-  for (size_t i = 0; i < c->n_announced; i++)
-    if (!strcmp(c->announced[i], peer)) return HM_OK;
-  char **na = hm_realloc(c->announced, (c->n_announced + 1) * sizeof *na);
-  if (!na) return HM_ERR_NOMEM;
-  c->announced = na;
+/* ---- DMs: announcement and settling (see hm_client_dm_send in client.h) ---------------- */
+
+static hm_client_dmpeer *dmpeer_find(hm_client *c, const char *did) {
+  for (hm_client_dmpeer *d = c->dmpeers; d; d = d->next)
+    if (!strcmp(d->did, did)) return d;
+  return NULL;
+}
+
+/* Queue dm.keyexchange with our X25519 key (R-CRY-DM-4: a plain array of 32 integers; it is
+ * our did:key's own key, so it adds no trust) and the barrier mls.keypackage.fetch after it.
+ * Both are connection-bound: a disconnect drops them and on_auth_ok queues them again. */
+static int queue_announce(hm_client *c, hm_client_dmpeer *d) {
   hm_json *p = hm_json_new_object();
   int rc = p ? HM_OK : HM_ERR_NOMEM;
-  if (rc == HM_OK) rc = hm_json_object_setc(p, "recipientDID", hm_json_new_cstr(peer));
+  if (rc == HM_OK) rc = hm_json_object_setc(p, "recipientDID", hm_json_new_cstr(d->did));
   if (rc == HM_OK) rc = hm_json_object_setc(p, "senderPublicKey", hm_client__byte_array(c->id.x_pk, 32));
   if (rc != HM_OK) {
     hm_json_free(p);
     return rc;
   }
-  char *d = hm_strdup(peer);
-  if (!d) {
-    hm_json_free(p);
-    return HM_ERR_NOMEM;
+  char *kx = NULL, *fe = NULL;
+  size_t kxl = 0, fel = 0;
+  char id[48];
+  rc = envelope(c, &kx, &kxl, "dm.keyexchange", p, NULL, 0);
+  hm_json *q = rc == HM_OK ? hm_json_new_object() : NULL;
+  hm_json *dids = rc == HM_OK ? hm_json_new_array() : NULL;
+  if (rc == HM_OK && (!q || !dids || hm_json_array_append(dids, hm_json_new_cstr(d->did)) != HM_OK)) rc = HM_ERR_NOMEM;
+  if (rc == HM_OK) {
+    rc = hm_json_object_setc(q, "dids", dids);
+    dids = NULL;
   }
-  rc = hm_client_send(c, "dm.keyexchange", p, NULL, 0);
+  hm_json_free(dids);
+  if (rc == HM_OK) {
+    rc = envelope(c, &fe, &fel, "mls.keypackage.fetch", q, id, sizeof id);
+    q = NULL;
+  }
+  hm_json_free(q);
   if (rc != HM_OK) {
-    hm_free(d);
+    hm_free(kx);
+    hm_free(fe);
     return rc;
   }
-  c->announced[c->n_announced++] = d;
+  /* out_push frees the text on failure; a half-queued pair is harmless (the barrier is
+   * recorded only when both are queued, else the next authentication retries). */
+  rc = out_push(c, kx, kxl, 0, 0);
+  if (rc != HM_OK) {
+    hm_free(fe);
+    return rc;
+  }
+  rc = out_push(c, fe, fel, 0, 0);
+  if (rc != HM_OK) return rc;
+  snprintf(d->barrier, sizeof d->barrier, "%s", id);
+  d->answered = 0;
   return HM_OK;
 }
 
-/* Remove the last queued frame (the announcement queued for a DM whose frame failed). */
-static void out_drop_tail(hm_client *c) {
-  hm_client_out **pp = &c->out_head, *prev = NULL;
-  if (!*pp) return;
-  while ((*pp)->next) {
-    prev = *pp;
-    pp = &(*pp)->next;
+/* An mls.keypackage.response naming the peer, or an error answering the barrier request,
+ * means the server has handled (and relayed) the dm.keyexchange sent before it. Answers
+ * come in request order, so the oldest outstanding barrier for that DID is the one. */
+static void dm_barrier_answer(hm_client *c, const char *type, const hm_json *frame, const hm_json *p) {
+  (void)frame;
+  const char *rid = !strcmp(type, "error") ? hm_client__str(p, "requestId") : NULL;
+  const hm_json *kps = !strcmp(type, "mls.keypackage.response") ? hm_json_object_getc(p, "keyPackages") : NULL;
+  for (hm_client_dmpeer *d = c->dmpeers; d; d = d->next) {
+    if (d->ready || !d->barrier[0] || d->answered) continue;
+    if ((rid && !strcmp(rid, d->barrier)) || (kps && hm_json_object_getc(kps, d->did))) {
+      d->answered = 1;
+      d->release_at = hm_client__now(c) + (int64_t)c->dm_settle_ms;
+      if (rid) return;
+    }
   }
-  hm_free((*pp)->text);
-  hm_free(*pp);
-  *pp = NULL;
-  c->out_tail = prev;
+}
+
+int hm_client_tick(hm_client *c) {
+  if (!c || c->state != HM_CLIENT_READY) return HM_OK;
+  int64_t now = hm_client__now(c);
+  for (hm_client_dmpeer *d = c->dmpeers; d; d = d->next) {
+    if (d->ready || !d->answered || now < d->release_at) continue;
+    /* Release the held DMs, in order, at the end of the queue. */
+    if (d->held_head) {
+      if (c->out_tail)
+        c->out_tail->next = d->held_head;
+      else
+        c->out_head = d->held_head;
+      c->out_tail = d->held_tail;
+      d->held_head = d->held_tail = NULL;
+    }
+    d->ready = 1;
+  }
+  return HM_OK;
+}
+
+size_t hm_client_dm_held(const hm_client *c) {
+  size_t n = 0;
+  for (const hm_client_dmpeer *d = c ? c->dmpeers : NULL; d; d = d->next)
+    for (const hm_client_out *o = d->held_head; o; o = o->next) n++;
+  return n;
 }
 
 int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text, char *id_out,
@@ -733,11 +842,16 @@ int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text,
   hm_json *content = NULL;
   int rc = hm_client_dm_seal(c, recipient_did, text, &content);
   if (rc != HM_OK) return rc;
-  size_t before = c->n_announced;
-  rc = announce_key(c, recipient_did);
-  if (rc != HM_OK) {
-    hm_json_free(content);
-    return rc;
+  hm_client_dmpeer *d = dmpeer_find(c, recipient_did);
+  if (!d) {
+    d = hm_calloc(1, sizeof *d);
+    if (!d || !(d->did = hm_strdup(recipient_did))) {
+      hm_free(d);
+      hm_json_free(content);
+      return HM_ERR_NOMEM;
+    }
+    d->next = c->dmpeers;
+    c->dmpeers = d;
   }
   hm_json *p = hm_json_new_object();
   rc = p ? HM_OK : HM_ERR_NOMEM;
@@ -747,16 +861,31 @@ int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text,
     content = NULL;
   }
   hm_json_free(content);
+  char *frame = NULL;
+  size_t len = 0;
   if (rc == HM_OK)
-    rc = send_message(c, "dm.send", p, id_out, cap); /* takes p */
+    rc = build_message(c, "dm.send", p, &frame, &len, id_out, cap); /* takes p */
   else
     hm_json_free(p);
-  if (rc != HM_OK && c->n_announced > before) {
-    /* A failed send leaves no frame behind: undo the announcement queued for it. */
-    out_drop_tail(c);
-    hm_free(c->announced[--c->n_announced]);
+  if (rc != HM_OK) return rc;
+  if (d->ready) return out_push(c, frame, len, 1, 0);
+  hm_client_out *o = hm_calloc(1, sizeof *o);
+  if (!o) {
+    hm_free(frame);
+    return HM_ERR_NOMEM;
   }
-  return rc;
+  o->text = frame;
+  o->len = len;
+  o->user = 1;
+  if (d->held_tail)
+    d->held_tail->next = o;
+  else
+    d->held_head = o;
+  d->held_tail = o;
+  /* Announce now when connected; otherwise on_auth_ok does it. A failure here is retried
+   * after the next authentication, and the DM stays held. */
+  if (c->state == HM_CLIENT_READY && !d->barrier[0]) (void)queue_announce(c, d);
+  return HM_OK;
 }
 
 int hm_client_decode(hm_client *c, const char *community_id, const char *channel_id,

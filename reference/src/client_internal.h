@@ -53,6 +53,19 @@ typedef struct hm_client_addreq {
   struct hm_client_addreq *next;
 } hm_client_addreq;
 
+/* A DM peer of this client (hm_client_dm_send): announced with dm.keyexchange once, DMs
+ * held until the announcement has settled. */
+typedef struct hm_client_dmpeer {
+  char *did;
+  int ready;        /* announcement settled: DMs go straight to the outgoing queue */
+  char barrier[48]; /* id of the mls.keypackage.fetch sent after dm.keyexchange on this
+                     * connection ("" = not sent yet) */
+  int answered;     /* the server answered the barrier */
+  int64_t release_at;
+  hm_client_out *held_head, *held_tail;
+  struct hm_client_dmpeer *next;
+} hm_client_dmpeer;
+
 typedef struct {
   hm_client_handler cb;
   void *ctx;
@@ -65,8 +78,9 @@ struct hm_client {
   hm_client_state state;
   unsigned attempts;
   int by_token;
-  char **announced; /* peers that got our dm.keyexchange from this client */
-  size_t n_announced;
+  hm_client_dmpeer *dmpeers;
+  int auto_kp;       /* upload our key package after every authentication */
+  uint32_t dm_settle_ms;
   uint64_t lamport; /* Lamport clock of channel.send / dm.send (upstream orders by it) */
   uint64_t counter;
   hm_client_out *out_head, *out_tail;
@@ -91,6 +105,11 @@ const char *hm_client__str(const hm_json *o, const char *key);
 void hm_client__emit(hm_client *c, const char *type, const hm_json *frame, const char *text,
                      hm_client_e2e e2e);
 hm_client_fol *hm_client__find_follow(hm_client *c, const char *community, const char *channel);
+
+/* The mls.keypackage.upload envelope text of our key package (hm_malloc'd). */
+int hm_client__keypackage_frame(hm_client *c, char **text, size_t *len);
+int hm_client__envelope(hm_client *c, char **text, size_t *len, const char *type, hm_json *payload,
+                        char *id_out, size_t cap);
 
 /* client_dispatch.c */
 extern const char *const hm_client__s2c_types[];

@@ -137,20 +137,41 @@ static hm_json *parse_text(const char *s, size_t len) {
 
 /* ---- public API -------------------------------------------------------------------- */
 
-int hm_client_mls_upload_keypackage(hm_client *c) {
-  if (!c) return HM_ERR_INVAL;
+static hm_json *keypackage_payload(hm_client *c, int *rcp) {
   char *kp = NULL;
   size_t len = 0;
   int rc = hm_mls_keypackage_create(&kp, &len, c->id.x_pk, c->id.ed_pk, c->id.seed32, c->id.did);
-  if (rc != HM_OK) return rc;
+  if (rc != HM_OK) {
+    *rcp = rc;
+    return NULL;
+  }
   hm_json *kpj = parse_text(kp, len);
   hm_free(kp);
   hm_json *p = hm_json_new_object();
   if (!kpj || !p || hm_json_object_setc(p, "keyPackage", kpj) != HM_OK) {
     if (!p) hm_json_free(kpj);
     hm_json_free(p);
-    return HM_ERR_NOMEM;
+    *rcp = HM_ERR_NOMEM;
+    return NULL;
   }
+  *rcp = HM_OK;
+  return p;
+}
+
+/* Ed25519 signatures are deterministic, so this is the same package every time: the server
+ * stores it once (R-MLS-1, R-MLS-4). */
+int hm_client__keypackage_frame(hm_client *c, char **text, size_t *len) {
+  int rc = HM_OK;
+  hm_json *p = keypackage_payload(c, &rc);
+  if (!p) return rc;
+  return hm_client__envelope(c, text, len, "mls.keypackage.upload", p, NULL, 0);
+}
+
+int hm_client_mls_upload_keypackage(hm_client *c) {
+  if (!c) return HM_ERR_INVAL;
+  int rc = HM_OK;
+  hm_json *p = keypackage_payload(c, &rc);
+  if (!p) return rc;
   return hm_client_send(c, "mls.keypackage.upload", p, NULL, 0);
 }
 
@@ -327,6 +348,39 @@ int hm_client_mls_remove(hm_client *c, const char *community_id, const char *cha
   else hm_json_free(cj);
   if (rc == HM_OK) {
     member_remove(g, prop.leaf_index);
+    memcpy(g->secret, new_secret, 32);
+    g->epoch++;
+  }
+  sodium_memzero(new_secret, sizeof new_secret);
+  return rc;
+}
+
+int hm_client_mls_update(hm_client *c, const char *community_id, const char *channel_id) {
+  if (!c || !community_id || !channel_id) return HM_ERR_INVAL;
+  hm_client_group *g = hm_client__group(c, community_id, channel_id);
+  if (!g) return HM_ERR_NOT_FOUND;
+  uint8_t commit_secret[32], new_secret[32];
+  hm_client__rand(c, commit_secret, 32);
+  int rc = hm_mls_advance(new_secret, g->secret, commit_secret);
+  hm_mls_proposal prop;
+  memset(&prop, 0, sizeof prop);
+  prop.type = HM_MLS_UPDATE;
+  prop.did = c->id.did;
+  prop.encryption_key = c->id.x_pk;
+  prop.signature_key = c->id.ed_pk;
+  char *commit = NULL;
+  size_t cl = 0;
+  if (rc == HM_OK)
+    rc = hm_mls_commit_build(&commit, &cl, g->group_id, g->epoch + 1, &prop, 1, commit_secret, c->id.seed32);
+  sodium_memzero(commit_secret, sizeof commit_secret);
+  hm_json *cj = rc == HM_OK ? parse_text(commit, cl) : NULL;
+  hm_free(commit);
+  if (rc == HM_OK && !cj) rc = HM_ERR_NOMEM;
+  if (rc == HM_OK)
+    rc = send_triple(c, "mls.commit", g->community, g->channel, g->group_id, "commit", cj, NULL);
+  else
+    hm_json_free(cj);
+  if (rc == HM_OK) {
     memcpy(g->secret, new_secret, 32);
     g->epoch++;
   }
@@ -561,8 +615,23 @@ static void on_commit(hm_client *c, const char *sender, const hm_json *p) {
     } else if (hm_json_string_is(hm_json_object_getc(q, "type"), "remove")) {
       pr[i].type = HM_MLS_REMOVE;
       pr[i].leaf_index = (uint32_t)hm_json_number(hm_json_object_getc(q, "leafIndex"));
+    } else if (hm_json_string_is(hm_json_object_getc(q, "type"), "update")) {
+      /* A member may update only its own leaf, and only to the keys its did:key binds:
+       * anything else would let a committer substitute keys (R-CRY-DM-6, R-CRY-MLS-4).
+       * Upstream's updateKeys draws a random "encryption key" (W19) and is refused here;
+       * its client never calls it. */
+      const hm_json *leaf = hm_json_object_getc(q, "leafNode");
+      uint8_t e[32], sk[32], ded[32], dx[32];
+      pr[i].type = HM_MLS_UPDATE;
+      pr[i].did = hm_client__str(leaf, "did");
+      if (!pr[i].did || strcmp(pr[i].did, sender) ||
+          hm_client__get_bytes(hm_json_object_getc(leaf, "encryptionKey"), e, 32, NULL, 32) != HM_OK ||
+          hm_client__get_bytes(hm_json_object_getc(leaf, "signatureKey"), sk, 32, NULL, 32) != HM_OK ||
+          hm_didkey_decode(ded, dx, sender, HM_DID_HARDENED) != HM_OK || sodium_memcmp(sk, ded, 32) != 0 ||
+          sodium_memcmp(e, dx, 32) != 0)
+        ok = 0;
     } else {
-      ok = 0; /* update commits are not accepted (R-CRY-MLS-17) */
+      ok = 0; /* unknown proposal type */
     }
   }
   if (ok && hm_mls_commit_verify(sig, g->group_id, (uint64_t)ep, pr, np, committer_pk, HM_MLS_HARDENED) != HM_OK)
@@ -573,6 +642,8 @@ static void on_commit(hm_client *c, const char *sender, const hm_json *p) {
       if (pr[i].type == HM_MLS_ADD) {
         if (member_add(g, next_leaf(g), kpi[i].did, kpi[i].encryption_key, kpi[i].signature_key) != HM_OK)
           ok = 0;
+      } else if (pr[i].type == HM_MLS_UPDATE) {
+        /* The keys were checked to be the committer's bound keys, which it already has. */
       } else {
         if (pr[i].leaf_index == g->my_leaf) removed_me = 1;
         member_remove(g, pr[i].leaf_index);

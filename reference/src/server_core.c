@@ -204,73 +204,95 @@ void hm_frame_internal(hm_frame *f, int err) {
   hm_frame_error(f, "INTERNAL", "Internal error");
 }
 
+/* ---- connections by DID ------------------------------------------------------------- */
+
+static size_t did_hash(const char *s) {
+  size_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* Rebuild the table with nb buckets from every authenticated connection. */
+static int did_index_rehash(hm_server *srv, size_t nb) {
+  hm_server_conn **tab = hm_calloc(nb, sizeof *tab);
+  if (!tab) return HM_ERR_NOMEM;
+  for (hm_server_conn *c = srv->conns; c; c = c->next) {
+    if (!c->did) continue;
+    size_t b = did_hash(c->did) & (nb - 1);
+    c->did_next = tab[b];
+    tab[b] = c;
+  }
+  hm_free(srv->did_tab);
+  srv->did_tab = tab;
+  srv->did_nb = nb;
+  return HM_OK;
+}
+
+/* c (linked into conns) has just got its DID. */
+static void did_index_add(hm_server *srv, hm_server_conn *c) {
+  srv->n_authed++;
+  if (srv->n_authed > srv->did_nb) {
+    size_t nb = srv->did_nb ? srv->did_nb * 2 : 64;
+    while (nb < srv->n_authed) nb *= 2;
+    if (did_index_rehash(srv, nb) == HM_OK) return; /* c included */
+    if (!srv->did_nb) return;                        /* no table: lookups walk conns */
+  }
+  size_t b = did_hash(c->did) & (srv->did_nb - 1);
+  c->did_next = srv->did_tab[b];
+  srv->did_tab[b] = c;
+}
+
+static void did_index_remove(hm_server *srv, hm_server_conn *c) {
+  if (!c->did) return;
+  srv->n_authed--;
+  if (!srv->did_nb) return;
+  hm_server_conn **pp = &srv->did_tab[did_hash(c->did) & (srv->did_nb - 1)];
+  while (*pp && *pp != c) pp = &(*pp)->did_next;
+  if (*pp) *pp = c->did_next;
+  c->did_next = NULL;
+}
+
+/* The first connection to look at for did: its bucket's chain, or all connections when
+ * there is no table. Callers still compare c->did (chains hold other DIDs too). */
+static hm_server_conn *did_first(hm_server *srv, const char *did, int *chained) {
+  *chained = srv->did_nb != 0;
+  return *chained ? srv->did_tab[did_hash(did) & (srv->did_nb - 1)] : srv->conns;
+}
+
+#define FOR_DID_CONN(srv, did, c, chained) \
+  for (hm_server_conn *c = did_first(srv, did, &chained); c; c = chained ? c->did_next : c->next) \
+    if (c->did && strcmp(c->did, did) == 0)
+
+static size_t did_conn_count(hm_server *srv, const char *did) {
+  size_t n = 0;
+  int chained;
+  FOR_DID_CONN(srv, did, c, chained) n++;
+  return n;
+}
+
 int hm_srv_did_online(hm_server *srv, const char *did) {
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c->did && !c->closing && strcmp(c->did, did) == 0) return 1;
+  int chained;
+  FOR_DID_CONN(srv, did, c, chained) if (!c->closing) return 1;
   return 0;
 }
 
 void hm_srv_send_did(hm_server *srv, const char *did, const char *text, size_t len, const hm_server_conn *except) {
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c != except && c->did && strcmp(c->did, did) == 0) hm_srv_send_text(srv, c, text, len);
+  int chained;
+  FOR_DID_CONN(srv, did, c, chained) if (c != except) hm_srv_send_text(srv, c, text, len);
 }
 
-typedef struct {
-  char **dids;
-  size_t n, cap;
-  int nomem;
-} did_set;
-
-static int collect_member(void *ctx, const hm_store_member *m) {
-  did_set *s = ctx;
-  if (s->n == s->cap) {
-    size_t nc = s->cap ? s->cap * 2 : 16;
-    char **nd = hm_realloc(s->dids, nc * sizeof *nd);
-    if (!nd) {
-      s->nomem = 1;
-      return 1;
-    }
-    s->dids = nd;
-    s->cap = nc;
-  }
-  if (!(s->dids[s->n] = hm_strdup(m->did))) {
-    s->nomem = 1;
-    return 1;
-  }
-  s->n++;
-  return 0;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static void did_set_clear(did_set *s) {
-  for (size_t i = 0; i < s->n; i++) hm_free(s->dids[i]);
-  hm_free(s->dids);
-  memset(s, 0, sizeof *s);
-}
-
-/* The audience is computed from the store at the time of the broadcast, so a DID that
- * left, was kicked or banned receives nothing from then on (R-AUTHZ-10, R-DLV-3). */
+/* The audience is the store's member list at the time of the broadcast (its member cache
+ * follows every membership write), so a DID that left, was kicked or banned receives
+ * nothing from then on (R-AUTHZ-10, R-DLV-3). Cost: one hash lookup per member. Sending
+ * must not re-enter the store (the DID array is borrowed from it). */
 int hm_srv_broadcast(hm_server *srv, const char *community_id, const char *text, size_t len,
                      const hm_server_conn *except) {
-  did_set s = {0};
-  int rc = srv->st->vt->member_list(srv->st, community_id, collect_member, &s);
-  if (rc == HM_OK && s.nomem) rc = HM_ERR_NOMEM;
-  if (rc != HM_OK) {
-    did_set_clear(&s);
-    return rc;
-  }
-  if (s.n == 0) { /* nobody to tell (and qsort/bsearch need a non-NULL array) */
-    did_set_clear(&s);
-    return HM_OK;
-  }
-  qsort(s.dids, s.n, sizeof *s.dids, cmp_str);
-  for (hm_server_conn *c = srv->conns; c; c = c->next) {
-    if (c == except || !c->did) continue;
-    const char *key = c->did;
-    if (bsearch(&key, s.dids, s.n, sizeof *s.dids, cmp_str)) hm_srv_send_text(srv, c, text, len);
-  }
-  did_set_clear(&s);
+  const char *const *dids;
+  size_t n;
+  int rc = srv->st->vt->member_dids(srv->st, community_id, &dids, &n);
+  if (rc != HM_OK) return rc;
+  if (srv->n_authed == 0) return HM_OK;
+  for (size_t i = 0; i < n; i++) hm_srv_send_did(srv, dids[i], text, len, except);
   return HM_OK;
 }
 
@@ -355,6 +377,7 @@ void hm_server_free(hm_server *srv) {
     hm_free(e->key);
     hm_free(e);
   }
+  hm_free(srv->did_tab);
   sodium_memzero(srv->key_seed, sizeof srv->key_seed);
   hm_free(srv);
 }
@@ -387,6 +410,7 @@ void hm_server_conn_closed(hm_server *srv, hm_server_conn *c) {
   if (c->room) hm_srv_voice_leave(srv, c); /* R-VOICE-8 (c is already unlinked) */
   for (struct hm_sfu_call *k = srv->calls; k; k = k->next)
     if (k->conn == c) k->conn = NULL; /* R-SFU-11: the result will be dropped */
+  did_index_remove(srv, c);
   char *did = c->did;
   c->did = NULL;
   conn_free(c);
@@ -694,10 +718,7 @@ static int replay_cb(void *ctx, const char *holder, const char *proof_value, int
 
 /* The shared success path of both authentication paths (R-AUTH-16, R-TOK-2, R-AUTH-18). */
 static void auth_success(hm_server *srv, hm_server_conn *c, const char *did) {
-  size_t n = 0;
-  for (hm_server_conn *o = srv->conns; o; o = o->next)
-    if (o->did && strcmp(o->did, did) == 0) n++;
-  if (n >= srv->cfg.max_conns_per_did) {
+  if (did_conn_count(srv, did) >= srv->cfg.max_conns_per_did) {
     hm_srv_error(srv, c, "QUOTA_EXCEEDED", "Too many connections for this identity", NULL);
     hm_srv_close(srv, c, 1013, "Too many connections");
     return;
@@ -726,6 +747,7 @@ static void auth_success(hm_server *srv, hm_server_conn *c, const char *did) {
   }
   int first = !hm_srv_did_online(srv, did);
   c->did = d;
+  did_index_add(srv, c);
   hm_srv_log(srv, HM_LOG_INFO, "authenticated %s", did);
   hm_srv_send(srv, c, "sync.response", p);
   if (hm_srv_resync(srv, c) != HM_OK) hm_srv_log(srv, HM_LOG_ERROR, "resync of %s failed", did);

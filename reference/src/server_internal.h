@@ -12,6 +12,7 @@ struct hm_server_conn {
   hm_server_conn *next, *prev;
   void *handle;
   char *did;         /* NULL until authenticated; fixed afterwards (R-AUTHZ-1) */
+  hm_server_conn *did_next; /* next connection in the same bucket of hm_server.did_tab */
   int closing;       /* env.close was called: nothing more is sent or processed */
   int64_t opened_ms; /* for the auth timer (R-AUTH-25) */
   uint32_t frames_before_auth;
@@ -84,6 +85,11 @@ struct hm_server {
   char did[64];         /* the server's did:key */
   hm_server_conn *conns;
   size_t n_conns;
+  /* Authenticated connections by DID (hash of the DID -> chain through did_next); a DID's
+   * connections share a bucket. did_nb == 0: no table (allocation failed), lookups then
+   * walk conns. */
+  hm_server_conn **did_tab;
+  size_t did_nb, n_authed;
   hm_rate_entry *rates;
   hm_slow_entry *slow;
   hm_presence_entry *presence;

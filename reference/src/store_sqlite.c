@@ -111,6 +111,18 @@ static const char *const migrations[HM_STORE_SCHEMA_VERSION] = {
 #define SQ_CACHE_SLOTS 512 /* power of two, well above this file's ~130 statements */
 #define SQ_INUSE_MAX 16
 
+/* Member cache (hm_store_vtable.member_dids): the DIDs of a community's members, built from
+ * the table on first use. A write that adds members appends to a cached list; one that
+ * removes members drops the community's list; any rollback drops them all. */
+#define SQ_MEMBER_BUCKETS 1024
+
+typedef struct sq_members {
+  struct sq_members *next;
+  char *cid;
+  char **dids;
+  size_t n, cap;
+} sq_members;
+
 typedef struct {
   const char *sql; /* NULL: free slot */
   sqlite3_stmt *stmt;
@@ -122,6 +134,7 @@ typedef struct {
   sqlite3 *db;
   int batch;      /* hm_store_batch_begin ran and its batch is not ended yet */
   int batch_lost; /* SQLite rolled the batch's transaction back on its own (I/O error, disk full) */
+  struct sq_members *members[SQ_MEMBER_BUCKETS]; /* member cache, see member_dids */
   size_t ncached;
   sq_cached *inuse[SQ_INUSE_MAX]; /* cached statements handed out and not yet done() */
   size_t ninuse;
@@ -133,9 +146,65 @@ static sqlite3 *db_of(hm_store *st) { return ((sq_store *)st)->db; }
 /* Inside a batch, SQLite may have rolled the outer transaction back by itself after an
  * I/O, disk-full or out-of-memory error (the connection is back in autocommit mode). Every
  * later statement of the batch then fails with HM_ERR_IO, so nothing runs outside it. */
+static void members_invalidate_all(sq_store *q);
+
 static int batch_broken(sq_store *q) {
-  if (q->batch && !q->batch_lost && sqlite3_get_autocommit(q->db)) q->batch_lost = 1;
+  if (q->batch && !q->batch_lost && sqlite3_get_autocommit(q->db)) {
+    q->batch_lost = 1;
+    members_invalidate_all(q);
+  }
   return q->batch_lost;
+}
+
+static size_t str_hash(const char *s) {
+  size_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static void members_free(sq_members *m) {
+  for (size_t i = 0; i < m->n; i++) hm_free(m->dids[i]);
+  hm_free(m->dids);
+  hm_free(m->cid);
+  hm_free(m);
+}
+
+static sq_members **members_slot(sq_store *q, const char *cid) {
+  sq_members **pp = &q->members[str_hash(cid) & (SQ_MEMBER_BUCKETS - 1)];
+  while (*pp && strcmp((*pp)->cid, cid) != 0) pp = &(*pp)->next;
+  return pp;
+}
+
+/* Forget the cached member list of cid. */
+static void members_invalidate(hm_store *st, const char *cid) {
+  sq_members **pp = members_slot((sq_store *)st, cid), *m = *pp;
+  if (!m) return;
+  *pp = m->next;
+  members_free(m);
+}
+
+/* Forget every cached member list (after any rollback: the cache may be ahead of the data). */
+static void members_invalidate_all(sq_store *q) {
+  for (size_t i = 0; i < SQ_MEMBER_BUCKETS; i++) {
+    while (q->members[i]) {
+      sq_members *m = q->members[i];
+      q->members[i] = m->next;
+      members_free(m);
+    }
+  }
+}
+
+static int members_push(sq_members *m, const char *did) {
+  if (m->n == m->cap) {
+    size_t nc = m->cap ? m->cap * 2 : 8;
+    char **nd = hm_realloc(m->dids, nc * sizeof *nd);
+    if (!nd) return HM_ERR_NOMEM;
+    m->dids = nd;
+    m->cap = nc;
+  }
+  if (!(m->dids[m->n] = hm_strdup(did))) return HM_ERR_NOMEM;
+  m->n++;
+  return HM_OK;
 }
 
 static sq_cached *cache_slot(sq_store *q, const char *sql) {
@@ -234,6 +303,7 @@ static int tx_commit(hm_store *st) {
 
 static void tx_rollback(hm_store *st) {
   sq_store *q = (sq_store *)st;
+  members_invalidate_all(q);
   if (!q->batch) {
     sexec(st, "ROLLBACK");
     return;
@@ -350,6 +420,7 @@ static int sq_community_create(hm_store *st, const hm_store_community *c, const 
       goto fail;
   }
   if (tx_commit(st) != HM_OK) goto fail;
+  members_invalidate(st, c->id); /* a list cached while it did not exist */
   return HM_OK;
 fail:
   tx_rollback(st);
@@ -466,6 +537,10 @@ static int sq_member_add(hm_store *st, const char *cid, const char *did, int64_t
   int64_t n = 0;
   int rc = run(st, &n, "INSERT OR IGNORE INTO members(community_id, did, joined_ms) VALUES(?1,?2,?3)", "ssi", cid, did,
                joined_ms);
+  if (rc == HM_OK && n > 0) {
+    sq_members *m = *members_slot((sq_store *)st, cid);
+    if (m && members_push(m, did) != HM_OK) members_invalidate(st, cid);
+  }
   if (rc == HM_OK && added) *added = n > 0;
   return rc;
 }
@@ -479,6 +554,7 @@ static int sq_member_remove(hm_store *st, const char *cid, const char *did) {
     tx_rollback(st);
     return HM_ERR_IO;
   }
+  if (changed > 0) members_invalidate(st, cid);
   return changed > 0 ? HM_OK : HM_ERR_NOT_FOUND;
 }
 
@@ -487,6 +563,32 @@ static int sq_member_list(hm_store *st, const char *cid, hm_store_member_cb cb, 
   if (prep(st, &s, MEMBER_COLS " WHERE m.community_id=?1 ORDER BY m.rowid") != HM_OK) return HM_ERR_IO;
   bind_text(s, 1, cid);
   return member_rows(st, s, cb, ctx, 0);
+}
+
+static int sq_member_dids(hm_store *st, const char *cid, const char *const **dids, size_t *n) {
+  sq_store *q = (sq_store *)st;
+  *dids = NULL;
+  *n = 0;
+  sq_members **pp = members_slot(q, cid), *m = *pp;
+  if (!m) {
+    sqlite3_stmt *s;
+    if (prep(st, &s, "SELECT did FROM members WHERE community_id=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
+    bind_text(s, 1, cid);
+    int rc = HM_OK, r;
+    m = hm_calloc(1, sizeof *m);
+    if (!m || !(m->cid = hm_strdup(cid))) rc = HM_ERR_NOMEM;
+    while (rc == HM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) rc = members_push(m, col_text(s, 0));
+    if (rc == HM_OK && r != SQLITE_DONE) rc = HM_ERR_IO;
+    done(st, s);
+    if (rc != HM_OK) {
+      if (m) members_free(m);
+      return rc;
+    }
+    *pp = m;
+  }
+  *dids = (const char *const *)m->dids;
+  *n = m->n;
+  return HM_OK;
 }
 
 static int sq_member_count(hm_store *st, const char *cid, int64_t *n) {
@@ -634,6 +736,7 @@ static int sq_ban_add(hm_store *st, const char *cid, const char *did, const char
                "ssssi", cid, did, by, reason, ms) == HM_OK &&
            run(st, NULL, "DELETE FROM members WHERE community_id=?1 AND did=?2", "ss", cid, did) == HM_OK &&
            run(st, NULL, "DELETE FROM role_assignments WHERE community_id=?1 AND did=?2", "ss", cid, did) == HM_OK;
+  members_invalidate(st, cid);
   TX_END(st, ok);
 }
 
@@ -1530,6 +1633,7 @@ static int sq_batch_end(hm_store *st) {
     rc = HM_ERR_IO;
     if (!sqlite3_get_autocommit(q->db)) sexec(st, "ROLLBACK");
   }
+  if (rc != HM_OK) members_invalidate_all(q);
   q->batch = 0;
   q->batch_lost = 0;
   return rc;
@@ -1539,6 +1643,7 @@ static int sq_batch_abort(hm_store *st) {
   sq_store *q = (sq_store *)st;
   if (!q->batch) return HM_ERR_INVAL;
   q->batch = 0; /* first, so that prep() does not refuse the ROLLBACK */
+  members_invalidate_all(q);
   if (!sqlite3_get_autocommit(q->db)) sexec(st, "ROLLBACK");
   q->batch_lost = 0;
   return HM_OK;
@@ -1551,6 +1656,7 @@ static void sq_close(hm_store *st) {
   if (q->db) {
     /* An open batch is lost, never committed. */
     cache_clear(q);
+    members_invalidate_all(q);
     if (!sqlite3_get_autocommit(q->db)) exec(q->db, "ROLLBACK");
     sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_close(q->db);
@@ -1579,7 +1685,7 @@ static const hm_store_vtable sq_vtable = {
     sq_media_put,      sq_media_get,       sq_media_delete,
     sq_recovery_create, sq_recovery_get,   sq_recovery_list, sq_recovery_delete, sq_recovery_shard_put,
     sq_recovery_shards, sq_user_data_put, sq_user_data_get, sq_user_data_delete, sq_capability_put,
-    sq_capability_get, sq_channel_find, sq_batch_begin, sq_batch_end, sq_batch_abort,
+    sq_capability_get, sq_channel_find, sq_batch_begin, sq_batch_end, sq_batch_abort, sq_member_dids,
 };
 
 int hm_store_sqlite_schema_version(void) { return HM_STORE_SCHEMA_VERSION; }

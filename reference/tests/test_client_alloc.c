@@ -32,6 +32,31 @@ static int op_channel_send(hm_client *c) { return hm_client_channel_send(c, "C",
 static int op_dm_send(hm_client *c) { return hm_client_dm_send(c, idb.did, "secret", NULL, 0); }
 static int op_keypackage(hm_client *c) { return hm_client_mls_upload_keypackage(c); }
 static int op_group(hm_client *c) { return hm_client_mls_create_group(c, "C", "C:channel:1"); }
+static int op_update(hm_client *c) {
+  int rc = hm_client_mls_create_group(c, "C", "C:channel:1");
+  return rc == HM_OK ? hm_client_mls_update(c, "C", "C:channel:1") : rc;
+}
+/* Connected: auth-ok (key package upload), the first DM (announcement + hold), the barrier's
+ * answer and the release. */
+static int op_dm_ready(hm_client *c) {
+  char buf[600];
+  int rc = hm_client_on_open(c);
+  static const char *ok =
+      "{\"id\":\"s\",\"type\":\"sync.response\",\"sender\":\"server\",\"payload\":{\"authenticated\":true,\"did\":\"x\",\"sessionToken\":\"t\"}}";
+  int r = hm_client_on_frame(c, ok, strlen(ok));
+  if (rc == HM_OK) rc = r;
+  r = hm_client_dm_send(c, idb.did, "secret", NULL, 0);
+  if (rc == HM_OK) rc = r;
+  hm_client_set_dm_settle_ms(c, 0);
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"k\",\"type\":\"mls.keypackage.response\",\"sender\":\"server\",\"payload\":{\"keyPackages\":{\"%s\":[]}}}",
+           idb.did);
+  r = hm_client_on_frame(c, buf, strlen(buf));
+  if (rc == HM_OK) rc = r;
+  r = hm_client_tick(c);
+  if (rc == HM_OK) rc = r;
+  return rc;
+}
 static int op_frames(hm_client *c) {
   static const char *frames[] = {
       "{\"id\":\"s\",\"type\":\"sync.response\",\"sender\":\"server\",\"payload\":{\"authenticated\":true,\"did\":\"x\",\"sessionToken\":\"t\"}}",
@@ -54,7 +79,7 @@ static void sweep(op_fn op, int check_queue) {
     hm_client_env env = {now0, NULL, NULL};
     hm_client *c = NULL;
     assert_int_equal(hm_client_new(&c, &env, &ida), HM_OK);
-    size_t q0 = hm_client_queued(c);
+    size_t q0 = hm_client_queued(c), h0 = hm_client_dm_held(c);
     long before = hm_test_alloc_count();
     hm_test_alloc_fail_at(n);
     int rc = op(c);
@@ -62,7 +87,10 @@ static void sweep(op_fn op, int check_queue) {
     hm_test_alloc_fail_at(0);
     if (rc != HM_OK) {
       assert_int_equal(rc, HM_ERR_NOMEM);
-      if (check_queue) assert_int_equal(hm_client_queued(c), q0);
+      if (check_queue) {
+        assert_int_equal(hm_client_queued(c), q0);
+        assert_int_equal(hm_client_dm_held(c), h0);
+      }
     }
     hm_client_free(c);
     assert_int_equal(hm_test_alloc_outstanding(), base);
@@ -77,6 +105,8 @@ static void test_client_alloc_dm_send(void **st) { (void)st; sweep(op_dm_send, 1
 static void test_client_alloc_keypackage_upload(void **st) { (void)st; sweep(op_keypackage, 1); }
 static void test_client_alloc_group_create(void **st) { (void)st; sweep(op_group, 0); }
 static void test_client_alloc_inbound_frames(void **st) { (void)st; sweep(op_frames, 0); }
+static void test_client_alloc_update(void **st) { (void)st; sweep(op_update, 0); }
+static void test_client_alloc_dm_ready(void **st) { (void)st; sweep(op_dm_ready, 0); }
 
 int main(void) {
   if (sodium_init() < 0) return 1;
@@ -91,6 +121,8 @@ int main(void) {
       cmocka_unit_test(test_client_alloc_keypackage_upload),
       cmocka_unit_test(test_client_alloc_group_create),
       cmocka_unit_test(test_client_alloc_inbound_frames),
+      cmocka_unit_test(test_client_alloc_update),
+      cmocka_unit_test(test_client_alloc_dm_ready),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   hm_identity_clear(&ida);

@@ -16,6 +16,7 @@
 #include "harmony/crypto.h"
 #include "harmony/did.h"
 #include "harmony/json.h"
+#include "harmony/mls.h"
 #include "harmony/vc.h"
 
 static int64_t fake_now = 1795000000000LL;
@@ -37,6 +38,7 @@ typedef struct {
   char msg_text[256]; /* last channel.message */
   hm_client_e2e msg_e2e;
   int events;
+  hm_json *kp; /* the key package of the last automatic upload (login) */
 } peer;
 
 static void on_ev(void *ctx, hm_client *c, const hm_client_event *ev) {
@@ -63,6 +65,7 @@ static void peer_init(peer *p, uint8_t seedbyte) {
 }
 
 static void peer_clear(peer *p) {
+  hm_json_free(p->kp);
   hm_client_free(p->c);
   hm_identity_clear(&p->id);
 }
@@ -91,12 +94,7 @@ static void feed_json(hm_client *c, const hm_json *j) {
   hm_free(s);
 }
 
-/* Authenticate p: open, drain the auth frame, answer auth-ok with a token. */
-static void login(peer *p) {
-  assert_int_equal(hm_client_on_open(p->c), HM_OK);
-  hm_json *a = pop(p->c);
-  assert_non_null(a);
-  hm_json_free(a);
+static void auth_ok(peer *p) {
   char buf[512];
   snprintf(buf, sizeof buf,
            "{\"id\":\"s1\",\"type\":\"sync.response\",\"timestamp\":\"x\",\"sender\":\"server\","
@@ -104,6 +102,36 @@ static void login(peer *p) {
            p->id.did);
   feed(p->c, buf);
   assert_int_equal(hm_client_get_state(p->c), HM_CLIENT_READY);
+}
+
+/* The next frame must be the automatic upload of p's own key package, valid for p's DID
+ * under the hardened checks (R-CRY-MLS-4); it is kept in p->kp. */
+static void expect_kp_upload(peer *p) {
+  hm_json *f = pop(p->c);
+  assert_non_null(f);
+  assert_string_equal(type_of(f), "mls.keypackage.upload");
+  const hm_json *kp = hm_json_object_getc(hm_json_object_getc(f, "payload"), "keyPackage");
+  char *t = NULL;
+  size_t tl = 0;
+  assert_int_equal(hm_json_stringify(&t, &tl, kp), HM_OK);
+  hm_mls_keypackage_info info;
+  assert_int_equal(hm_mls_keypackage_verify(&info, t, tl, HM_MLS_HARDENED, p->id.did), HM_OK);
+  hm_free(t);
+  hm_json_free(p->kp);
+  p->kp = hm_json_clone(kp);
+  assert_non_null(p->kp);
+  hm_json_free(f);
+}
+
+/* Authenticate p: open, drain the auth frame, answer auth-ok with a token, drain the
+ * automatic key package upload that comes first after it. */
+static void login(peer *p) {
+  assert_int_equal(hm_client_on_open(p->c), HM_OK);
+  hm_json *a = pop(p->c);
+  assert_non_null(a);
+  hm_json_free(a);
+  auth_ok(p);
+  expect_kp_upload(p);
 }
 
 /* ---- authentication ---------------------------------------------------------------- */
@@ -161,6 +189,46 @@ static void test_client_open_token_first_then_vp_on_expired(void **st) {
   assert_string_equal(type_of(f), "sync.state");
   hm_json_free(f);
   assert_string_equal(p.last_type, "auth.token.expired");
+  peer_clear(&p);
+}
+
+/* Right after auth-ok, before the resync and the user's queued frames, the client uploads
+ * its own key package (as upstream's client does on every connect): an upstream peer that
+ * finds none sends its DMs in clear. Again after every re-authentication; never when
+ * switched off. */
+static void test_client_auth_ok_uploads_keypackage_first(void **st) {
+  (void)st;
+  peer p;
+  peer_init(&p, 8);
+  assert_int_equal(hm_client_follow(p.c, "C", "C:channel:1"), HM_OK);
+  assert_int_equal(hm_client_send(p.c, "community.list", NULL, NULL, 0), HM_OK);
+  login(&p); /* asserts the upload comes first and verifies */
+  hm_json *f = pop(p.c);
+  assert_string_equal(type_of(f), "sync.request");
+  hm_json_free(f);
+  f = pop(p.c);
+  assert_string_equal(type_of(f), "community.list");
+  hm_json_free(f);
+  assert_null(pop(p.c));
+  /* The same package every time (deterministic signature): the server stores it once. */
+  hm_json *first = hm_json_clone(p.kp);
+  hm_client_on_close(p.c);
+  login(&p);
+  assert_true(hm_json_equal(first, p.kp));
+  hm_json_free(first);
+  f = pop(p.c);
+  assert_string_equal(type_of(f), "sync.request");
+  hm_json_free(f);
+  /* Off: no upload after authentication. */
+  hm_client_set_auto_keypackage(p.c, 0);
+  hm_client_on_close(p.c);
+  assert_int_equal(hm_client_on_open(p.c), HM_OK);
+  hm_json_free(pop(p.c));
+  auth_ok(&p);
+  f = pop(p.c);
+  assert_string_equal(type_of(f), "sync.request");
+  hm_json_free(f);
+  assert_null(pop(p.c));
   peer_clear(&p);
 }
 
@@ -270,6 +338,19 @@ static void test_client_resync_from_last_clock(void **st) {
 
 /* ---- DMs ----------------------------------------------------------------------------- */
 
+/* Answer a's barrier fetch as the server would: mls.keypackage.response naming peer_did. */
+static void answer_fetch(peer *a, const hm_json *fetch, const char *peer_did) {
+  assert_string_equal(type_of(fetch), "mls.keypackage.fetch");
+  const hm_json *dids = hm_json_object_getc(hm_json_object_getc(fetch, "payload"), "dids");
+  assert_int_equal(hm_json_array_size(dids), 1);
+  assert_true(hm_json_string_is(hm_json_array_get(dids, 0), peer_did));
+  char buf[512];
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"kr\",\"type\":\"mls.keypackage.response\",\"timestamp\":\"t\",\"sender\":\"server\","
+           "\"payload\":{\"keyPackages\":{\"%s\":[]}}}", peer_did);
+  feed(a->c, buf);
+}
+
 static void test_client_dm_seal_open_with_peer(void **st) {
   (void)st;
   peer a, b;
@@ -287,7 +368,13 @@ static void test_client_dm_seal_open_with_peer(void **st) {
   assert_int_equal(b.last_e2e, HM_CLIENT_E2E_NONE);
   hm_json_free(f);
   f = pop(a.c);
+  answer_fetch(&a, f, b.id.did);
+  hm_json_free(f);
+  fake_now += HM_CLIENT_DM_SETTLE_MS;
+  assert_int_equal(hm_client_tick(a.c), HM_OK);
+  f = pop(a.c);
   assert_string_equal(type_of(f), "dm.send");
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "id"), id));
   const hm_json *content = hm_json_object_getc(hm_json_object_getc(f, "payload"), "content");
   assert_non_null(hm_json_object_getc(content, "nonce"));
   /* The server relays it as dm.message with sender = a. */
@@ -301,15 +388,137 @@ static void test_client_dm_seal_open_with_peer(void **st) {
   feed_json(b.c, f);
   assert_int_equal(b.last_e2e, HM_CLIENT_E2E_FAILED);
   hm_json_free(f);
-  /* A second DM is not preceded by another announcement. */
+  /* A second DM is not preceded by another announcement and is not held. */
   assert_int_equal(hm_client_dm_send(a.c, b.id.did, "again", NULL, 0), HM_OK);
+  assert_int_equal(hm_client_dm_held(a.c), 0);
   f = pop(a.c);
   assert_string_equal(type_of(f), "dm.send");
   hm_json_free(f);
-  /* Undecodable recipient: refused, nothing queued (no plaintext fallback). */
+  /* Undecodable recipient: refused, nothing queued or held (no plaintext fallback). */
   size_t q = hm_client_queued(a.c);
   assert_int_equal(hm_client_dm_send(a.c, "did:key:zzz", "x", NULL, 0), HM_ERR_DID);
   assert_int_equal(hm_client_queued(a.c), q);
+  assert_int_equal(hm_client_dm_held(a.c), 0);
+  peer_clear(&a);
+  peer_clear(&b);
+}
+
+/* Regression for the first-DM race with upstream's client (it opens its DM channel from
+ * dm.keyexchange asynchronously and shows a dm.message read together with it as
+ * "[encrypted]"): the first dm.send never leaves in the same burst as dm.keyexchange. It is
+ * held until the server has answered the fetch sent after the key exchange and the settle
+ * time has passed; an error answering the fetch counts too, other answers do not. */
+static void test_client_dm_first_send_waits_for_keyexchange_settle(void **st) {
+  (void)st;
+  peer a, b, c;
+  peer_init(&a, 21);
+  peer_init(&b, 22);
+  peer_init(&c, 23);
+  login(&a);
+  int64_t t0 = fake_now;
+  assert_int_equal(hm_client_dm_send(a.c, b.id.did, "one", NULL, 0), HM_OK);
+  assert_int_equal(hm_client_dm_send(a.c, b.id.did, "two", NULL, 0), HM_OK);
+  assert_int_equal(hm_client_dm_held(a.c), 2);
+  hm_json *kx = pop(a.c), *fetch = pop(a.c);
+  assert_string_equal(type_of(kx), "dm.keyexchange");
+  assert_string_equal(type_of(fetch), "mls.keypackage.fetch");
+  assert_null(pop(a.c)); /* nothing else in this burst */
+  /* Time alone releases nothing while the server has not answered. */
+  fake_now = t0 + 10 * HM_CLIENT_DM_SETTLE_MS;
+  assert_int_equal(hm_client_tick(a.c), HM_OK);
+  assert_null(pop(a.c));
+  /* A response about another DID is not the answer. */
+  feed(a.c, "{\"id\":\"x\",\"type\":\"mls.keypackage.response\",\"timestamp\":\"t\",\"sender\":\"server\","
+            "\"payload\":{\"keyPackages\":{\"did:key:other\":[]}}}");
+  assert_null(pop(a.c));
+  answer_fetch(&a, fetch, b.id.did);
+  int64_t t1 = fake_now;
+  assert_null(pop(a.c)); /* settle time not yet passed */
+  fake_now = t1 + HM_CLIENT_DM_SETTLE_MS - 1;
+  assert_int_equal(hm_client_tick(a.c), HM_OK);
+  assert_null(pop(a.c));
+  assert_int_equal(hm_client_dm_held(a.c), 2);
+  fake_now = t1 + HM_CLIENT_DM_SETTLE_MS;
+  assert_int_equal(hm_client_tick(a.c), HM_OK);
+  assert_int_equal(hm_client_dm_held(a.c), 0);
+  /* Released in order, and they decrypt at the peer. */
+  const char *want[2] = {"one", "two"};
+  for (int i = 0; i < 2; i++) {
+    hm_json *f = pop(a.c);
+    assert_string_equal(type_of(f), "dm.send");
+    assert_int_equal(hm_json_object_setc(f, "type", hm_json_new_cstr("dm.message")), HM_OK);
+    feed_json(b.c, f);
+    assert_string_equal(b.last_text, want[i]);
+    assert_int_equal(b.last_e2e, HM_CLIENT_E2E_DECRYPTED);
+    hm_json_free(f);
+  }
+  assert_null(pop(a.c));
+  hm_json_free(kx);
+  hm_json_free(fetch);
+
+  /* To c, with no settle time, the fetch refused by an error (e.g. rate limited): the
+   * error answering that request id releases at once; an error for another id does not. */
+  hm_client_set_dm_settle_ms(a.c, 0);
+  assert_int_equal(hm_client_dm_send(a.c, c.id.did, "to c", NULL, 0), HM_OK);
+  kx = pop(a.c);
+  fetch = pop(a.c);
+  assert_string_equal(type_of(fetch), "mls.keypackage.fetch");
+  feed(a.c, "{\"id\":\"e\",\"type\":\"error\",\"timestamp\":\"t\",\"sender\":\"server\","
+            "\"payload\":{\"code\":\"RATE_LIMITED\",\"message\":\"x\",\"requestId\":\"nope\"}}");
+  assert_null(pop(a.c));
+  char buf[512];
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"e2\",\"type\":\"error\",\"timestamp\":\"t\",\"sender\":\"server\","
+           "\"payload\":{\"code\":\"RATE_LIMITED\",\"message\":\"x\",\"requestId\":\"%s\"}}",
+           hm_json_string(hm_json_object_getc(fetch, "id"), NULL));
+  feed(a.c, buf);
+  hm_json *f = pop(a.c);
+  assert_string_equal(type_of(f), "dm.send");
+  hm_json_free(f);
+  hm_json_free(kx);
+  hm_json_free(fetch);
+  peer_clear(&a);
+  peer_clear(&b);
+  peer_clear(&c);
+}
+
+/* A DM written while offline, and a disconnect before the announcement was answered: the
+ * DM stays held (it survives like every queued frame) and the announcement is sent again
+ * after the next authentication, after the key package upload. */
+static void test_client_dm_announce_survives_disconnect(void **st) {
+  (void)st;
+  peer a, b;
+  peer_init(&a, 24);
+  peer_init(&b, 25);
+  assert_int_equal(hm_client_dm_send(a.c, b.id.did, "offline", NULL, 0), HM_OK);
+  assert_int_equal(hm_client_dm_held(a.c), 1);
+  assert_null(pop(a.c));
+  login(&a); /* the key package upload comes first */
+  hm_json *kx = pop(a.c), *fetch = pop(a.c);
+  assert_string_equal(type_of(kx), "dm.keyexchange");
+  assert_string_equal(type_of(fetch), "mls.keypackage.fetch");
+  hm_json_free(kx);
+  /* Lost before the answer. */
+  hm_client_on_close(a.c);
+  assert_int_equal(hm_client_dm_held(a.c), 1);
+  /* An answer to the dead connection's fetch (late frame) does not count either. */
+  login(&a);
+  kx = pop(a.c);
+  hm_json *fetch2 = pop(a.c);
+  assert_string_equal(type_of(kx), "dm.keyexchange");
+  assert_string_equal(type_of(fetch2), "mls.keypackage.fetch");
+  assert_string_not_equal(hm_json_string(hm_json_object_getc(fetch, "id"), NULL),
+                          hm_json_string(hm_json_object_getc(fetch2, "id"), NULL));
+  answer_fetch(&a, fetch2, b.id.did);
+  fake_now += HM_CLIENT_DM_SETTLE_MS;
+  assert_int_equal(hm_client_tick(a.c), HM_OK);
+  hm_json *f = pop(a.c);
+  assert_string_equal(type_of(f), "dm.send");
+  assert_int_equal(hm_client_dm_held(a.c), 0);
+  hm_json_free(f);
+  hm_json_free(kx);
+  hm_json_free(fetch);
+  hm_json_free(fetch2);
   peer_clear(&a);
   peer_clear(&b);
 }
@@ -455,6 +664,155 @@ static void test_client_mls_add_welcome_commit_and_pending(void **st) {
   peer_clear(&b);
 }
 
+/* a creates the group of C/C:channel:1 and adds b from b's uploaded key package (b->kp);
+ * b joins from the Welcome. Both end at epoch 1 with 2 members. */
+static void make_group(peer *a, peer *b) {
+  assert_int_equal(hm_client_mls_create_group(a->c, "C", "C:channel:1"), HM_OK);
+  hm_json_free(pop(a->c)); /* mls.group.setup */
+  assert_int_equal(hm_client_mls_add(a->c, "C", "C:channel:1", b->id.did), HM_OK);
+  hm_json_free(pop(a->c)); /* mls.keypackage.fetch */
+  hm_json *resp = hm_json_new_object(), *pl = hm_json_new_object(), *kps = hm_json_new_object(), *list = hm_json_new_array();
+  assert_int_equal(hm_json_array_append(list, hm_json_clone(b->kp)), HM_OK);
+  assert_int_equal(hm_json_object_setc(kps, b->id.did, list), HM_OK);
+  assert_int_equal(hm_json_object_setc(pl, "keyPackages", kps), HM_OK);
+  assert_int_equal(hm_json_object_setc(resp, "type", hm_json_new_cstr("mls.keypackage.response")), HM_OK);
+  assert_int_equal(hm_json_object_setc(resp, "sender", hm_json_new_cstr("server")), HM_OK);
+  assert_int_equal(hm_json_object_setc(resp, "payload", pl), HM_OK);
+  feed_json(a->c, resp);
+  hm_json_free(resp);
+  hm_json *welcome = pop(a->c);
+  assert_string_equal(type_of(welcome), "mls.welcome");
+  feed_json(b->c, welcome);
+  hm_json_free(welcome);
+  hm_json_free(pop(a->c)); /* mls.commit of the add */
+  uint64_t ep = 0;
+  size_t n = 0;
+  assert_int_equal(hm_client_mls_info(b->c, "C", "C:channel:1", &ep, &n), HM_OK);
+  assert_int_equal(ep, 1);
+  assert_int_equal(n, 2);
+}
+
+/* Feed a commit object built here (signed with signer's seed) as an mls.commit frame whose
+ * sender is sender_did. */
+static void feed_commit(peer *to, const char *sender_did, const char *commit_text, size_t cl) {
+  hm_json *cj = NULL;
+  assert_int_equal(hm_json_parse(&cj, commit_text, cl, 0, NULL), HM_OK);
+  hm_json *f = hm_json_new_object(), *pl = hm_json_new_object();
+  assert_int_equal(hm_json_object_setc(pl, "communityId", hm_json_new_cstr("C")), HM_OK);
+  assert_int_equal(hm_json_object_setc(pl, "channelId", hm_json_new_cstr("C:channel:1")), HM_OK);
+  assert_int_equal(hm_json_object_setc(pl, "groupId", hm_json_new_cstr("C:C:channel:1")), HM_OK);
+  assert_int_equal(hm_json_object_setc(pl, "commit", cj), HM_OK);
+  assert_int_equal(hm_json_object_setc(f, "id", hm_json_new_cstr("fc")), HM_OK);
+  assert_int_equal(hm_json_object_setc(f, "type", hm_json_new_cstr("mls.commit")), HM_OK);
+  assert_int_equal(hm_json_object_setc(f, "sender", hm_json_new_cstr(sender_did)), HM_OK);
+  assert_int_equal(hm_json_object_setc(f, "payload", pl), HM_OK);
+  feed_json(to->c, f);
+  hm_json_free(f);
+}
+
+static void expect_epoch(peer *p, uint64_t want) {
+  uint64_t ep = 0;
+  size_t n = 0;
+  assert_int_equal(hm_client_mls_info(p->c, "C", "C:channel:1", &ep, &n), HM_OK);
+  assert_int_equal(ep, want);
+  assert_int_equal(n, 2);
+}
+
+/* Update commits: any member (creator or not) advances the epoch without a membership change,
+ * in upstream's update format with its own did:key-bound leaf keys; the other member applies
+ * it and both keep decrypting at the new epoch, while the old epoch's messages no longer open.
+ * Updates of another member's leaf, with keys not bound to the DID (upstream's random
+ * updateKeys key, W19), or with a bad signature are discarded. */
+static void test_client_mls_update_commit(void **st) {
+  (void)st;
+  peer a, b;
+  peer_init(&a, 31);
+  peer_init(&b, 32);
+  login(&a);
+  login(&b);
+  assert_int_equal(hm_client_mls_update(a.c, "C", "nochannel"), HM_ERR_NOT_FOUND);
+  make_group(&a, &b);
+  /* A message of epoch 1, kept to replay after the update. */
+  assert_int_equal(hm_client_channel_send(a.c, "C", "C:channel:1", "epoch one", NULL, 0), HM_OK);
+  hm_json *old = pop(a.c);
+  assert_int_equal(hm_json_object_setc(old, "type", hm_json_new_cstr("channel.message")), HM_OK);
+  uint8_t mk1[32], mk2[32];
+  assert_int_equal(hm_client_mls_media_key(a.c, "C", "C:channel:1", mk1, NULL), HM_OK);
+
+  /* The creator rotates. */
+  assert_int_equal(hm_client_mls_update(a.c, "C", "C:channel:1"), HM_OK);
+  expect_epoch(&a, 2);
+  hm_json *cm = pop(a.c);
+  assert_string_equal(type_of(cm), "mls.commit");
+  const hm_json *commit = hm_json_object_getc(hm_json_object_getc(cm, "payload"), "commit");
+  assert_int_equal((int)hm_json_number(hm_json_object_getc(commit, "epoch")), 2);
+  const hm_json *prop = hm_json_array_get(hm_json_object_getc(commit, "proposals"), 0);
+  assert_int_equal(hm_json_array_size(hm_json_object_getc(commit, "proposals")), 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(prop, "type"), "update"));
+  const hm_json *leaf = hm_json_object_getc(prop, "leafNode");
+  assert_true(hm_json_string_is(hm_json_object_getc(leaf, "did"), a.id.did));
+  feed_json(b.c, cm);
+  hm_json_free(cm);
+  expect_epoch(&b, 2);
+  assert_int_equal(hm_client_mls_media_key(a.c, "C", "C:channel:1", mk2, NULL), HM_OK);
+  assert_memory_not_equal(mk1, mk2, 32);
+  assert_int_equal(hm_client_channel_send(a.c, "C", "C:channel:1", "epoch two", NULL, 0), HM_OK);
+  assert_int_equal(relay(a.c, b.c, "channel.send", "channel.message"), 1);
+  assert_string_equal(b.msg_text, "epoch two");
+  assert_int_equal(b.msg_e2e, HM_CLIENT_E2E_DECRYPTED);
+  feed_json(b.c, old); /* epoch 1 ciphertext no longer opens */
+  assert_int_equal(b.msg_e2e, HM_CLIENT_E2E_FAILED);
+  hm_json_free(old);
+
+  /* A member that is not the creator rotates too. */
+  assert_int_equal(hm_client_mls_update(b.c, "C", "C:channel:1"), HM_OK);
+  assert_int_equal(relay(b.c, a.c, "mls.commit", NULL), 1);
+  expect_epoch(&a, 3);
+  assert_int_equal(hm_client_channel_send(b.c, "C", "C:channel:1", "epoch three", NULL, 0), HM_OK);
+  assert_int_equal(relay(b.c, a.c, "channel.send", "channel.message"), 1);
+  assert_string_equal(a.msg_text, "epoch three");
+  assert_int_equal(a.msg_e2e, HM_CLIENT_E2E_DECRYPTED);
+
+  /* Forgeries, each signed by b (a member) for epoch 4: all discarded by a. */
+  uint8_t cs[32], rnd[32];
+  memset(cs, 7, sizeof cs);
+  memset(rnd, 0x5a, sizeof rnd);
+  hm_mls_proposal pr;
+  char *ct = NULL;
+  size_t cl = 0;
+  /* (1) b updating a's leaf. */
+  memset(&pr, 0, sizeof pr);
+  pr.type = HM_MLS_UPDATE;
+  pr.did = a.id.did;
+  pr.encryption_key = a.id.x_pk;
+  pr.signature_key = a.id.ed_pk;
+  assert_int_equal(hm_mls_commit_build(&ct, &cl, "C:C:channel:1", 4, &pr, 1, cs, b.id.seed32), HM_OK);
+  feed_commit(&a, b.id.did, ct, cl);
+  hm_free(ct);
+  expect_epoch(&a, 3);
+  /* (2) b's own leaf with a random encryption key (upstream's updateKeys, W19). */
+  pr.did = b.id.did;
+  pr.encryption_key = rnd;
+  pr.signature_key = b.id.ed_pk;
+  assert_int_equal(hm_mls_commit_build(&ct, &cl, "C:C:channel:1", 4, &pr, 1, cs, b.id.seed32), HM_OK);
+  feed_commit(&a, b.id.did, ct, cl);
+  hm_free(ct);
+  expect_epoch(&a, 3);
+  /* (3) b's own bound keys but signed by a key that is not b's. */
+  pr.encryption_key = b.id.x_pk;
+  assert_int_equal(hm_mls_commit_build(&ct, &cl, "C:C:channel:1", 4, &pr, 1, cs, a.id.seed32), HM_OK);
+  feed_commit(&a, b.id.did, ct, cl);
+  hm_free(ct);
+  expect_epoch(&a, 3);
+  /* (4) The same, correctly signed by b: applied (the forgeries changed nothing). */
+  assert_int_equal(hm_mls_commit_build(&ct, &cl, "C:C:channel:1", 4, &pr, 1, cs, b.id.seed32), HM_OK);
+  feed_commit(&a, b.id.did, ct, cl);
+  hm_free(ct);
+  expect_epoch(&a, 4);
+  peer_clear(&a);
+  peer_clear(&b);
+}
+
 static void test_client_channel_send_plain_without_group(void **st) {
   (void)st;
   peer a;
@@ -485,7 +843,11 @@ int main(void) {
       cmocka_unit_test(test_client_auth_ok_keeps_token_and_releases_queue),
       cmocka_unit_test(test_client_backoff_bounds_and_growth),
       cmocka_unit_test(test_client_resync_from_last_clock),
+      cmocka_unit_test(test_client_auth_ok_uploads_keypackage_first),
       cmocka_unit_test(test_client_dm_seal_open_with_peer),
+      cmocka_unit_test(test_client_dm_first_send_waits_for_keyexchange_settle),
+      cmocka_unit_test(test_client_dm_announce_survives_disconnect),
+      cmocka_unit_test(test_client_mls_update_commit),
       cmocka_unit_test(test_client_dm_keyexchange_mismatch_reported),
       cmocka_unit_test(test_client_mls_add_welcome_commit_and_pending),
       cmocka_unit_test(test_client_channel_send_plain_without_group),

@@ -950,6 +950,96 @@ static void test_server_keepalive_ping_and_timeout(void **state) {
   rig_close(&r);
 }
 
+/* The broadcast audience follows membership at once (R-AUTHZ-10, R-DLV-3): kick, leave,
+ * rejoin, ban, and many connections per DID (the DID index grows past its first size and
+ * forgets closed connections). */
+static size_t count_msg(const peer *p, size_t from, const char *id) {
+  size_t n = 0;
+  for (size_t i = from; i < p->n; i++) {
+    hm_json *f = frame(p, i);
+    if (hm_json_string_is(hm_json_object_getc(f, "type"), "channel.message") &&
+        hm_json_string_is(hm_json_object_getc(f, "id"), id))
+      n++;
+    hm_json_free(f);
+  }
+  return n;
+}
+
+static void test_server_broadcast_audience_follows_membership(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  enum { NB = 5, PER = 14 }; /* 70 authenticated connections of b-DIDs + 2 */
+  ident o, c, b[NB];
+  ident_make(&o, 1);
+  ident_make(&c, 2);
+  for (int i = 0; i < NB; i++) ident_make(&b[i], (uint8_t)(10 + i));
+  static peer po, pc, pb[NB][PER];
+  memset(&po, 0, sizeof po);
+  memset(&pc, 0, sizeof pc);
+  memset(pb, 0, sizeof pb);
+  hm_server_conn *co = login(&r, &po, &o, NULL), *cc = login(&r, &pc, &c, NULL), *cb[NB][PER];
+  char *cid, *chid, pl[600];
+  create_community(&r, co, &po, &cid, &chid);
+  join(&r, cc, &pc, cid);
+  for (int i = 0; i < NB; i++) {
+    cb[i][0] = login(&r, &pb[i][0], &b[i], NULL);
+    join(&r, cb[i][0], &pb[i][0], cid);
+    for (int k = 1; k < PER; k++) cb[i][k] = login(&r, &pb[i][k], &b[i], NULL);
+  }
+  size_t c0 = pc.n;
+  send_msg(&r, co, "m-1", cid, chid, "one", 1);
+  assert_int_equal(count_msg(&po, 0, "m-1"), 1);
+  assert_int_equal(count_msg(&pc, c0, "m-1"), 1);
+  for (int i = 0; i < NB; i++)
+    for (int k = 0; k < PER; k++) assert_int_equal(count_msg(&pb[i][k], 0, "m-1"), 1);
+  /* kick c: nothing reaches c from then on */
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"targetDID\":\"%s\"}", cid, c.id.did);
+  feed_free(&r, co, envelope("k1", "community.kick", NULL, obj(pl)));
+  size_t c1 = pc.n;
+  send_msg(&r, co, "m-2", cid, chid, "two", 2);
+  assert_int_equal(count_msg(&pc, c1, "m-2"), 0);
+  assert_int_equal(count_msg(&pb[0][3], 0, "m-2"), 1);
+  /* c rejoins and receives again */
+  join(&r, cc, &pc, cid);
+  size_t c2 = pc.n;
+  send_msg(&r, co, "m-3", cid, chid, "three", 3);
+  assert_int_equal(count_msg(&pc, c2, "m-3"), 1);
+  /* half of b[1]'s connections close: the others still receive, closed ones are gone */
+  for (int k = 0; k < PER / 2; k++) hm_server_conn_closed(r.srv, cb[1][k]);
+  send_msg(&r, co, "m-4", cid, chid, "four", 4);
+  for (int k = PER / 2; k < PER; k++) assert_int_equal(count_msg(&pb[1][k], 0, "m-4"), 1);
+  for (int k = 0; k < PER / 2; k++) assert_int_equal(count_msg(&pb[1][k], 0, "m-4"), 0);
+  /* b[2] leaves: none of its connections receives; it rejoins: all do */
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\"}", cid);
+  feed_free(&r, cb[2][0], envelope("lv", "community.leave", NULL, obj(pl)));
+  send_msg(&r, co, "m-5", cid, chid, "five", 5);
+  for (int k = 0; k < PER; k++) assert_int_equal(count_msg(&pb[2][k], 0, "m-5"), 0);
+  join(&r, cb[2][5], &pb[2][5], cid);
+  send_msg(&r, co, "m-6", cid, chid, "six", 6);
+  for (int k = 0; k < PER; k++) assert_int_equal(count_msg(&pb[2][k], 0, "m-6"), 1);
+  /* ban b[3]: its connections are closed and receive nothing more */
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"targetDID\":\"%s\"}", cid, b[3].id.did);
+  feed_free(&r, co, envelope("bn", "community.ban", NULL, obj(pl)));
+  for (int k = 0; k < PER; k++) assert_int_equal(pb[3][k].close_code, 4003);
+  size_t b3n[PER];
+  for (int k = 0; k < PER; k++) b3n[k] = pb[3][k].n;
+  send_msg(&r, co, "m-7", cid, chid, "seven", 7); /* before the transport reports the closes */
+  for (int k = 0; k < PER; k++) assert_int_equal(pb[3][k].n, b3n[k]);
+  assert_int_equal(count_msg(&pb[4][13], 0, "m-7"), 1);
+  free(cid);
+  free(chid);
+  peer_clear(&po);
+  peer_clear(&pc);
+  for (int i = 0; i < NB; i++) {
+    for (int k = 0; k < PER; k++) peer_clear(&pb[i][k]);
+    hm_identity_clear(&b[i].id);
+  }
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&c.id);
+  rig_close(&r);
+}
+
 static void test_server_ban_closes_and_blocks(void **state) {
   (void)state;
   rig r;
@@ -1268,6 +1358,7 @@ int main(void) {
       cmocka_unit_test(test_server_shutdown_closes_1001),
       cmocka_unit_test(test_server_keepalive_ping_and_timeout),
       cmocka_unit_test(test_server_ban_closes_and_blocks),
+      cmocka_unit_test(test_server_broadcast_audience_follows_membership),
       cmocka_unit_test(test_server_edit_delete_history),
       cmocka_unit_test(test_server_role_grants_permission),
       cmocka_unit_test(test_server_recovery_relay),

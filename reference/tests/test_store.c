@@ -237,6 +237,61 @@ static void test_store_batch_rollback_then_more_writes(void **state) {
   assert_int_equal(seq, 16);
 }
 
+static int has_did(hm_store *st, const char *cid, const char *did, size_t *n_out) {
+  const char *const *dids;
+  size_t n;
+  assert_int_equal(st->vt->member_dids(st, cid, &dids, &n), HM_OK);
+  if (n_out) *n_out = n;
+  int found = 0;
+  for (size_t i = 0; i < n; i++) found += strcmp(dids[i], did) == 0;
+  assert_true(found <= 1);
+  return found;
+}
+
+/* The member cache always equals the members table: adds, removes, bans, rejoins, an
+ * unknown community that is created later, failed writes and aborted batches. */
+static void test_store_member_dids_follow_writes(void **state) {
+  tdb *t = *state;
+  hm_store *st = t->st;
+  size_t n = 99;
+  assert_int_equal(has_did(st, "c1", "did:key:a", &n), 0); /* unknown: empty, and cached */
+  assert_int_equal(n, 0);
+  make_community(st, "c1", "did:key:a");
+  assert_int_equal(has_did(st, "c1", "did:key:a", &n), 1);
+  assert_int_equal(n, 1);
+  assert_int_equal(st->vt->member_add(st, "c1", "did:key:b", T0, NULL), HM_OK);
+  assert_int_equal(st->vt->member_add(st, "c1", "did:key:b", T0, NULL), HM_OK); /* already a member */
+  assert_int_equal(has_did(st, "c1", "did:key:b", &n), 1);
+  assert_int_equal(n, 2);
+  assert_int_equal(st->vt->member_remove(st, "c1", "did:key:b"), HM_OK);
+  assert_int_equal(has_did(st, "c1", "did:key:b", &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(st->vt->member_add(st, "c1", "did:key:b", T0, NULL), HM_OK); /* rejoin */
+  assert_int_equal(has_did(st, "c1", "did:key:b", NULL), 1);
+  assert_int_equal(st->vt->ban_add(st, "c1", "did:key:b", "did:key:a", NULL, T0), HM_OK);
+  assert_int_equal(has_did(st, "c1", "did:key:b", NULL), 0);
+  /* a batch: an add the batch aborts disappears from the cache too */
+  assert_int_equal(hm_store_batch_begin(st), HM_OK);
+  assert_int_equal(st->vt->member_add(st, "c1", "did:key:c", T0, NULL), HM_OK);
+  assert_int_equal(has_did(st, "c1", "did:key:c", NULL), 1);
+  assert_int_equal(hm_store_batch_abort(st), HM_OK);
+  assert_int_equal(has_did(st, "c1", "did:key:c", &n), 0);
+  assert_int_equal(n, 1);
+  /* a failed write inside a batch rolls back its savepoint; the batch's adds stay */
+  assert_int_equal(hm_store_batch_begin(st), HM_OK);
+  assert_int_equal(st->vt->member_add(st, "c1", "did:key:d", T0, NULL), HM_OK);
+  hm_store_message m = msg("c1", "nope", "m1");
+  assert_int_equal(st->vt->message_append(st, &m, NULL), HM_ERR_NOT_FOUND);
+  assert_int_equal(has_did(st, "c1", "did:key:d", &n), 1);
+  assert_int_equal(n, 2);
+  assert_int_equal(hm_store_batch_end(st), HM_OK);
+  tdb_reopen(t);
+  st = t->st;
+  assert_int_equal(has_did(st, "c1", "did:key:d", &n), 1);
+  assert_int_equal(n, 2);
+  assert_int_equal(has_did(st, "c1", "did:key:b", NULL), 0);
+}
+
 static void test_store_nobatch_each_write_durable(void **state) {
   tdb *t = *state;
   make_community(t->st, "c1", "did:key:a");
@@ -291,6 +346,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store_batch_abort_discards, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_batch_rollback_then_more_writes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_nobatch_each_write_durable, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_store_member_dids_follow_writes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_open_second_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_open_nomem, setup, teardown),
   };

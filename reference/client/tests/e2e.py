@@ -32,13 +32,13 @@ def check(cond, what):
 
 
 class Client:
-    def __init__(self, name, harmony, home, url):
+    def __init__(self, name, harmony, home, url, extra=()):
         self.name = name
         self.lines = []
         self.cv = threading.Condition()
         self.seq = 0
         self.proc = subprocess.Popen(
-            [harmony, "--home", home, "--server", url, "script"],
+            [harmony, "--home", home, "--server", url] + list(extra) + ["script"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -161,11 +161,24 @@ def main():
                             "community", "create", "Sealed"], capture_output=True, text=True, timeout=20)
         check(r.returncode == 2 and "wrong passphrase" in r.stderr, "a wrong passphrase is refused")
 
-        a, b, c = (Client(n, args.harmony, os.path.join(tmp, n), url) for n in "abc")
+        # c runs without the automatic key package upload: it stays outside MLS groups
+        # until it uploads one itself (below).
+        a, b = (Client(n, args.harmony, os.path.join(tmp, n), url) for n in "ab")
+        c = Client("c", args.harmony, os.path.join(tmp, "c"), url, ["--no-key-package"])
         clients = [a, b, c]
         for cl, n in ((a, "a"), (b, "b"), (c, "c")):
             r = cl.cmd(cmd="connect")
             check(r["ok"] and r["did"] == dids[n], "%s: login with a fresh VP" % n)
+
+        # Key packages: uploaded right after login without being asked (an upstream peer
+        # that finds none sends its DMs in clear), not with --no-key-package.
+        time.sleep(0.3)
+        r = c.cmd(cmd="req", type="mls.keypackage.fetch", payload={"dids": [dids["a"], dids["c"]]},
+                  wait="mls.keypackage.response")
+        kps = r["payload"]["keyPackages"]
+        check(r["ok"] and len(kps[dids["a"]]) == 1 and kps[dids["a"]][0]["leafNode"]["did"] == dids["a"],
+              "a: its key package is on the server right after login (automatic upload)")
+        check(kps[dids["c"]] == [], "c: --no-key-package uploads none")
 
         # Bad input and error frames.
         a.send_line("not json")
@@ -239,6 +252,60 @@ def main():
         for cl in (a, b):
             cl.cmd(cmd="req", type="voice.leave", payload={"channelId": ch})
 
+        # One-shot voice commands (each one connection: join, act, leave) by d, with b in
+        # the room. harmonyd has no SFU credentials here: signalling-only (R-SFU-13).
+        def hm(*argv, home="d", timeout=20):
+            return subprocess.run([args.harmony, "--home", os.path.join(tmp, home), "--server", url] + list(argv),
+                                  capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([args.harmony, "--home", os.path.join(tmp, "d"), "id", "new"], capture_output=True,
+                           text=True, timeout=10)
+        dids["d"] = r.stdout.split("\n")[1]
+        r = hm("community", "join", cid)
+        check(r.returncode == 0, "d: one-shot community join")
+        m = b.mark()
+        r = b.cmd(cmd="req", type="voice.join", payload={"communityId": cid, "channelId": ch}, wait="voice.state")
+        check(r["ok"], "b: in the voice room")
+        r = hm("voice", "offer", cid, ch, dids["b"], sdp_path)
+        check(r.returncode == 0, "d: one-shot `voice offer` (join, offer from the SDP file, leave) exits 0")
+        o = b.wait(ev("voice.offer", sender=dids["d"]), 5, "b gets d's one-shot offer", m)
+        check(o["payload"]["sdp"]["sdp"].startswith("v=0") and o["payload"]["sdp"]["type"] == "offer",
+              "b: receives d's offer with the SDP from the file")
+        b.wait(ev("voice.participant.left", p_did=dids["d"]), 5, "b sees d leave after its one-shot", m)
+        check(True, "b: d joined and left the room around its one-shot command")
+        m = b.mark()
+        r = hm("--json", "voice", "mute", cid, ch)
+        res = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+        mute = [x for x in res if x.get("result") == "req" and (x.get("payload") or {}).get("action") == "voice.mute"]
+        check(r.returncode == 0 and mute and any(p["did"] == dids["d"] and p["muted"] for p in mute[0]["payload"]["participants"]),
+              "d: one-shot `voice mute` prints the room with d muted")
+        o = b.wait(ev("voice.state", p_action="voice.mute"), 5, "b sees d's mute", m)
+        check(o["payload"]["did"] == dids["d"], "b: the room sees d muted")
+        r = hm("voice", "session", cid, ch)
+        check(r.returncode == 1 and "CF_SESSION_CREATE_FAILED" in r.stderr and "signalling-only" in r.stderr,
+              "d: `voice session` on a signalling-only server fails clearly (CF_SESSION_CREATE_FAILED)")
+        r = hm("voice", "push", cid, ch, sdp_path, "audio0")
+        check(r.returncode == 1 and "CF_SESSION_CREATE_FAILED" in r.stderr,
+              "d: `voice push` on a signalling-only server fails at the session (CF_SESSION_CREATE_FAILED)")
+        r = hm("voice", "push", cid, ch, os.path.join(tmp, "missing.sdp"), "audio0")
+        check(r.returncode == 2 and "cannot read the SDP file" in r.stderr, "d: a missing SDP file is refused before connecting")
+        with open(os.path.join(tmp, "bad.sdp"), "w") as f:
+            f.write("not an sdp")
+        r = hm("voice", "offer", cid, ch, dids["b"], os.path.join(tmp, "bad.sdp"))
+        check(r.returncode == 2 and "does not hold an SDP" in r.stderr, "d: a file that is not an SDP is refused")
+        r = hm("voice", "offer", cid, ch, dids["c"], sdp_path)
+        check(r.returncode == 1 and "NOT_FOUND" in r.stderr,
+              "d: an offer to a DID not in the room reports the server's NOT_FOUND")
+        r = hm("voice", "join", cid)
+        check(r.returncode == 2 and "usage" in r.stderr, "d: `voice join` with missing arguments prints its usage")
+        b.cmd(cmd="req", type="voice.leave", payload={"channelId": ch})
+
+        # One-shot DM from d (its first to b: key exchange, settle, then the DM).
+        m = b.mark()
+        r = hm("dm", "send", dids["b"], "one-shot dm")
+        check(r.returncode == 0 and "encrypted" in r.stdout, "d: one-shot `dm send` exits 0 after the DM was written")
+        o = b.wait(ev("dm.message", sender=dids["d"]), 5, "b gets d's one-shot DM", m)
+        check(o["text"] == "one-shot dm" and o["e2e"] == "decrypted", "b: decrypts d's one-shot DM")
+
         # DMs both ways, decrypted by the peer.
         m = b.mark()
         r = a.cmd(cmd="dm.send", did=dids["b"], text="secret for b")
@@ -247,6 +314,9 @@ def main():
         o = b.wait(ev("dm.message", text="secret for b"), 5, "b gets the DM", m)
         check(o["e2e"] == "decrypted" and o["sender"] == dids["a"],
               "b: the DM arrives encrypted and decrypts")
+        got = [x.get("event") for x in b.events(lambda x: x.get("event") in ("dm.keyexchange", "dm.message"), m)]
+        check(got[:2] == ["dm.keyexchange", "dm.message"],
+              "b: a's key exchange arrives before its first DM (the DM is held until it settled)")
         ct = o["payload"]["content"]
         check("nonce" in ct and ct["epoch"] == 0 and "secret" not in json.dumps(ct),
               "b: the DM content on the wire is ciphertext with a nonce")
@@ -346,6 +416,30 @@ def main():
         check(o["e2e"] == "decrypted", "b: decrypts again after the re-add")
         o = c.wait(ev("channel.message", text="welcome back"), 5, "c decrypts after re-add", mc)
         check(o["e2e"] == "decrypted", "c: applied the re-add commit and decrypts")
+
+        # Update commits: the creator, then a member that is not the creator, move the group
+        # to a new epoch without a membership change; everybody follows and decrypts.
+        mb, mc = b.mark(), c.mark()
+        r = a.cmd(cmd="mls.update", communityId=cid, channelId=ch)
+        check(r["ok"] and r["epoch"] == 5 and r["members"] == 3, "a: update commit (epoch 5, 3 members)")
+        b.wait(ev("mls.commit", sender=dids["a"]), 5, "b gets the update commit", mb)
+        c.wait(ev("mls.commit", sender=dids["a"]), 5, "c gets the update commit", mc)
+        for cl in (b, c):
+            r = cl.cmd(cmd="mls.info", communityId=cid, channelId=ch)
+            check(r["epoch"] == 5 and r["members"] == 3, "%s: applied a's update commit (epoch 5)" % cl.name)
+        ma, mc = a.mark(), c.mark()
+        r = b.cmd(cmd="mls.update", communityId=cid, channelId=ch)
+        check(r["ok"] and r["epoch"] == 6, "b (not the creator): update commit (epoch 6)")
+        a.wait(ev("mls.commit", sender=dids["b"]), 5, "a gets b's update commit", ma)
+        c.wait(ev("mls.commit", sender=dids["b"]), 5, "c gets b's update commit", mc)
+        ma, mc = a.mark(), c.mark()
+        b.cmd(cmd="channel.send", communityId=cid, channelId=ch, text="after two updates")
+        for cl, mk in ((a, ma), (c, mc)):
+            o = cl.wait(ev("channel.message", text="after two updates"), 5, "%s decrypts at epoch 6" % cl.name, mk)
+            check(o["e2e"] == "decrypted" and o["payload"]["content"]["epoch"] == 6,
+                  "%s: decrypts b's message at epoch 6" % cl.name)
+        r = c.cmd(cmd="mls.update", communityId=cid, channelId="nochannel")
+        check(not r["ok"] and r["error"]["code"] == "NOT_FOUND", "c: update of a channel without a group is NOT_FOUND")
 
         # Restart of b's process: token, channel positions and group state come from SQLite.
         b.close()

@@ -13,9 +13,11 @@
  *   auth.token.expired -> the core forgets the token and sends a fresh VP on the same
  *                connection (R-SESS-2);
  *   sync.response (auth-ok) -> authenticated: the token is kept (read it back with
- *                hm_client_token to persist it), the outgoing queue is released and, for
- *                every channel the client follows, sync.request is sent from the last
- *                position seen (latestClock of the previous sync.response; see resync);
+ *                hm_client_token to persist it); our key package is uploaded
+ *                (hm_client_set_auto_keypackage); for every channel the client follows,
+ *                sync.request is sent from the last position seen (latestClock of the
+ *                previous sync.response; see resync); then the outgoing queue is released,
+ *                and pending DM announcements are sent again (hm_client_dm_send);
  *   on_close  -> unauthenticated; frames built by hm_client_send stay queued (the queue
  *                survives a disconnect); frames of the dead connection (auth) are dropped.
  *                The shell waits hm_client_backoff_ms(...) before reconnecting.
@@ -111,6 +113,26 @@ const char *hm_client_did(const hm_client *c);
 /* 1 when the last authentication frame sent was auth.token.verify, 0 when it was a VP. */
 int hm_client_auth_by_token(const hm_client *c);
 
+/* Upload our key package automatically after every authentication (default on): the
+ * upstream client does the same on every connect, and an upstream peer that finds no key
+ * package for us sends its DMs to us in clear (R-CRY-DM-5). The server never consumes a
+ * package on fetch (R-MLS-7) and de-duplicates a re-upload of the same package (R-MLS-1),
+ * so one upload per authentication keeps one available, also after a server that keeps
+ * packages in memory (upstream) restarted. Off: upload only with
+ * hm_client_mls_upload_keypackage (a member that wants to stay outside groups). */
+void hm_client_set_auto_keypackage(hm_client *c, int on);
+
+/* Minimum time between the answer confirming that the server relayed our dm.keyexchange to
+ * a peer and our first dm.send to that peer (default HM_CLIENT_DM_SETTLE_MS). See
+ * hm_client_dm_send. */
+#define HM_CLIENT_DM_SETTLE_MS 200
+void hm_client_set_dm_settle_ms(hm_client *c, uint32_t ms);
+
+/* Timers: releases DMs whose settle time has passed (see hm_client_dm_send). The shell calls
+ * it from its loop (every few tens of ms) and then writes what hm_client_next_out offers.
+ * Returns HM_OK, or HM_ERR_NOMEM when a release failed (it is retried on the next call). */
+int hm_client_tick(hm_client *c);
+
 /* ---- transport events (from the shell) ------------------------------------ */
 
 /* The WebSocket opened: queues the auth frame. Returns HM_OK or HM_ERR_NOMEM/CRYPTO. */
@@ -180,11 +202,27 @@ int hm_client_channel_content(hm_client *c, const char *community_id, const char
                               const char *text, hm_json **content);
 
 /* dm.send of text, always encrypted (spec crypto.md R-CRY-DM-1..3) to the key bound to
- * recipient_did. The first DM to a peer from this client is preceded by dm.keyexchange with
- * our X25519 key (R-CRY-DM-4), as upstream's client expects. Returns HM_ERR_DID when the DID does not resolve (nothing is sent),
- * HM_ERR_WEAK_KEY for an unusable key, else as hm_client_send. */
+ * recipient_did. Returns HM_ERR_DID when the DID does not resolve (nothing is sent),
+ * HM_ERR_WEAK_KEY for an unusable key, else as hm_client_send.
+ *
+ * The first DM to a peer from this client is announced, and held back until the
+ * announcement has settled:
+ *   1. once authenticated, the core queues dm.keyexchange with our X25519 key (R-CRY-DM-4;
+ *      an upstream recipient opens its DM channel from it) and right after it
+ *      mls.keypackage.fetch {dids:[peer]} (the fetch upstream's client sends too);
+ *   2. the server handles a connection's frames in order, so its answer to the fetch
+ *      (mls.keypackage.response naming the peer, or an error for that request) proves that
+ *      the key exchange was relayed to the peer before;
+ *   3. the held DMs are released in order by hm_client_tick once the answer has arrived
+ *      and HM_CLIENT_DM_SETTLE_MS (hm_client_set_dm_settle_ms) have passed since.
+ * Why: upstream's client opens the channel asynchronously; a dm.message that reaches it in
+ * the same network read as the dm.keyexchange is shown as "[encrypted]". Later DMs to the
+ * peer go straight to the queue. A disconnect before the answer re-announces after the next
+ * authentication; held DMs survive it like every queued frame. */
 int hm_client_dm_send(hm_client *c, const char *recipient_did, const char *text, char *id_out,
                       size_t cap);
+/* DMs held until their peer's key announcement has settled (see hm_client_dm_send). */
+size_t hm_client_dm_held(const hm_client *c);
 
 /* The DM content object for text under the key for peer_did (exposed for tests and tools):
  * {"ciphertext":<bytes>,"epoch":0,"senderIndex":0,"nonce":<bytes24>,"senderPublicKey":<bytes32>}. */
@@ -218,6 +256,17 @@ int hm_client_mls_add(hm_client *c, const char *community_id, const char *channe
  * there is no such group or member. */
 int hm_client_mls_remove(hm_client *c, const char *community_id, const char *channel_id,
                          const char *member_did);
+/* Update commit: move the channel's group to the next epoch with a fresh commit secret and
+ * no change of membership (key rotation by any member, not only the creator). The commit is
+ * upstream's update format (R-CRY-MLS-14): proposal {"type":"update","leafNode":{our
+ * encryptionKey, signatureKey, did}} signed over {"groupId","epoch","proposals":[{"type":
+ * "update"}]}. The leaf keys stay the ones bound to our did:key (a leaf key that is not
+ * bound would fail R-CRY-MLS-4 everywhere), so the update rotates the epoch secret only.
+ * Upstream's client applies it (it replaces the member's keys by the same values and
+ * advances). Like every simplified-MLS commit its commitSecret travels in clear (W2): the
+ * rotation protects against nobody who can read the relayed commit. Returns HM_OK,
+ * HM_ERR_NOT_FOUND (no group), HM_ERR_NOMEM or a crypto error. */
+int hm_client_mls_update(hm_client *c, const char *community_id, const char *channel_id);
 /* Group info: epoch and member count (HM_ERR_NOT_FOUND when no group). */
 int hm_client_mls_info(const hm_client *c, const char *community_id, const char *channel_id,
                        uint64_t *epoch, size_t *members);

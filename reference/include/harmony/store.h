@@ -353,6 +353,14 @@ typedef struct {
   int (*batch_begin)(hm_store *st);
   int (*batch_end)(hm_store *st);
   int (*batch_abort)(hm_store *st);
+  /* The DIDs of community_id's members (join order; *n may be 0, e.g. for an unknown
+   * community), for broadcast audiences. Served from a cache the store keeps per community
+   * and updates or drops on every write that changes membership (member_add,
+   * member_remove, ban_add, community_create) and on every rollback (a failed write, a
+   * batch aborted or failing to commit), so it always equals member_list. *dids is
+   * borrowed: valid until the next call on st that writes, rolls back or closes.
+   * HM_ERR_IO, HM_ERR_NOMEM. */
+  int (*member_dids)(hm_store *st, const char *community_id, const char *const **dids, size_t *n);
 } hm_store_vtable;
 
 struct hm_store {
