@@ -97,6 +97,10 @@ def http_raw(port, data, timeout=5.0):
 
 def main():
     binary = sys.argv[1]
+    # a second argument "thread": every flush goes through the writer thread
+    if len(sys.argv) > 2 and sys.argv[2] == "thread":
+        os.environ["HARMONYD_WRITER_MIN"] = "1"
+        print("# HARMONYD_WRITER_MIN=1: the writer thread writes every flush")
     data = tempfile.mkdtemp(prefix="hm-e2e-shell-")
     p = subprocess.Popen([binary, "--port", "0", "--data-dir", data, "--keepalive-ms", "0", "--log-level", "warn"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -31,6 +31,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -161,6 +162,7 @@ struct conn {
   conn *dirty_next;  /* output to flush at the end of the iteration */
   conn *reap_next;   /* to report to the core / to free */
   unsigned dirty : 1, on_reap : 1, dead : 1, epollout : 1, closing : 1;
+  int wr_err; /* errno of the last write, 0 = none */
   uint8_t *in;
   size_t in_len, in_cap;
   uint8_t *out;
@@ -711,23 +713,32 @@ static void start_linger(conn *c) {
   if (c->core) push_reap(c); /* the core hears of it at the start of the next iteration */
 }
 
-static void flush_one(conn *c) {
+/* The write itself: no epoll, list or allocator calls, so the writer thread may run it for
+ * connections the main thread does not touch meanwhile. One write() per connection; a short
+ * count means the socket buffer is full. */
+static void write_out(conn *c) {
+  c->wr_err = 0;
   while (c->out_len > c->out_off) {
     ssize_t n = write(c->tag.fd, c->out + c->out_off, c->out_len - c->out_off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        set_epollout(c, 1);
-        return;
-      }
-      conn_kill(c);
+      c->wr_err = errno;
       return;
     }
     c->out_off += (size_t)n;
-    if (c->out_off < c->out_len) { /* partial: the socket buffer is full */
-      set_epollout(c, 1);
-      return;
-    }
+    return;
+  }
+}
+
+/* After write_out (main thread): errors, EPOLLOUT, buffer reuse, the close handshake. */
+static void after_write(conn *c) {
+  if (c->wr_err && c->wr_err != EAGAIN) {
+    conn_kill(c);
+    return;
+  }
+  if (c->out_off < c->out_len) {
+    set_epollout(c, 1);
+    return;
   }
   c->out_off = c->out_len = 0;
   if (c->out_cap > 262144) { /* do not keep a large buffer per idle connection */
@@ -739,13 +750,98 @@ static void flush_one(conn *c) {
   if (c->closing && c->state != ST_LINGER) start_linger(c);
 }
 
+/* The writer thread: when one iteration has output for at least PAR_MIN connections (a
+ * large broadcast) and the machine has two or more cores, the writer thread writes the
+ * first half of them while the main thread writes the second half; the main thread waits
+ * for it before doing anything else. HARMONYD_WRITER_THREAD=0 in the environment turns it
+ * off; HARMONYD_WRITER_MIN=N changes the threshold (tests use 1: every flush goes through
+ * the thread). */
+static size_t g_par_min = 128;
+static conn **g_fl;
+static size_t g_fl_cap;
+static int g_writer_on;
+static pthread_t g_writer;
+static pthread_mutex_t g_wm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_wc = PTHREAD_COND_INITIALIZER;
+static conn **g_job;
+static size_t g_job_n;
+static int g_job_state; /* 0 idle, 1 posted, 2 done, 3 quit */
+
+static void *writer_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&g_wm);
+  for (;;) {
+    while (g_job_state == 0 || g_job_state == 2) pthread_cond_wait(&g_wc, &g_wm);
+    if (g_job_state == 3) break;
+    conn **job = g_job;
+    size_t n = g_job_n;
+    pthread_mutex_unlock(&g_wm);
+    for (size_t i = 0; i < n; i++) write_out(job[i]);
+    pthread_mutex_lock(&g_wm);
+    g_job_state = 2;
+    pthread_cond_broadcast(&g_wc);
+  }
+  pthread_mutex_unlock(&g_wm);
+  return NULL;
+}
+
+static void writer_start(void) {
+  const char *e = getenv("HARMONYD_WRITER_THREAD");
+  if ((e && !strcmp(e, "0")) || sysconf(_SC_NPROCESSORS_ONLN) < 2) return;
+  const char *m = getenv("HARMONYD_WRITER_MIN");
+  if (m && atol(m) >= 1) g_par_min = (size_t)atol(m);
+  /* the thread takes no signals: SIGTERM/SIGINT stay blocked (signalfd) */
+  if (pthread_create(&g_writer, NULL, writer_main, NULL) == 0) g_writer_on = 1;
+}
+
+static void writer_stop(void) {
+  if (!g_writer_on) return;
+  pthread_mutex_lock(&g_wm);
+  g_job_state = 3;
+  pthread_cond_broadcast(&g_wc);
+  pthread_mutex_unlock(&g_wm);
+  pthread_join(g_writer, NULL);
+  g_writer_on = 0;
+}
+
 static void flush_all(void) {
+  size_t n = 0;
   while (g_dirty) {
     conn *c = g_dirty;
     g_dirty = c->dirty_next;
     c->dirty = 0;
-    if (!c->dead) flush_one(c);
+    if (c->dead) continue;
+    if (n == g_fl_cap) {
+      size_t cap = g_fl_cap ? 2 * g_fl_cap : 256;
+      conn **nf = hm_realloc(g_fl, cap * sizeof *nf);
+      if (!nf) { /* no room for the list: write this one now */
+        write_out(c);
+        after_write(c);
+        continue;
+      }
+      g_fl = nf;
+      g_fl_cap = cap;
+    }
+    g_fl[n++] = c;
   }
+  size_t mine = 0;
+  if (g_writer_on && n >= g_par_min) {
+    mine = n - n / 2; /* the writer's share: the first ceil(n/2) */
+    pthread_mutex_lock(&g_wm);
+    g_job = g_fl;
+    g_job_n = mine;
+    g_job_state = 1;
+    pthread_cond_broadcast(&g_wc);
+    pthread_mutex_unlock(&g_wm);
+  }
+  for (size_t i = mine; i < n; i++) write_out(g_fl[i]);
+  if (mine) {
+    pthread_mutex_lock(&g_wm);
+    while (g_job_state != 2) pthread_cond_wait(&g_wc, &g_wm);
+    g_job_state = 0;
+    pthread_mutex_unlock(&g_wm);
+  }
+  for (size_t i = 0; i < n; i++) after_write(g_fl[i]);
 }
 
 /* Report lost connections to the core (inside a batch). Connections with nothing left to do
@@ -1245,7 +1341,9 @@ int main(int argc, char **argv) {
   fflush(stdout);
   logf_(HM_LOG_INFO, "listening (ws %d, http %d), data in %s", ws_port, http_port, o.data_dir);
 
+  writer_start();
   run();
+  writer_stop();
 
   if (g_curl) { /* drop outstanding SFU calls */
     while (g_reqs) sfu_finish(g_reqs->easy, CURLE_OK, 0);
@@ -1267,6 +1365,7 @@ int main(int argc, char **argv) {
   if (g_sig.fd >= 0) close(g_sig.fd);
   close(g_ep);
   if (g_spare_fd >= 0) close(g_spare_fd);
+  hm_free(g_fl);
   hm_server_options_free(&o);
   close(lockfd);
   return 0;
