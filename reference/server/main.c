@@ -14,6 +14,7 @@
  *   run due timers                    hm_server_tick every 25 ms, curl timeouts, shell deadlines
  *   store batch end                   ONE commit (one fsync)
  *   flush                             one write() per connection with pending output
+ *                                     (half of them on a writer thread when there are many)
  *
  * Nothing produced during an iteration reaches a socket before that iteration's commit has
  * returned OK (R-PERS-1, R-DLV-6: acknowledged or broadcast implies durable). If the commit
