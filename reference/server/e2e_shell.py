@@ -165,22 +165,81 @@ def main():
         out = http_raw(hp, b"POST /api/user-data/upload HTTP/1.1\r\nContent-Length: 5242881\r\n\r\n" + b"x" * 70000)
         check(out.startswith(b"HTTP/1.1 413") and b"Request body too large" in out, "413 on a body over 5 MiB")
 
-        # partial writes: 3000 pipelined /health requests, not read for a while, then drained
+        # partial writes and back-pressure: 40000 pipelined /health requests (about 10 MB of
+        # answers, far over the 1 MiB of pending output at which the server stops reading)
+        N = 40000
         s = socket.create_connection(("127.0.0.1", hp))
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(b"GET /health HTTP/1.1\r\n\r\n" * 3000)
-        time.sleep(0.5)
-        got = b""
-        end = time.time() + 20
-        while got.count(b"HTTP/1.1 200") < 3000 and time.time() < end:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        req = b"GET /health HTTP/1.1\r\n\r\n" * N
+        s.setblocking(False)
+        sent, cnt, tail = 0, 0, b""
+        end = time.time() + 60
+
+        def take(d):
+            nonlocal cnt, tail
+            buf = tail + d
+            cnt += buf.count(b"HTTP/1.1 200")
+            tail = buf[-11:]
+
+        while sent < len(req) and time.time() < end:  # the server stops reading meanwhile
+            try:
+                sent += s.send(req[sent:sent + 65536])
+            except BlockingIOError:
+                r, _, _ = select.select([s], [], [], 0.05)
+                if r:
+                    take(s.recv(1 << 20))
+        time.sleep(0.3)
+        while cnt < N and time.time() < end:
             r, _, _ = select.select([s], [], [], 0.5)
             if r:
                 d = s.recv(1 << 20)
                 if not d:
                     break
-                got += d
-        check(got.count(b"HTTP/1.1 200") == 3000, "3000 pipelined answers through partial writes (%d)"
-              % got.count(b"HTTP/1.1 200"))
+                take(d)
+        check(cnt == N, "%d pipelined answers through partial writes and paused reading (%d)" % (N, cnt))
+        s.close()
+
+        # pings whose pongs are never read: past 8 MiB of pending output the server closes 1008
+        s, _, _ = ws_open(wp)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        ping = frame(0x9, b"p" * 125)
+        s.setblocking(False)
+        blob = ping * 250000  # the kernel buffers absorb a good part of it
+        total = 0
+        while total < len(blob) and time.time() < end:
+            try:
+                total += s.send(blob[total:total + 262144])
+            except BlockingIOError:
+                time.sleep(0.005)
+            except OSError:
+                break
+        s.setblocking(True)
+        s.settimeout(10)
+        buf, code = b"", None
+        try:  # parse server frames from big reads (8 MiB of pongs come first)
+            while code is None:
+                d = s.recv(1 << 20)
+                if not d:
+                    break
+                buf += d
+                i = 0
+                while len(buf) - i >= 2:
+                    op, n = buf[i] & 0x0F, buf[i + 1] & 0x7F
+                    h = 2
+                    if n == 126:
+                        if len(buf) - i < 4:
+                            break
+                        n, h = struct.unpack(">H", buf[i + 2:i + 4])[0], 4
+                    if len(buf) - i < h + n:
+                        break
+                    if op == 0x8:
+                        code = struct.unpack(">H", buf[i + h:i + h + 2])[0]
+                        break
+                    i += h + n
+                buf = buf[i:]
+        except (OSError, socket.timeout) as e:
+            print("  (%s)" % e)
+        check(code == 1008, "unread pongs: close %s (expected 1008)" % code)
         s.close()
 
         # SIGTERM: 1001 on open connections, exit 0 within 1 s

@@ -64,7 +64,10 @@
 #define HEAD_MAX 16384                       /* request head limit, both ports */
 #define HEAD_TIMEOUT_MS 10000                /* R-HTTP-5: headers within 10 s (also the WS handshake) */
 #define LINGER_MS 1000                       /* after our close: wait this long for the peer's FIN */
+#define CLOSE_TIMEOUT_MS 5000                /* a WebSocket close frame must be written within this */
+#define STALL_MS 30000                       /* HTTP output or body without progress for this long: close */
 #define HTTP_MAX_BODY (5u * 1024 * 1024)     /* R-HTTP-5 */
+#define HTTP_OUT_HIGH (1u << 20)             /* HTTP: stop reading requests while this much output waits */
 #define READ_CHUNK 65536
 #define READS_PER_EVENT 4                    /* fairness: at most this many reads per socket per iteration */
 #define SHUTDOWN_MS 600
@@ -162,7 +165,8 @@ struct conn {
   conn *prev, *next; /* every connection */
   conn *dirty_next;  /* output to flush at the end of the iteration */
   conn *reap_next;   /* to report to the core / to free */
-  unsigned dirty : 1, on_reap : 1, dead : 1, epollout : 1, closing : 1;
+  unsigned dirty : 1, on_reap : 1, dead : 1, epollout : 1, closing : 1, in_paused : 1, on_resume : 1;
+  conn *resume_next; /* HTTP input left to process once the output drained */
   int wr_err; /* errno of the last write, 0 = none */
   uint8_t *in;
   size_t in_len, in_cap;
@@ -182,10 +186,13 @@ static size_t g_nconns;
 static conn *g_dirty;      /* connections with output to flush */
 static conn *g_reap;       /* dead or lingering connections whose core connection is still open */
 static conn *g_free;       /* dead connections to free after the flush */
+static conn *g_resume;     /* HTTP connections whose reading resumed with requests still buffered */
 static int g_stop;
 static int64_t g_start_ms;
 static io_tag g_lws = {K_LISTEN_WS, -1}, g_lhttp = {K_LISTEN_HTTP, -1}, g_sig = {K_SIGNAL, -1};
 static int g_spare_fd = -1; /* kept open to accept-and-close when out of descriptors */
+
+static void set_events(conn *c, int out, int paused);
 
 static void mark_dirty(conn *c) {
   if (c->dirty || c->dead) return;
@@ -275,6 +282,7 @@ static void env_close(void *ctx, void *handle, int code, const char *reason) {
   conn *c = handle;
   if (c->dead || c->closing) return;
   c->closing = 1;
+  c->deadline = mono_ms() + CLOSE_TIMEOUT_MS; /* a peer that reads nothing cannot hold it open */
   uint8_t f[130];
   size_t n = hm_ws_encode_close(f, code, reason);
   if (out_bytes(c, f, n)) conn_kill(c);
@@ -497,7 +505,10 @@ static void ws_input(conn *c) {
         hm_server_conn_frame(g_srv, c->core, ev.data, ev.len, ev.is_binary);
         break;
       case HM_WS_EV_PING: /* R-TRN-9, R-TRN-16: every ping gets its pong, in order */
-        if (out_frame(c, HM_WS_OP_PONG, ev.data, ev.len)) conn_kill(c);
+        if (c->out_len - c->out_off + ev.len > MAX_QUEUE_BYTES) /* pings sent, pongs never read */
+          env_close(NULL, c, 1008, "Send buffer overflow");
+        else if (out_frame(c, HM_WS_OP_PONG, ev.data, ev.len))
+          conn_kill(c);
         hm_server_conn_activity(g_srv, c->core);
         break;
       case HM_WS_EV_PONG:
@@ -569,6 +580,10 @@ static void handshake_input(conn *c) {
 
 static void http_input(conn *c) {
   while (!c->dead && !c->closing && c->in_len) {
+    if (c->out_len - c->out_off > HTTP_OUT_HIGH) { /* a client that sends but does not read */
+      set_events(c, c->epollout, 1);
+      return;
+    }
     hm_http1_request q;
     int status;
     int rc = hm_http1_parse_head(&q, (const char *)c->in, c->in_len, HEAD_MAX, &status);
@@ -583,7 +598,7 @@ static void http_input(conn *c) {
     }
     size_t need = q.head_len + (size_t)q.content_length;
     if (c->in_len < need) {
-      c->deadline = mono_ms() + 30000; /* the head is in: the body may take longer, while it progresses */
+      c->deadline = mono_ms() + STALL_MS; /* the head is in: the body may take longer, while it progresses */
       if (c->in_cap < need) { /* make room for the whole body now */
         uint8_t *nb = hm_realloc(c->in, need);
         if (!nb) {
@@ -701,11 +716,16 @@ static void listen_readable(io_tag *l) {
 
 /* ---- output ------------------------------------------------------------------------- */
 
-static void set_epollout(conn *c, int on) {
-  if ((int)c->epollout == on || c->dead) return;
-  struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-  if (epoll_ctl(g_ep, EPOLL_CTL_MOD, c->tag.fd, &ev) == 0) c->epollout = (unsigned)on;
+static void set_events(conn *c, int out, int paused) {
+  if (c->dead || ((int)c->epollout == out && (int)c->in_paused == paused)) return;
+  struct epoll_event ev = {.events = (paused ? 0u : EPOLLIN) | (out ? EPOLLOUT : 0u), .data.ptr = c};
+  if (epoll_ctl(g_ep, EPOLL_CTL_MOD, c->tag.fd, &ev) == 0) {
+    c->epollout = (unsigned)out;
+    c->in_paused = (unsigned)paused;
+  }
 }
+
+static void set_epollout(conn *c, int on) { set_events(c, on, c->in_paused); }
 
 static void start_linger(conn *c) {
   shutdown(c->tag.fd, SHUT_WR);
@@ -738,6 +758,7 @@ static void after_write(conn *c) {
     return;
   }
   if (c->out_off < c->out_len) {
+    if (c->state != ST_WS && c->wr_err == 0) c->deadline = mono_ms() + STALL_MS; /* it progressed */
     set_epollout(c, 1);
     return;
   }
@@ -747,7 +768,12 @@ static void after_write(conn *c) {
     c->out = NULL;
     c->out_cap = 0;
   }
-  set_epollout(c, 0);
+  set_events(c, 0, 0);
+  if (c->in_len && c->state == ST_HTTP && !c->on_resume) { /* buffered requests: next iteration */
+    c->on_resume = 1;
+    c->resume_next = g_resume;
+    g_resume = c;
+  }
   if (c->closing && c->state != ST_LINGER) start_linger(c);
 }
 
@@ -884,11 +910,11 @@ static void free_dead(void) {
 /* Deadlines of handshakes, idle HTTP connections and lingering closes. */
 static void sweep(int64_t now) {
   for (conn *c = g_conns; c; c = c->next) {
-    if (c->dead || c->state == ST_WS || now < c->deadline) continue;
-    if (c->state != ST_LINGER && c->out_len > c->out_off) continue; /* a response is still being read */
-    if (c->state == ST_LINGER || c->closing)
-      conn_kill(c);
-    else if (c->in_len == 0) /* idle keep-alive connection, or nothing sent: just close */
+    if (c->dead || now < c->deadline) continue;
+    if (c->state == ST_WS && !c->closing) continue; /* the core's keepalive watches these */
+    /* lingering, a close that could not be written in CLOSE_TIMEOUT_MS, output without
+     * progress, an idle keep-alive connection: just close */
+    if (c->state == ST_LINGER || c->closing || c->out_len > c->out_off || c->in_len == 0)
       conn_kill(c);
     else
       http_error(c, 408, "Request timeout", NULL, 1);
@@ -1136,7 +1162,7 @@ static void run(void) {
       if ((hm_server_conn_count(g_srv) == 0 && !g_dirty && !g_reap) || now >= stop_deadline) break;
     }
     int timeout;
-    if (g_reap || g_dirty) {
+    if (g_reap || g_dirty || g_resume) {
       timeout = 0;
     } else {
       int64_t due = next_tick < next_sweep ? next_tick : next_sweep;
@@ -1152,6 +1178,12 @@ static void run(void) {
     }
     batch_begin();
     reap();
+    while (g_resume) { /* HTTP requests held back while their connection's output drained */
+      conn *c = g_resume;
+      g_resume = c->resume_next;
+      c->on_resume = 0;
+      if (!c->dead && !c->closing && !c->in_paused) http_input(c);
+    }
     for (int i = 0; i < n; i++) {
       io_tag *t = evs[i].data.ptr;
       uint32_t e = evs[i].events;
@@ -1160,7 +1192,11 @@ static void run(void) {
           conn *c = (conn *)t;
           if (c->dead) break;
           if (e & EPOLLOUT) mark_dirty(c);
-          if (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_readable(c);
+          if (c->in_paused) { /* not reading: only a dead socket matters */
+            if (e & (EPOLLHUP | EPOLLERR)) conn_kill(c);
+          } else if (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+            conn_readable(c);
+          }
           break;
         }
         case K_LISTEN_WS:
