@@ -75,4 +75,6 @@ class UpstreamAdapter(HarmonyAdapter):
     features = {"session-token", "vp-auth", "http", "recovery"}
 
 
-ADAPTERS = {"harmony": HarmonyAdapter, "upstream": UpstreamAdapter}
+from .cloudworker import CloudWorkerAdapter  # noqa: E402  (imports wsclient/core like this module)
+
+ADAPTERS = {"harmony": HarmonyAdapter, "upstream": UpstreamAdapter, "cloudworker": CloudWorkerAdapter}

@@ -529,6 +529,21 @@ static void check_wait_event(const hm_client_event *ev) {
       hm_free(text);
     }
     (void)hm_json_object_setc(r, "messages", out);
+  } else if (!strcmp(cmd, "req") && !strcmp(ev->type, "voice.state")) {
+    /* The room: one line per participant with its flags (details objects carry them). */
+    if (p) (void)hm_json_object_setc(r, "payload", hm_json_clone(p));
+    const hm_json *ps = hm_json_object_getc(p, "participantDetails");
+    if (!ps) ps = hm_json_object_getc(p, "participants");
+    size_t hl = (size_t)snprintf(human, sizeof human, "voice room %s%s%s:",
+                                 hm_json_string(hm_json_object_getc(p, "channelId"), NULL) ?: "",
+                                 hm_json_object_getc(p, "action") ? " after " : "",
+                                 hm_json_string(hm_json_object_getc(p, "action"), NULL) ?: "");
+    for (size_t k = 0; k < hm_json_array_size(ps) && hl < sizeof human - 1; k++) {
+      const hm_json *e = hm_json_array_get(ps, k);
+      const char *did = hm_json_kind_of(e) == HM_JSON_STRING ? hm_json_string(e, NULL) : hm_json_string(hm_json_object_getc(e, "did"), NULL);
+      int muted = hm_json_kind_of(hm_json_object_getc(e, "muted")) == HM_JSON_TRUE;
+      hl += (size_t)snprintf(human + hl, sizeof human - hl, "\n  %s%s", did ? did : "?", muted ? " (muted)" : "");
+    }
   } else if (!strcmp(cmd, "req")) {
     if (p) (void)hm_json_object_setc(r, "payload", hm_json_clone(p));
     char *pj = NULL;
@@ -756,8 +771,9 @@ static void start_cmd(void) {
     if (hm_client_mls_info(A.cl, arg("communityId"), arg("channelId"), &ep, &nm) == HM_OK) {
       (void)hm_json_object_setc(r, "epoch", hm_json_new_number((double)ep));
       (void)hm_json_object_setc(r, "members", hm_json_new_number((double)nm));
-      char h[100];
-      snprintf(h, sizeof h, "group at epoch %llu, %zu member(s)", (unsigned long long)ep, nm);
+      char h[160];
+      snprintf(h, sizeof h, "group at epoch %llu, %zu member(s)%s", (unsigned long long)ep, nm,
+               !strcmp(cmd, "mls.create") ? "; members with a key package are added as the server names them" : "");
       setstr(r, "human", h);
     }
     finish_cmd(r);
@@ -849,6 +865,8 @@ static void tick(lws_sorted_usec_list_t *sul) {
         char h[100];
         snprintf(h, sizeof h, "sent %s (encrypted)", A.e.wait_id);
         setstr(r, "human", h);
+      } else if (!strcmp(arg("cmd"), "req") && arg("type") && !strcmp(arg("type"), "voice.leave")) {
+        setstr(r, "human", "left the voice room");
       } else if (strcmp(arg("cmd"), "sleep")) {
         setstr(r, "human", "ok");
       }

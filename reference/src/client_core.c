@@ -310,6 +310,14 @@ int hm_client_next_out(hm_client *c, const char **out, size_t *len) {
 void hm_client_pop_out(hm_client *c) {
   if (!c || !c->out_head) return;
   hm_client_out *o = c->out_head;
+  /* A DM announcement's barrier request is written now: only answers from here on count.
+   * Our envelopes start with the id (envelope_id). */
+  for (hm_client_dmpeer *d = c->dmpeers; !o->user && d; d = d->next) {
+    size_t bl = strlen(d->barrier);
+    if (!d->ready && bl && o->len > 8 + bl && !memcmp(o->text, "{\"id\":\"", 7) &&
+        !memcmp(o->text + 7, d->barrier, bl) && o->text[7 + bl] == '"')
+      d->written = 1;
+  }
   c->out_head = o->next;
   if (!c->out_head) c->out_tail = NULL;
   hm_free(o->text);
@@ -387,6 +395,7 @@ void hm_client_on_close(hm_client *c) {
   for (hm_client_dmpeer *d = c->dmpeers; d; d = d->next)
     if (!d->ready) {
       d->barrier[0] = 0;
+      d->written = 0;
       d->answered = 0;
     }
 }
@@ -789,6 +798,7 @@ static int queue_announce(hm_client *c, hm_client_dmpeer *d) {
   rc = out_push(c, fe, fel, 0, 0);
   if (rc != HM_OK) return rc;
   snprintf(d->barrier, sizeof d->barrier, "%s", id);
+  d->written = 0;
   d->answered = 0;
   return HM_OK;
 }
@@ -801,7 +811,7 @@ static void dm_barrier_answer(hm_client *c, const char *type, const hm_json *fra
   const char *rid = !strcmp(type, "error") ? hm_client__str(p, "requestId") : NULL;
   const hm_json *kps = !strcmp(type, "mls.keypackage.response") ? hm_json_object_getc(p, "keyPackages") : NULL;
   for (hm_client_dmpeer *d = c->dmpeers; d; d = d->next) {
-    if (d->ready || !d->barrier[0] || d->answered) continue;
+    if (d->ready || !d->barrier[0] || !d->written || d->answered) continue;
     if ((rid && !strcmp(rid, d->barrier)) || (kps && hm_json_object_getc(kps, d->did))) {
       d->answered = 1;
       d->release_at = hm_client__now(c) + (int64_t)c->dm_settle_ms;

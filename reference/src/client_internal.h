@@ -60,6 +60,8 @@ typedef struct hm_client_dmpeer {
   int ready;        /* announcement settled: DMs go straight to the outgoing queue */
   char barrier[48]; /* id of the mls.keypackage.fetch sent after dm.keyexchange on this
                      * connection ("" = not sent yet) */
+  int written;      /* the barrier frame has been handed to the shell (answers before that
+                     * belong to earlier requests) */
   int answered;     /* the server answered the barrier */
   int64_t release_at;
   hm_client_out *held_head, *held_tail;

@@ -700,7 +700,16 @@ void hm_client__mls_frame(hm_client *c, const char *type, const char *sender, co
     on_commit(c, sender, payload);
   else if (!strcmp(type, "mls.keypackage.response"))
     on_keypackages(c, payload);
-  else if (!strcmp(type, "mls.member.joined")) {
+  else if (!strcmp(type, "mls.group.setup.needed")) {
+    /* The server asks the creator of a new channel to set its group up because some member
+     * has a key package (R-MLS-18); upstream's client answers by creating the group, and so
+     * do we (the server then names the members to add, R-MLS-13). */
+    const char *comm = hm_client__str(payload, "communityId"), *ch = hm_client__str(payload, "channelId");
+    char gid[600];
+    if (comm && ch && !hm_client__group(c, comm, ch) && (size_t)snprintf(gid, sizeof gid, "%s:%s", comm, ch) < sizeof gid &&
+        hm_json_string_is(hm_json_object_getc(payload, "groupId"), gid))
+      (void)hm_client_mls_create_group(c, comm, ch);
+  } else if (!strcmp(type, "mls.member.joined")) {
     const char *comm = hm_client__str(payload, "communityId"), *ch = hm_client__str(payload, "channelId");
     const char *did = hm_client__str(payload, "memberDID");
     hm_client_group *g = (comm && ch) ? hm_client__group(c, comm, ch) : NULL;

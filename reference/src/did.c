@@ -75,9 +75,8 @@ int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_did_mo
     if (rawlen != 34 || raw[0] != 0xed || raw[1] != 0x01) return HM_ERR_DID;
     used = 2;
     int canonical = 0, small = 1;
-    if (hm_ed25519_point_check(raw + 2, &canonical, &small) != HM_OK || !canonical || small)
+    if (hm_ed25519_point_check_x25519(raw + 2, &canonical, &small, x) != HM_OK || !canonical || small)
       return HM_ERR_WEAK_KEY;
-    if (hm_ed25519_to_x25519_pk_upstream(x, raw + 2) != HM_OK) return HM_ERR_WEAK_KEY;
     char canon[HM_DIDKEY_MAX];
     if (hm_didkey_encode(canon, sizeof canon, raw + 2) != HM_OK || strcmp(canon, did) != 0)
       return HM_ERR_DID;

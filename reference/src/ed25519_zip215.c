@@ -3,9 +3,10 @@
  *
  * libsodium 1.0.18 has neither, so this file carries a small, deliberately plain
  * implementation of arithmetic mod p = 2^255 - 19 (five 51-bit limbs) and of
- * extended twisted-Edwards points. Clarity beats speed here: it is only used by
- * the compat/auditor profile, and every input it sees is public, so nothing in
- * it is constant time.
+ * extended twisted-Edwards points. Clarity beats speed, except where every login
+ * pays: the did:key check (point decoding, small-order test, Montgomery map) uses
+ * addition chains for its two exponentiations and a dedicated squaring. Every
+ * input is public, so nothing in it is constant time.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -72,6 +73,18 @@ static void fe_neg(fe *h, const fe *a) {
   fe_sub(h, &z, a);
 }
 
+/* Carries the wide products of fe_mul / fe_sq into h. */
+static void fe_reduce_wide(fe *h, u128 r[5]) {
+  for (int i = 0; i < 4; i++) {
+    r[i + 1] += r[i] >> 51;
+    r[i] &= MASK51;
+  }
+  r[0] += (r[4] >> 51) * 19;
+  r[4] &= MASK51;
+  for (int i = 0; i < 5; i++) h->v[i] = (uint64_t)r[i];
+  fe_carry(h);
+}
+
 static void fe_mul(fe *h, const fe *a, const fe *b) {
   const uint64_t *x = a->v, *y = b->v;
   u128 r[5];
@@ -87,17 +100,55 @@ static void fe_mul(fe *h, const fe *a, const fe *b) {
          (u128)x[4] * y19[4];
   r[4] = (u128)x[0] * y[4] + (u128)x[1] * y[3] + (u128)x[2] * y[2] + (u128)x[3] * y[1] +
          (u128)x[4] * y[0];
-  for (int i = 0; i < 4; i++) {
-    r[i + 1] += r[i] >> 51;
-    r[i] &= MASK51;
-  }
-  r[0] += (r[4] >> 51) * 19;
-  r[4] &= MASK51;
-  for (int i = 0; i < 5; i++) h->v[i] = (uint64_t)r[i];
-  fe_carry(h);
+  fe_reduce_wide(h, r);
 }
 
-static void fe_sq(fe *h, const fe *a) { fe_mul(h, a, a); }
+/* a^2: the products of fe_mul with the symmetric pairs counted once and doubled
+ * (r_k = sum over i+j=k of x_i x_j + 19 * sum over i+j=k+5). Same value as fe_mul(a, a). */
+static void fe_sq(fe *h, const fe *a) {
+  const uint64_t *x = a->v;
+  uint64_t d0 = 2 * x[0], d1 = 2 * x[1], x3_19 = 19 * x[3], x4_19 = 19 * x[4];
+  u128 r[5];
+  r[0] = (u128)x[0] * x[0] + (u128)d1 * x4_19 + (u128)(2 * x[2]) * x3_19;
+  r[1] = (u128)d0 * x[1] + (u128)(2 * x[2]) * x4_19 + (u128)x[3] * x3_19;
+  r[2] = (u128)d0 * x[2] + (u128)x[1] * x[1] + (u128)(2 * x[3]) * x4_19;
+  r[3] = (u128)d0 * x[3] + (u128)d1 * x[2] + (u128)x[4] * x4_19;
+  r[4] = (u128)d0 * x[4] + (u128)d1 * x[3] + (u128)x[2] * x[2];
+  fe_reduce_wide(h, r);
+}
+
+/* h = a^(2^k): k squarings. */
+static void fe_sq_n(fe *h, const fe *a, int k) {
+  fe_sq(h, a);
+  while (--k > 0) fe_sq(h, h);
+}
+
+/* The common start of the two fixed exponentiations below (the usual curve25519 addition
+ * chain): *z11 = a^11 and *z250 = a^(2^250 - 1). 250 squarings and 11 multiplications
+ * instead of square-and-multiply's ~500 operations. */
+static void fe_chain_250(fe *z250, fe *z11, const fe *a) {
+  fe z2, z9, t, z5_0, z10_0, z20_0, z50_0, z100_0;
+  fe_sq(&z2, a);                  /* a^2 */
+  fe_sq_n(&t, &z2, 2);            /* a^8 */
+  fe_mul(&z9, &t, a);             /* a^9 */
+  fe_mul(z11, &z9, &z2);          /* a^11 */
+  fe_sq(&t, z11);                 /* a^22 */
+  fe_mul(&z5_0, &t, &z9);         /* a^(2^5 - 1) */
+  fe_sq_n(&t, &z5_0, 5);
+  fe_mul(&z10_0, &t, &z5_0);      /* a^(2^10 - 1) */
+  fe_sq_n(&t, &z10_0, 10);
+  fe_mul(&z20_0, &t, &z10_0);     /* a^(2^20 - 1) */
+  fe_sq_n(&t, &z20_0, 20);
+  fe_mul(&t, &t, &z20_0);         /* a^(2^40 - 1) */
+  fe_sq_n(&t, &t, 10);
+  fe_mul(&z50_0, &t, &z10_0);     /* a^(2^50 - 1) */
+  fe_sq_n(&t, &z50_0, 50);
+  fe_mul(&z100_0, &t, &z50_0);    /* a^(2^100 - 1) */
+  fe_sq_n(&t, &z100_0, 100);
+  fe_mul(&t, &t, &z100_0);        /* a^(2^200 - 1) */
+  fe_sq_n(&t, &t, 50);
+  fe_mul(z250, &t, &z50_0);       /* a^(2^250 - 1) */
+}
 
 /* h = a^e, e given as 32 little-endian bytes (square-and-multiply, MSB first). */
 static void fe_pow(fe *h, const fe *a, const uint8_t e[32]) {
@@ -155,23 +206,28 @@ static int fe_isodd(const fe *a) {
   return s[0] & 1;
 }
 
-/* Exponents as little-endian bytes. */
-static const uint8_t EXP_P_MINUS_2[32] = {0xeb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
-/* (p - 5) / 8 = 2^252 - 3 */
-static const uint8_t EXP_P58[32] = {0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f};
+/* Exponent as little-endian bytes (the other two exponents use addition chains). */
 /* (p - 1) / 4 = 2^253 - 5 */
 static const uint8_t EXP_P14[32] = {0xfb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f};
 
-static void fe_invert(fe *h, const fe *a) { fe_pow(h, a, EXP_P_MINUS_2); }
+/* a^(p-2) = a^(2^255 - 21) = (a^(2^250 - 1))^(2^5) * a^11: the inverse (0 for 0). */
+static void fe_invert(fe *h, const fe *a) {
+  fe z250, z11;
+  fe_chain_250(&z250, &z11, a);
+  fe_sq_n(&z250, &z250, 5);
+  fe_mul(h, &z250, &z11);
+}
+
+/* a^((p-5)/8) = a^(2^252 - 3) = (a^(2^250 - 1))^4 * a. */
+static void fe_pow22523(fe *h, const fe *a) {
+  fe z250, z11;
+  fe_chain_250(&z250, &z11, a);
+  fe_sq_n(&z250, &z250, 2);
+  fe_mul(h, &z250, a);
+}
 
 /* Curve constants, derived rather than typed in so that no constant can be mistyped:
  * d = -121665 / 121666, sqrt(-1) = 2^((p-1)/4). */
@@ -303,7 +359,7 @@ static int ge_frombytes(ge *p, int *canonical, const uint8_t s[32], int zip215,
   fe_sq(&v7, &v3);
   fe_mul(&v7, &v7, &v);
   fe_mul(&t, &u, &v7);
-  fe_pow(&t, &t, EXP_P58);
+  fe_pow22523(&t, &t);
   fe_mul(&x, &u, &v3);
   fe_mul(&x, &x, &t);
 
@@ -366,6 +422,33 @@ int hm_ed25519_point_check(const uint8_t pk[32], int *canonical, int *small_orde
   return HM_OK;
 }
 
+/* u = (1 + y) / (1 - y) of a decoded point (Z = 1). */
+static int ge_to_montgomery(uint8_t xpk[32], const ge *A) {
+  fe one, num, den, u;
+  fe_set_small(&one, 1);
+  fe_add(&num, &one, &A->Y);
+  fe_sub(&den, &one, &A->Y);
+  if (fe_iszero(&den)) return HM_ERR_WEAK_KEY; /* y = 1: noble's Fp.div throws */
+  fe_invert(&den, &den);
+  fe_mul(&u, &num, &den);
+  fe_tobytes(xpk, &u);
+  return HM_OK;
+}
+
+int hm_ed25519_point_check_x25519(const uint8_t pk[32], int *canonical, int *small_order, uint8_t xpk[32]) {
+  if (!pk || !canonical || !small_order || !xpk) return HM_ERR_INVAL;
+  const curve_consts *c = consts();
+  ge p;
+  int canon = 0;
+  if (ge_frombytes(&p, &canon, pk, 1, c) != 0) return HM_ERR_WEAK_KEY;
+  *canonical = canon;
+  *small_order = ge_is_small_order(&p, c);
+  if (!canon || *small_order) return HM_OK;
+  /* A canonical encoding decodes to the same point with or without the ZIP-215 switches,
+   * so this is what hm_ed25519_to_x25519_pk_upstream computes from pk. */
+  return ge_to_montgomery(xpk, &p);
+}
+
 int hm_ed25519_verify_zip215(const uint8_t sig[64], const uint8_t *msg, size_t len,
                              const uint8_t pk[32]) {
   if (!sig || !pk || (!msg && len)) return HM_ERR_INVAL;
@@ -407,13 +490,5 @@ int hm_ed25519_to_x25519_pk_upstream(uint8_t xpk[32], const uint8_t edpk[32]) {
   const curve_consts *c = consts();
   ge A;
   if (ge_frombytes(&A, NULL, edpk, 0, c) != 0) return HM_ERR_WEAK_KEY;
-  fe one, num, den, u;
-  fe_set_small(&one, 1);
-  fe_add(&num, &one, &A.Y); /* Z = 1 after decoding */
-  fe_sub(&den, &one, &A.Y);
-  if (fe_iszero(&den)) return HM_ERR_WEAK_KEY; /* y = 1: noble's Fp.div throws */
-  fe_invert(&den, &den);
-  fe_mul(&u, &num, &den);
-  fe_tobytes(xpk, &u);
-  return HM_OK;
+  return ge_to_montgomery(xpk, &A);
 }

@@ -346,12 +346,15 @@ void hm_server_free(hm_server *srv) {
     srv->conns = c->next;
     conn_free(c);
   }
-  while (srv->rates) {
-    hm_rate_entry *r = srv->rates;
-    srv->rates = r->next;
-    hm_free(r->did);
-    hm_free(r);
+  for (size_t i = 0; i < srv->rate_nb; i++) {
+    while (srv->rates[i]) {
+      hm_rate_entry *r = srv->rates[i];
+      srv->rates[i] = r->next;
+      hm_free(r->did);
+      hm_free(r);
+    }
   }
+  hm_free(srv->rates);
   while (srv->calls) {
     struct hm_sfu_call *k = srv->calls;
     srv->calls = k->next;
@@ -378,6 +381,7 @@ void hm_server_free(hm_server *srv) {
     hm_free(e);
   }
   hm_free(srv->did_tab);
+  hm_free(srv->timers);
   sodium_memzero(srv->key_seed, sizeof srv->key_seed);
   hm_free(srv);
 }
@@ -385,16 +389,29 @@ void hm_server_free(hm_server *srv) {
 size_t hm_server_conn_count(const hm_server *srv) { return srv->n_conns; }
 const char *hm_server_conn_did(const hm_server_conn *conn) { return conn->did; }
 
+#define TIMER_NONE ((size_t)-1)
+static void timer_file(hm_server *srv, hm_server_conn *c);
+static void timer_remove(hm_server *srv, hm_server_conn *c);
+
 hm_server_conn *hm_server_conn_open(hm_server *srv, void *handle) {
+  if (srv->cap_timers < srv->n_conns + 1) { /* every connection can be filed: no failure later */
+    size_t nc = srv->cap_timers ? srv->cap_timers * 2 : 64;
+    hm_server_conn **nt = hm_realloc(srv->timers, nc * sizeof *nt);
+    if (!nt) return NULL;
+    srv->timers = nt;
+    srv->cap_timers = nc;
+  }
   hm_server_conn *c = hm_calloc(1, sizeof *c);
   if (!c) return NULL;
   c->handle = handle;
   c->opened_ms = hm_srv_now(srv);
   c->last_rx_ms = c->last_ping_ms = c->opened_ms;
+  c->timer_pos = TIMER_NONE;
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
   srv->n_conns++;
+  timer_file(srv, c);
   if (srv->n_conns > srv->cfg.max_connections) hm_srv_close(srv, c, 1013, "Too many connections");
   return c;
 }
@@ -407,10 +424,11 @@ void hm_server_conn_closed(hm_server *srv, hm_server_conn *c) {
     srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
+  timer_remove(srv, c);
+  did_index_remove(srv, c); /* nothing reaches c from here on, by list or by DID */
   if (c->room) hm_srv_voice_leave(srv, c); /* R-VOICE-8 (c is already unlinked) */
   for (struct hm_sfu_call *k = srv->calls; k; k = k->next)
     if (k->conn == c) k->conn = NULL; /* R-SFU-11: the result will be dropped */
-  did_index_remove(srv, c);
   char *did = c->did;
   c->did = NULL;
   conn_free(c);
@@ -428,10 +446,85 @@ void hm_server_conn_activity(hm_server *srv, hm_server_conn *c) {
   if (c) c->last_rx_ms = hm_srv_now(srv);
 }
 
+/* ---- timers ------------------------------------------------------------------------------
+ * Only connections with a pending deadline are visited by the tick: a min-heap ordered by
+ * the deadline each connection was filed under. */
+
+static int64_t keepalive_of(const hm_server *srv) { return srv->env.ping ? (int64_t)srv->cfg.keepalive_ms : 0; }
+
+/* The connection's next deadline, or INT64_MAX when it has none. */
+static int64_t conn_deadline(const hm_server *srv, const hm_server_conn *c) {
+  int64_t at = INT64_MAX, ka = keepalive_of(srv);
+  if (c->closing) return at;
+  if (!c->did) at = c->opened_ms + (int64_t)srv->cfg.auth_timeout_ms;
+  if (ka > 0) {
+    int64_t ping = c->last_ping_ms + ka, dead = c->last_rx_ms + 2 * ka;
+    if (ping < at) at = ping;
+    if (dead < at) at = dead;
+  }
+  return at;
+}
+
+static void timer_set(hm_server *srv, size_t i, hm_server_conn *c) {
+  srv->timers[i] = c;
+  c->timer_pos = i;
+}
+
+static void timer_up(hm_server *srv, size_t i) {
+  hm_server_conn *c = srv->timers[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (srv->timers[p]->timer_at <= c->timer_at) break;
+    timer_set(srv, i, srv->timers[p]);
+    i = p;
+  }
+  timer_set(srv, i, c);
+}
+
+static void timer_down(hm_server *srv, size_t i) {
+  hm_server_conn *c = srv->timers[i];
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    int64_t best = c->timer_at;
+    if (l < srv->n_timers && srv->timers[l]->timer_at < best) m = l, best = srv->timers[l]->timer_at;
+    if (l + 1 < srv->n_timers && srv->timers[l + 1]->timer_at < best) m = l + 1;
+    if (m == i) break;
+    timer_set(srv, i, srv->timers[m]);
+    i = m;
+  }
+  timer_set(srv, i, c);
+}
+
+/* File c under its current deadline (capacity was reserved when it opened). */
+static void timer_file(hm_server *srv, hm_server_conn *c) {
+  int64_t at = conn_deadline(srv, c);
+  if (at == INT64_MAX || c->timer_pos != TIMER_NONE) return;
+  c->timer_at = at;
+  timer_set(srv, srv->n_timers++, c);
+  timer_up(srv, c->timer_pos);
+}
+
+static void timer_remove(hm_server *srv, hm_server_conn *c) {
+  size_t i = c->timer_pos;
+  if (i == TIMER_NONE) return;
+  c->timer_pos = TIMER_NONE;
+  hm_server_conn *last = srv->timers[--srv->n_timers];
+  if (last == c) return;
+  timer_set(srv, i, last);
+  timer_up(srv, i);
+  timer_down(srv, last->timer_pos);
+}
+
+int64_t hm_server_next_deadline(const hm_server *srv) {
+  return srv->n_timers ? srv->timers[0]->timer_at : INT64_MAX;
+}
+
 void hm_server_tick(hm_server *srv, int64_t now_ms) {
-  int64_t ka = srv->env.ping ? (int64_t)srv->cfg.keepalive_ms : 0;
-  for (hm_server_conn *c = srv->conns; c; c = c->next) {
-    if (c->closing) continue;
+  int64_t ka = keepalive_of(srv);
+  while (srv->n_timers && srv->timers[0]->timer_at <= now_ms) {
+    hm_server_conn *c = srv->timers[0];
+    timer_remove(srv, c);
+    if (c->closing) continue; /* no timers once closing; freed by hm_server_conn_closed */
     if (!c->did && now_ms - c->opened_ms >= (int64_t)srv->cfg.auth_timeout_ms) {
       hm_srv_close(srv, c, 4001, "Authentication timeout");
       continue;
@@ -439,22 +532,31 @@ void hm_server_tick(hm_server *srv, int64_t now_ms) {
     if (ka > 0) {
       if (now_ms - c->last_rx_ms >= 2 * ka) {
         hm_srv_close(srv, c, 4005, "Keepalive timeout"); /* R-TRN-11, R-CLOSE-6 */
+        continue;
       } else if (now_ms - c->last_ping_ms >= ka) {
         c->last_ping_ms = now_ms;
         srv->env.ping(srv->env.ctx, c->handle);
       }
     }
+    timer_file(srv, c); /* the next deadline (later than now_ms: the due ones were handled) */
   }
-  /* drop rate windows that ended */
-  hm_rate_entry **pp = &srv->rates;
-  while (*pp) {
-    hm_rate_entry *r = *pp;
-    if (now_ms - r->window_start >= (int64_t)srv->cfg.rate_window_ms) {
-      *pp = r->next;
-      hm_free(r->did);
-      hm_free(r);
-    } else {
-      pp = &r->next;
+  /* Drop rate windows that ended, once per window length: rate_count resets an ended
+   * window by itself, so this only bounds memory (entries live at most two windows). */
+  if (srv->rate_nb && now_ms - srv->rate_swept_ms >= (int64_t)srv->cfg.rate_window_ms) {
+    srv->rate_swept_ms = now_ms;
+    for (size_t i = 0; i < srv->rate_nb; i++) {
+      hm_rate_entry **pp = &srv->rates[i];
+      while (*pp) {
+        hm_rate_entry *r = *pp;
+        if (now_ms - r->window_start >= (int64_t)srv->cfg.rate_window_ms) {
+          *pp = r->next;
+          hm_free(r->did);
+          hm_free(r);
+          srv->n_rates--;
+        } else {
+          pp = &r->next;
+        }
+      }
     }
   }
 }
@@ -466,11 +568,31 @@ void hm_server_shutdown(hm_server *srv) {
 /* ---- rate limit (R-RATE-1) ---------------------------------------------------------- */
 
 /* Counts one frame against did's window; returns 1 when it is over the budget. */
+static void rate_grow(hm_server *srv) {
+  size_t nb = srv->rate_nb ? srv->rate_nb * 2 : 64;
+  hm_rate_entry **tab = hm_calloc(nb, sizeof *tab);
+  if (!tab) return; /* keep the current table: longer chains */
+  for (size_t i = 0; i < srv->rate_nb; i++) {
+    while (srv->rates[i]) {
+      hm_rate_entry *r = srv->rates[i];
+      srv->rates[i] = r->next;
+      size_t b = did_hash(r->did) & (nb - 1);
+      r->next = tab[b];
+      tab[b] = r;
+    }
+  }
+  hm_free(srv->rates);
+  srv->rates = tab;
+  srv->rate_nb = nb;
+}
+
 static int rate_count(hm_server *srv, const char *did) {
   if (!srv->cfg.rate_max_frames || !srv->cfg.rate_window_ms) return 0;
   int64_t now = hm_srv_now(srv);
-  hm_rate_entry *r;
-  for (r = srv->rates; r; r = r->next)
+  if (srv->n_rates >= srv->rate_nb) rate_grow(srv);
+  if (!srv->rate_nb) return 0; /* out of memory: do not refuse honest traffic for it */
+  hm_rate_entry **head = &srv->rates[did_hash(did) & (srv->rate_nb - 1)], *r;
+  for (r = *head; r; r = r->next)
     if (strcmp(r->did, did) == 0) break;
   if (!r) {
     r = hm_calloc(1, sizeof *r);
@@ -479,8 +601,9 @@ static int rate_count(hm_server *srv, const char *did) {
       return 0; /* out of memory: do not refuse honest traffic for it */
     }
     r->window_start = now;
-    r->next = srv->rates;
-    srv->rates = r;
+    r->next = *head;
+    *head = r;
+    srv->n_rates++;
   }
   if (now - r->window_start >= (int64_t)srv->cfg.rate_window_ms) {
     r->window_start = now;

@@ -13,6 +13,11 @@ struct hm_server_conn {
   void *handle;
   char *did;         /* NULL until authenticated; fixed afterwards (R-AUTHZ-1) */
   hm_server_conn *did_next; /* next connection in the same bucket of hm_server.did_tab */
+  /* Timer heap (hm_server.timers): position, or (size_t)-1 when not in it, and the deadline
+   * it is filed under. The filed deadline is never later than the real one (last_rx_ms only
+   * grows), so the tick recomputes it when it comes due and files the connection again. */
+  size_t timer_pos;
+  int64_t timer_at;
   int closing;       /* env.close was called: nothing more is sent or processed */
   int64_t opened_ms; /* for the auth timer (R-AUTH-25) */
   uint32_t frames_before_auth;
@@ -90,7 +95,15 @@ struct hm_server {
    * walk conns. */
   hm_server_conn **did_tab;
   size_t did_nb, n_authed;
-  hm_rate_entry *rates;
+  /* Connections with a pending timer (auth timeout, keepalive), a min-heap on timer_at;
+   * capacity >= n_conns, reserved when a connection opens. */
+  hm_server_conn **timers;
+  size_t n_timers, cap_timers;
+  /* Rate windows by DID: a hash table (chains through next) of rate_nb buckets (0: none
+   * yet), swept for ended windows once per window length (rate_swept_ms). */
+  hm_rate_entry **rates;
+  size_t rate_nb, n_rates;
+  int64_t rate_swept_ms;
   hm_slow_entry *slow;
   hm_presence_entry *presence;
   hm_mod_entry *mod;

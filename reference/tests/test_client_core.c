@@ -456,17 +456,24 @@ static void test_client_dm_first_send_waits_for_keyexchange_settle(void **st) {
   hm_json_free(kx);
   hm_json_free(fetch);
 
+  char buf[512];
   /* To c, with no settle time, the fetch refused by an error (e.g. rate limited): the
    * error answering that request id releases at once; an error for another id does not. */
   hm_client_set_dm_settle_ms(a.c, 0);
   assert_int_equal(hm_client_dm_send(a.c, c.id.did, "to c", NULL, 0), HM_OK);
+  /* An answer naming c that arrives before the barrier was even written belongs to an
+   * earlier request (e.g. an MLS add's fetch): it does not count. */
+  snprintf(buf, sizeof buf,
+           "{\"id\":\"kr0\",\"type\":\"mls.keypackage.response\",\"timestamp\":\"t\",\"sender\":\"server\","
+           "\"payload\":{\"keyPackages\":{\"%s\":[]}}}", c.id.did);
+  feed(a.c, buf);
+  assert_int_equal(hm_client_dm_held(a.c), 1);
   kx = pop(a.c);
   fetch = pop(a.c);
   assert_string_equal(type_of(fetch), "mls.keypackage.fetch");
   feed(a.c, "{\"id\":\"e\",\"type\":\"error\",\"timestamp\":\"t\",\"sender\":\"server\","
             "\"payload\":{\"code\":\"RATE_LIMITED\",\"message\":\"x\",\"requestId\":\"nope\"}}");
   assert_null(pop(a.c));
-  char buf[512];
   snprintf(buf, sizeof buf,
            "{\"id\":\"e2\",\"type\":\"error\",\"timestamp\":\"t\",\"sender\":\"server\","
            "\"payload\":{\"code\":\"RATE_LIMITED\",\"message\":\"x\",\"requestId\":\"%s\"}}",
@@ -813,6 +820,36 @@ static void test_client_mls_update_commit(void **st) {
   peer_clear(&b);
 }
 
+/* mls.group.setup.needed (after our channel.create, R-MLS-18): the client creates the
+ * channel's group and sends mls.group.setup, as upstream's client does; a notice whose
+ * groupId is not <communityId>:<channelId>, or for a channel that has a group, does nothing. */
+static void test_client_mls_setup_needed_creates_group(void **st) {
+  (void)st;
+  peer a;
+  peer_init(&a, 33);
+  login(&a);
+  feed(a.c, "{\"id\":\"n\",\"type\":\"mls.group.setup.needed\",\"timestamp\":\"t\",\"sender\":\"server\","
+            "\"payload\":{\"communityId\":\"C\",\"channelId\":\"C:channel:2\",\"groupId\":\"X:C:channel:2\"}}");
+  assert_int_equal(hm_client_mls_info(a.c, "C", "C:channel:2", NULL, NULL), HM_ERR_NOT_FOUND);
+  assert_null(pop(a.c));
+  feed(a.c, "{\"id\":\"n\",\"type\":\"mls.group.setup.needed\",\"timestamp\":\"t\",\"sender\":\"server\","
+            "\"payload\":{\"communityId\":\"C\",\"channelId\":\"C:channel:2\",\"groupId\":\"C:C:channel:2\"}}");
+  uint64_t ep = 9;
+  size_t n = 0;
+  assert_int_equal(hm_client_mls_info(a.c, "C", "C:channel:2", &ep, &n), HM_OK);
+  assert_int_equal(ep, 0);
+  assert_int_equal(n, 1);
+  hm_json *f = pop(a.c);
+  assert_string_equal(type_of(f), "mls.group.setup");
+  assert_true(hm_json_string_is(hm_json_object_getc(hm_json_object_getc(f, "payload"), "groupId"), "C:C:channel:2"));
+  hm_json_free(f);
+  assert_string_equal(a.last_type, "mls.group.setup.needed"); /* still delivered to the app */
+  feed(a.c, "{\"id\":\"n2\",\"type\":\"mls.group.setup.needed\",\"timestamp\":\"t\",\"sender\":\"server\","
+            "\"payload\":{\"communityId\":\"C\",\"channelId\":\"C:channel:2\",\"groupId\":\"C:C:channel:2\"}}");
+  assert_null(pop(a.c));
+  peer_clear(&a);
+}
+
 static void test_client_channel_send_plain_without_group(void **st) {
   (void)st;
   peer a;
@@ -848,6 +885,7 @@ int main(void) {
       cmocka_unit_test(test_client_dm_first_send_waits_for_keyexchange_settle),
       cmocka_unit_test(test_client_dm_announce_survives_disconnect),
       cmocka_unit_test(test_client_mls_update_commit),
+      cmocka_unit_test(test_client_mls_setup_needed_creates_group),
       cmocka_unit_test(test_client_dm_keyexchange_mismatch_reported),
       cmocka_unit_test(test_client_mls_add_welcome_commit_and_pending),
       cmocka_unit_test(test_client_channel_send_plain_without_group),

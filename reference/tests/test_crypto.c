@@ -712,6 +712,80 @@ static void test_ct_equal(void **state) {
   assert_true(hm_ct_equal(NULL, NULL, 0));
 }
 
+/* hm_ed25519_point_check_x25519 (one decoding, used by did:key resolution) agrees with
+ * hm_ed25519_point_check followed by hm_ed25519_to_x25519_pk_upstream on honest keys,
+ * random bytes, small-order points, torsion-mixed points and non-canonical encodings; on
+ * main-subgroup keys the X25519 key also equals libsodium's map (independent arithmetic). */
+static void check_combined(const uint8_t pk[32]) {
+  int c1 = -1, s1 = -1, c2 = -1, s2 = -1;
+  uint8_t x1[32], x2[32];
+  memset(x2, 0xa5, 32);
+  int r1 = hm_ed25519_point_check(pk, &c1, &s1);
+  int r2 = hm_ed25519_point_check_x25519(pk, &c2, &s2, x2);
+  assert_int_equal(r2, r1);
+  if (r1 != HM_OK) return;
+  assert_int_equal(c2, c1);
+  assert_int_equal(s2, s1);
+  if (!c1 || s1) {
+    for (int i = 0; i < 32; i++) assert_int_equal(x2[i], 0xa5); /* untouched */
+    return;
+  }
+  assert_int_equal(hm_ed25519_to_x25519_pk_upstream(x1, pk), HM_OK);
+  assert_memory_equal(x1, x2, 32);
+  uint8_t xs[32];
+  if (crypto_core_ed25519_is_valid_point(pk)) {
+    assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(xs, pk), 0);
+    assert_memory_equal(xs, x2, 32);
+  }
+}
+
+static void test_ed25519_point_check_x25519_matches(void **state) {
+  (void)state;
+  uint8_t pk[32], sk[64], b[32];
+  int sodium_checked = 0;
+  for (int i = 0; i < 300; i++) {
+    crypto_sign_keypair(pk, sk);
+    check_combined(pk);
+    sodium_checked += crypto_core_ed25519_is_valid_point(pk);
+    randombytes_buf(b, sizeof b);
+    check_combined(b);
+  }
+  assert_int_equal(sodium_checked, 300);
+  /* the eight small-order points' encodings and their sign-flipped / y + p variants */
+  static const char *const small_hex[] = {
+      "0100000000000000000000000000000000000000000000000000000000000000",
+      "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "0000000000000000000000000000000000000000000000000000000000000080",
+      "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+      "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+      "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+      "0100000000000000000000000000000000000000000000000000000000000080",
+  };
+  for (size_t i = 0; i < sizeof small_hex / sizeof small_hex[0]; i++) {
+    assert_int_equal(sodium_hex2bin(b, 32, small_hex[i], 64, NULL, NULL, NULL), 0);
+    check_combined(b);
+    b[31] ^= 0x80;
+    check_combined(b);
+  }
+  /* honest key + a torsion point (not in the main subgroup: libsodium refuses it) */
+  crypto_sign_keypair(pk, sk);
+  uint8_t t8[32], mixed[32];
+  assert_int_equal(sodium_hex2bin(t8, 32, small_hex[4], 64, NULL, NULL, NULL), 0);
+  assert_int_equal(crypto_core_ed25519_add(mixed, pk, t8), 0);
+  check_combined(mixed);
+  /* every y in [p, 2^255) (non-canonical), both signs */
+  for (int k = 0; k < 19; k++) {
+    memset(b, 0xff, 32);
+    b[31] = 0x7f;
+    b[0] = (uint8_t)(0xed + k);
+    check_combined(b);
+    b[31] |= 0x80;
+    check_combined(b);
+  }
+  assert_int_equal(hm_ed25519_point_check_x25519(NULL, NULL, NULL, NULL), HM_ERR_INVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ed25519_sign_rfc8032),
@@ -726,6 +800,7 @@ int main(void) {
       cmocka_unit_test(test_x25519_weak_key),
       cmocka_unit_test(test_x25519_wycheproof),
       cmocka_unit_test(test_ed25519_to_x25519),
+      cmocka_unit_test(test_ed25519_point_check_x25519_matches),
       cmocka_unit_test(test_hkdf_sha256_rfc5869),
       cmocka_unit_test(test_hkdf_sha256_wycheproof),
       cmocka_unit_test(test_pbkdf2_sha512_known_answer),

@@ -899,6 +899,49 @@ static void test_server_rate_limit(void **state) {
   rig_close(&r);
 }
 
+/* Rate windows of many DIDs (the table grows past its first size; the sweep drops ended
+ * windows): each DID has its own budget, before and after a sweep. */
+static void test_server_rate_limit_many_dids(void **state) {
+  (void)state;
+  F.now = T0;
+  F.rnd = 13;
+  rig r;
+  const char *why;
+  assert_int_equal(hm_store_sqlite_open(&r.st, ":memory:", &why), HM_OK);
+  hm_server_config cfg = {0};
+  cfg.rate_max_frames = 3;
+  cfg.rate_window_ms = 1000;
+  cfg.vp_freshness_s = 5;
+  hm_server_env env = {.now_ms = f_now, .random = f_random, .send = f_send, .close = f_close, .store = r.st};
+  assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
+  enum { N = 80 };
+  static ident who[N];
+  static peer p[N];
+  static hm_server_conn *c[N];
+  memset(p, 0, sizeof p);
+  for (int i = 0; i < N; i++) {
+    ident_make(&who[i], (uint8_t)(100 + i));
+    c[i] = login(&r, &p[i], &who[i], NULL);
+  }
+  int64_t t0 = F.now;
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < N; i++) {
+      size_t before = count_type(&p[i], "community.list.response");
+      for (int k = 0; k < 3; k++) feed_free(&r, c[i], envelope("l", "community.list", NULL, obj("{}")));
+      assert_int_equal(count_type(&p[i], "community.list.response"), before + 3);
+      feed_free(&r, c[i], envelope("l4", "community.list", NULL, obj("{}")));
+      expect_error(&p[i], "RATE_LIMITED", "l4", NULL, 0);
+    }
+    F.now = t0 + 1000 * (round + 1);
+    hm_server_tick(r.srv, F.now); /* sweeps the ended windows */
+  }
+  for (int i = 0; i < N; i++) {
+    peer_clear(&p[i]);
+    hm_identity_clear(&who[i].id);
+  }
+  rig_close(&r);
+}
+
 static void test_server_shutdown_closes_1001(void **state) {
   (void)state;
   rig r;
@@ -1037,6 +1080,120 @@ static void test_server_broadcast_audience_follows_membership(void **state) {
   }
   hm_identity_clear(&o.id);
   hm_identity_clear(&c.id);
+  rig_close(&r);
+}
+
+/* The timer heap behaves exactly like visiting every connection on every tick: a model of
+ * that rule runs beside the server over 300 connections with staggered opens, logins,
+ * activity and transport closes, and every close code and ping count must agree. */
+enum { TM_N = 300 };
+static peer tm_peer[TM_N];
+static int tm_pings[TM_N];
+static void f_ping_count(void *ctx, void *handle) {
+  (void)ctx;
+  tm_pings[(peer *)handle - tm_peer]++;
+}
+
+typedef struct {
+  int open, authed, closed_code, pings, gone;
+  int64_t opened, last_rx, last_ping;
+} tm_model;
+
+static void test_server_tick_matches_full_scan(void **state) {
+  (void)state;
+  F.now = T0;
+  F.rnd = 5;
+  rig r;
+  const char *why;
+  assert_int_equal(hm_store_sqlite_open(&r.st, ":memory:", &why), HM_OK);
+  hm_server_config cfg = {0};
+  cfg.keepalive_ms = 300;
+  cfg.auth_timeout_ms = 1000;
+  cfg.vp_freshness_s = 5;
+  hm_server_env env = {.now_ms = f_now, .random = f_random, .send = f_send, .close = f_close, .ping = f_ping_count,
+                       .store = r.st};
+  assert_int_equal(hm_server_new(&r.srv, &cfg, &env), HM_OK);
+  assert_int_equal(hm_server_next_deadline(r.srv), INT64_MAX);
+  memset(tm_peer, 0, sizeof tm_peer);
+  memset(tm_pings, 0, sizeof tm_pings);
+  static tm_model m[TM_N];
+  static hm_server_conn *conn[TM_N];
+  memset(m, 0, sizeof m);
+  ident who;
+  ident_make(&who, 7);
+  uint64_t rnd = 99;
+  const int64_t ka = 300, at = 1000;
+  size_t opened = 0;
+  for (int step = 0; step < 400; step++) { /* 10 s of 25 ms ticks */
+    /* open a few connections, log some in, show activity on some, drop some */
+    for (int k = 0; k < 2 && opened < TM_N; k++, opened++) {
+      conn[opened] = hm_server_conn_open(r.srv, &tm_peer[opened]);
+      assert_non_null(conn[opened]);
+      m[opened] = (tm_model){.open = 1, .opened = F.now, .last_rx = F.now, .last_ping = F.now};
+    }
+    rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+    size_t i = (size_t)(rnd >> 33) % (opened ? opened : 1);
+    if (opened && m[i].open && !m[i].gone && !m[i].closed_code) {
+      int what = (int)((rnd >> 20) % 4);
+      if (what == 0 && !m[i].authed && step % 7 == 0 && who.id.did[0]) {
+        feed_free(&r, conn[i], envelope("a", "sync.state", who.id.did, vp_for(&who, F.now)));
+        m[i].last_rx = F.now;
+        if (tm_peer[i].close_code == 0)
+          m[i].authed = 1;
+        else
+          m[i].closed_code = tm_peer[i].close_code; /* e.g. 1013: too many connections of the DID */
+      } else if (what == 1) {
+        hm_server_conn_activity(r.srv, conn[i]);
+        m[i].last_rx = F.now;
+      } else if (what == 2 && step % 5 == 0) {
+        hm_server_conn_closed(r.srv, conn[i]);
+        m[i].gone = 1;
+      }
+    }
+    F.now += 25;
+    int64_t nd = hm_server_next_deadline(r.srv);
+    /* the model: every live connection, every tick */
+    int64_t earliest = INT64_MAX;
+    for (size_t j = 0; j < opened; j++) {
+      tm_model *x = &m[j];
+      if (x->gone || x->closed_code) continue;
+      int64_t d = x->authed ? INT64_MAX : x->opened + at;
+      if (x->last_ping + ka < d) d = x->last_ping + ka;
+      if (x->last_rx + 2 * ka < d) d = x->last_rx + 2 * ka;
+      if (d < earliest) earliest = d;
+      if (!x->authed && F.now - x->opened >= at) {
+        x->closed_code = 4001;
+        continue;
+      }
+      if (F.now - x->last_rx >= 2 * ka) {
+        x->closed_code = 4005;
+      } else if (F.now - x->last_ping >= ka) {
+        x->last_ping = F.now;
+        x->pings++;
+      }
+    }
+    assert_true(nd <= earliest); /* never later than the true next deadline */
+    hm_server_tick(r.srv, F.now);
+    for (size_t j = 0; j < opened; j++) {
+      if (m[j].gone) continue;
+      assert_int_equal(tm_peer[j].close_code, m[j].closed_code);
+      assert_int_equal(tm_pings[j], m[j].pings);
+    }
+  }
+  size_t closed4001 = 0, closed4005 = 0;
+  for (size_t j = 0; j < opened; j++) {
+    closed4001 += m[j].closed_code == 4001;
+    closed4005 += m[j].closed_code == 4005;
+  }
+  size_t authed = 0;
+  for (size_t j = 0; j < opened; j++) authed += m[j].authed;
+  assert_true(closed4001 > 0 && closed4005 > 0 && authed > 0); /* both timers fired, logins happened */
+  for (size_t j = 0; j < opened; j++) {
+    if (!m[j].gone) hm_server_conn_closed(r.srv, conn[j]);
+    peer_clear(&tm_peer[j]);
+  }
+  assert_int_equal(hm_server_next_deadline(r.srv), INT64_MAX);
+  hm_identity_clear(&who.id);
   rig_close(&r);
 }
 
@@ -1355,9 +1512,11 @@ int main(void) {
       cmocka_unit_test(test_server_sync_request_pages_exactly),
       cmocka_unit_test(test_server_sfu_proxy_and_noop),
       cmocka_unit_test(test_server_rate_limit),
+      cmocka_unit_test(test_server_rate_limit_many_dids),
       cmocka_unit_test(test_server_shutdown_closes_1001),
       cmocka_unit_test(test_server_keepalive_ping_and_timeout),
       cmocka_unit_test(test_server_ban_closes_and_blocks),
+      cmocka_unit_test(test_server_tick_matches_full_scan),
       cmocka_unit_test(test_server_broadcast_audience_follows_membership),
       cmocka_unit_test(test_server_edit_delete_history),
       cmocka_unit_test(test_server_role_grants_permission),

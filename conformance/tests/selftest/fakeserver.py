@@ -2,7 +2,8 @@
 
 It implements only what the self-test cases touch (VP login, community create/join/leave,
 channel send/typing, sync.request, errors for bad input, the auth timeout, voice.join and
-two SFU proxy calls, voice.session.create and voice.tracks.push) and follows our
+the SFU proxy calls voice.session.create, voice.tracks.push/pull and voice.renegotiate, and
+on its HTTP port signed user-data upload/read/delete with the replay rule) and follows our
 spec there. Each bug flag breaks one behaviour the way a real server might; the self-tests
 assert that the suite's cases meant to catch that bug do catch it, and that the correct
 server passes them. A case that passes against a broken server is a harness bug.
@@ -18,6 +19,14 @@ Bugs:
   forged-sender    the envelope sender the client claims is relayed as the author
   blocking-sfu     SFU proxy calls are made synchronously on the event loop, so every
                    connection waits while one call is outstanding (R-SFU-11)
+  unbounded-sfu    no limit on a connection's outstanding SFU calls (R-SFU-11: at most 4)
+  no-sfu-timeout   an SFU call waits for its answer however long it takes (R-SFU-11: 10 s)
+  sfu-in-order     a connection's frames wait while its own SFU call is outstanding, so
+                   SFU replies never come after replies to later frames (R-VOICE-28)
+  sticky-sessions  SFU sessions stay bound to the DID after its connection closed or left
+                   the room (R-SFU-15)
+  no-delete-replay signed DELETE requests are not remembered, so a captured one can be
+                   replayed (R-CRY-HSIG-4; POST replays are still refused)
 """
 from __future__ import annotations
 
@@ -32,15 +41,18 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import websockets
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from harmony_conformance.crypto import proofs  # noqa: E402
+from harmony_conformance.crypto import httpsig, proofs  # noqa: E402
 
 BUGS = {"echo-to-sender", "no-membership", "drop-message", "never-reply", "leak-broadcast",
-        "no-sig-check", "silent-errors", "forged-sender", "blocking-sfu"}
+        "no-sig-check", "silent-errors", "forged-sender", "blocking-sfu",
+        "unbounded-sfu", "no-sfu-timeout", "sfu-in-order", "sticky-sessions",
+        "no-delete-replay"}
 
 
 def now_iso():
@@ -54,6 +66,7 @@ class Conn:
         self.did = None
         self.room = None        # voice channel id
         self.sessions = set()   # SFU session ids bound to this connection
+        self.in_flight = 0      # outstanding SFU calls
 
 
 class FakeServer:
@@ -71,6 +84,9 @@ class FakeServer:
         self.seen_vps = set()
         self.token_key = os.urandom(32)
         self.sfu = sfu or {}    # {"base", "app_id", "secret"}; empty = signalling-only
+        self.did_sessions = {}  # DID -> session ids ever created (the sticky-sessions bug uses them)
+        self.user_data = {}     # DID -> {"ciphertext", "nonce", "metadata"}
+        self.seen_sigs = set()  # accepted signatures of POST/DELETE requests (R-HTTP-7)
 
     def nid(self, prefix):
         return f"{prefix}-{os.urandom(8).hex()}"
@@ -292,7 +308,7 @@ class FakeServer:
                                      method=method, headers={"Authorization": f"Bearer {self.sfu['secret']}",
                                                              "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=None if "no-sfu-timeout" in self.bugs else 10) as r:
                 return r.status, json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
             return e.code, None
@@ -305,7 +321,17 @@ class FakeServer:
         if conn.room is None:
             return await self.error(conn, "FORBIDDEN", "Not a participant of a voice room", msg)
 
+        if conn.in_flight >= 4 and "unbounded-sfu" not in self.bugs:
+            return await self.error(conn, "RATE_LIMITED", "Too many SFU requests in flight", msg)
+        conn.in_flight += 1
+
         async def run():
+            try:
+                await call()
+            finally:
+                conn.in_flight -= 1
+
+        async def call():
             if "blocking-sfu" in self.bugs:
                 status, ans = self.sfu_call(method, path, body)  # blocks the whole event loop
             else:
@@ -315,10 +341,30 @@ class FakeServer:
                 await on_ok(ans)
             else:
                 await self.error(conn, code, f"Error: CF API error {status}", msg)
-        if "blocking-sfu" in self.bugs:
+        if "blocking-sfu" in self.bugs or "sfu-in-order" in self.bugs:
             await run()
         else:
             asyncio.ensure_future(run())
+
+    def bound(self, conn, sid):
+        """Is `sid` a session of this connection (the sticky-sessions bug: of this DID, ever)?"""
+        if "sticky-sessions" in self.bugs:
+            return sid in self.did_sessions.get(conn.did, set())
+        return sid in conn.sessions
+
+    async def h_voice_leave(self, conn, msg, p, author):
+        chid = conn.room
+        conn.room = None
+        conn.sessions.clear()
+        if chid is not None:
+            room = [x for x in self.conns if x.room == chid]
+            dids = sorted({x.did for x in room})
+            for other in room:
+                await self.send(other, self.frame("voice.participant.left",
+                                                  {"channelId": chid, "did": conn.did, "participants": dids}))
+
+    async def h_voice_get_producers(self, conn, msg, p, author):
+        await self.send(conn, self.frame("voice.get-producers.response", {"producers": []}))
 
     async def h_voice_session_create(self, conn, msg, p, author):
         async def ok(ans):
@@ -326,33 +372,124 @@ class FakeServer:
             if not isinstance(sid, str):
                 return await self.error(conn, "CF_SESSION_CREATE_FAILED", "Error: no sessionId", msg)
             conn.sessions.add(sid)
+            self.did_sessions.setdefault(conn.did, set()).add(sid)
             await self.send(conn, self.frame("voice.session.created", {"sessionId": sid}))
         await self.proxy(conn, msg, "POST", "/sessions/new", None, ok, "CF_SESSION_CREATE_FAILED")
 
-    async def h_voice_tracks_push(self, conn, msg, p, author):
+    async def h_voice_tracks_push(self, conn, msg, p, author, reply="voice.tracks.pushed",
+                                  code="CF_TRACKS_PUSH_FAILED"):
         sid = p.get("sessionId")
-        if sid not in conn.sessions:
+        if not self.bound(conn, sid):
             return await self.error(conn, "FORBIDDEN", "Unknown SFU session", msg)
+        for t in p.get("tracks") or []:
+            remote = t.get("sessionId") if isinstance(t, dict) else None
+            if remote is not None and not any(self.bound(x, remote) for x in self.conns
+                                              if x.room is not None and x.room == conn.room):
+                return await self.error(conn, "FORBIDDEN", "Unknown SFU session", msg)
         body = {"tracks": p.get("tracks")}
         if "sessionDescription" in p:
             body["sessionDescription"] = p["sessionDescription"]
 
         async def ok(ans):
-            await self.send(conn, self.frame("voice.tracks.pushed", ans))
-        await self.proxy(conn, msg, "POST", f"/sessions/{sid}/tracks/new", body, ok, "CF_TRACKS_PUSH_FAILED")
+            await self.send(conn, self.frame(reply, ans))
+        await self.proxy(conn, msg, "POST", f"/sessions/{sid}/tracks/new", body, ok, code)
+
+    async def h_voice_tracks_pull(self, conn, msg, p, author):
+        await self.h_voice_tracks_push(conn, msg, p, author, "voice.tracks.pulled", "CF_TRACKS_PULL_FAILED")
+
+    async def h_voice_renegotiate(self, conn, msg, p, author):
+        sid = p.get("sessionId")
+        if not self.bound(conn, sid):
+            return await self.error(conn, "FORBIDDEN", "Unknown SFU session", msg)
+
+        async def ok(ans):
+            await self.send(conn, self.frame("voice.renegotiated", ans))
+        await self.proxy(conn, msg, "PUT", f"/sessions/{sid}/renegotiate",
+                         {"sessionDescription": p.get("sessionDescription")}, ok, "CF_RENEGOTIATE_FAILED")
 
 
-async def serve(port, bugs, auth_timeout_ms, ready_file=None, sfu=None):
+    # ---- HTTP: signed user data (the parts HTTP-009 and HTTP-024 touch) --------------------
+    def http_answer(self, method, target, headers, body):
+        """(status, JSON answer) for one request."""
+        path = target.split("?", 1)[0]
+        if path != "/api/user-data/upload" and not path.startswith("/api/user-data/"):
+            return 404, {"error": "Not found"}
+        did, why = httpsig.verify_reason(headers.get("authorization"), method, target, int(time.time() * 1000),
+                                         "hardened")
+        if did is None:
+            return 401, {"error": f"Signature check failed: {why}"}
+        if method in ("POST", "DELETE") and not (method == "DELETE" and "no-delete-replay" in self.bugs):
+            sig = headers["authorization"].rsplit(" ", 1)[1]
+            if sig in self.seen_sigs:
+                return 401, {"error": "Replayed request"}
+            self.seen_sigs.add(sig)
+        if path == "/api/user-data/upload" and method == "POST":
+            try:
+                b = json.loads(body)
+            except ValueError:
+                return 400, {"error": "Invalid JSON body"}
+            if not isinstance(b, dict) or not all(isinstance(b.get(k), str) for k in ("did", "ciphertext", "nonce")):
+                return 400, {"error": "Missing required fields: did, ciphertext, nonce"}
+            if b["did"] != did:
+                return 403, {"error": "DID mismatch: you can only upload data for your own DID"}
+            self.user_data[did] = {"ciphertext": b["ciphertext"], "nonce": b["nonce"], "metadata": b.get("metadata")}
+            return 200, {"ok": True, "size": 4 + len(base64.b64decode(b["nonce"])) + len(base64.b64decode(b["ciphertext"]))}
+        owner = urllib.parse.unquote(path[len("/api/user-data/"):])
+        if owner != did:
+            return 403, {"error": "DID mismatch: you can only access your own data"}
+        if method == "GET":
+            if did not in self.user_data:
+                return 404, {"error": "No data found for this DID"}
+            return 200, self.user_data[did]
+        if method == "DELETE":
+            if self.user_data.pop(did, None) is None:
+                return 404, {"error": "No data found for this DID"}
+            return 200, {"ok": True}
+        return 405, {"error": "Method not allowed"}
+
+    async def http_conn(self, reader, writer):
+        """One HTTP/1.1 request per connection (answered with Connection: close)."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = {}
+            for ln in lines[1:]:
+                if ":" in ln:
+                    k, v = ln.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            body = await reader.readexactly(int(headers.get("content-length") or 0))
+            status, ans = self.http_answer(method, target, headers, body)
+            data = json.dumps(ans).encode()
+            writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                         f"Connection: close\r\n\r\n".encode() + data)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def serve(port, bugs, auth_timeout_ms, ready_file=None, sfu=None, http_port=None):
     srv = FakeServer(bugs, auth_timeout_ms, sfu)
     async with websockets.serve(srv.handler, "127.0.0.1", port, max_size=1 << 20, ping_interval=None) as s:
         real = s.sockets[0].getsockname()[1]
-        print(f"fakeserver ready ws://127.0.0.1:{real} http://127.0.0.1:{real + 1}", flush=True)
+        if http_port is not None:
+            h = await asyncio.start_server(srv.http_conn, "127.0.0.1", http_port)
+        else:  # upstream's convention, WebSocket port + 1, or any free port when that one is taken
+            try:
+                h = await asyncio.start_server(srv.http_conn, "127.0.0.1", real + 1)
+            except OSError:
+                h = await asyncio.start_server(srv.http_conn, "127.0.0.1", 0)
+        hreal = h.sockets[0].getsockname()[1]
+        print(f"fakeserver ready ws://127.0.0.1:{real} http://127.0.0.1:{hreal}", flush=True)
         await asyncio.Future()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--http-port", type=int, default=None, help="default: the WebSocket port + 1")
     ap.add_argument("--bug", action="append", default=[], choices=sorted(BUGS))
     ap.add_argument("--auth-timeout-ms", type=int, default=1500)
     ap.add_argument("--sfu-api-base", default="")
@@ -361,7 +498,7 @@ def main():
     ns = ap.parse_args()
     sfu = {"base": ns.sfu_api_base.rstrip("/"), "app_id": ns.sfu_app_id, "secret": ns.sfu_app_secret}
     try:
-        asyncio.run(serve(ns.port, ns.bug, ns.auth_timeout_ms, sfu=sfu))
+        asyncio.run(serve(ns.port, ns.bug, ns.auth_timeout_ms, sfu=sfu, http_port=ns.http_port))
     except KeyboardInterrupt:
         pass
 

@@ -246,7 +246,9 @@ int hm_client_decode(hm_client *c, const char *community_id, const char *channel
 int hm_client_mls_upload_keypackage(hm_client *c);
 /* Create the group of a channel (we are leaf 0, epoch 0) and send mls.group.setup. The
  * server answers with mls.member.joined for members with key packages; the core then
- * fetches their key packages and adds them (Welcome + Commit) automatically. */
+ * fetches their key packages and adds them (Welcome + Commit) automatically. The core also
+ * calls it by itself on mls.group.setup.needed (sent after our channel.create when some
+ * member has a key package, R-MLS-18), as upstream's client does. */
 int hm_client_mls_create_group(hm_client *c, const char *community_id, const char *channel_id);
 /* Add member_did: fetches its key packages; on the response the package is verified
  * (R-CRY-MLS-4 with the expected DID) and the Welcome and Commit are sent. */

@@ -83,6 +83,14 @@ HM_WARN_UNUSED int hm_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, 
  * it receives 1 when [8]P is the identity. */
 HM_WARN_UNUSED int hm_ed25519_point_check(const uint8_t pk[32], int *canonical, int *small_order);
 
+/* hm_ed25519_point_check plus, when the point is canonical and not of small order,
+ * the X25519 key hm_ed25519_to_x25519_pk_upstream would give for pk (into xpk; xpk is
+ * left untouched otherwise), from one decoding (did:key resolution at every login).
+ * Returns HM_OK, HM_ERR_WEAK_KEY (no curve point; or y = 1, which cannot occur for a
+ * point that is not of small order), HM_ERR_INVAL on NULL. */
+HM_WARN_UNUSED int hm_ed25519_point_check_x25519(const uint8_t pk[32], int *canonical, int *small_order,
+                                                 uint8_t xpk[32]);
+
 /* The ZIP-215 (noble) verifier itself, as used by hm_ed25519_verify(...,
  * HM_ED25519_ZIP215). Returns HM_OK or HM_ERR_BADSIG (HM_ERR_INVAL on NULL). */
 HM_WARN_UNUSED int hm_ed25519_verify_zip215(const uint8_t sig[64], const uint8_t *msg, size_t len,

@@ -106,8 +106,15 @@ void hm_server_conn_activity(hm_server *srv, hm_server_conn *conn);
 void hm_server_conn_closed(hm_server *srv, hm_server_conn *conn);
 
 /* Advance timers to now_ms: auth timeouts (R-AUTH-25), keepalive pings and the keepalive
- * close 4005 (R-TRN-11), rate windows. Call at least every 50 ms. */
+ * close 4005 (R-TRN-11), rate windows. Call at least every 50 ms. Cost: only connections
+ * whose deadline has come are visited (a min-heap of deadlines), plus the rate windows. */
 void hm_server_tick(hm_server *srv, int64_t now_ms);
+
+/* The earliest connection deadline (ms, the clock of env.now_ms) at which hm_server_tick
+ * has work to do, or INT64_MAX when no connection has one. A deadline may be early (a
+ * connection that was active meanwhile is only re-filed): ticking then is harmless. An
+ * event loop may sleep until min(this, now + 50 ms). */
+int64_t hm_server_next_deadline(const hm_server *srv);
 
 /* Close every connection with 1001 "Server shutting down" (R-CLOSE-5). */
 void hm_server_shutdown(hm_server *srv);
