@@ -59,7 +59,7 @@
 
 #define HARMONYD_VERSION "0.1.0"
 #define MAX_QUEUE_BYTES (8u * 1024 * 1024) /* R-DLV-7 */
-#define TICK_MS 25
+#define TICK_MS 50 /* hm_server_tick at least this often (rate windows), and at each core deadline */
 #define SWEEP_MS 250
 #define HEAD_MAX 16384                       /* request head limit, both ports */
 #define HEAD_TIMEOUT_MS 10000                /* R-HTTP-5: headers within 10 s (also the WS handshake) */
@@ -1155,9 +1155,15 @@ static void begin_shutdown(void) {
 
 static void run(void) {
   struct epoll_event evs[256];
-  int64_t next_tick = mono_ms() + TICK_MS, next_sweep = mono_ms() + SWEEP_MS, stop_deadline = 0;
+  int64_t last_tick = mono_ms(), next_sweep = mono_ms() + SWEEP_MS, stop_deadline = 0;
   for (;;) {
     int64_t now = mono_ms();
+    /* the next tick: the core's earliest deadline (wall clock, converted), at most TICK_MS away */
+    int64_t next_tick = last_tick + TICK_MS, cd = hm_server_next_deadline(g_srv);
+    if (cd != INT64_MAX) {
+      int64_t in = cd - wall_ms();
+      if (now + (in > 0 ? in : 0) < next_tick) next_tick = now + (in > 0 ? in : 0);
+    }
     if (g_stop) {
       if ((hm_server_conn_count(g_srv) == 0 && !g_dirty && !g_reap) || now >= stop_deadline) break;
     }
@@ -1228,7 +1234,7 @@ static void run(void) {
     }
     if (now >= next_tick) {
       hm_server_tick(g_srv, wall_ms());
-      next_tick = now + TICK_MS;
+      last_tick = now;
     }
     if (now >= next_sweep) {
       sweep(now);
