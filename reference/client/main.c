@@ -187,6 +187,8 @@ static void fail_cmd(const char *code, const char *msg) {
 
 /* ---- local state (SQLite) ------------------------------------------------------------- */
 
+static void migrate_clear_mnemonic(void);
+
 static void db_open(void) {
   if (mkdir(A.home, 0700) != 0 && errno != EEXIST) die(1, "cannot create %s: %s", A.home, strerror(errno));
   char path[1100];
@@ -197,14 +199,16 @@ static void db_open(void) {
   (void)chmod(path, 0600);
   char *err = NULL;
   if (sqlite3_exec(A.db,
+                   "PRAGMA secure_delete=ON;"
                    "PRAGMA journal_mode=WAL;"
-                   "CREATE TABLE IF NOT EXISTS identity(k INTEGER PRIMARY KEY CHECK(k=1), mnemonic TEXT NOT NULL, did TEXT NOT NULL);"
+                   "CREATE TABLE IF NOT EXISTS identity_seed(k INTEGER PRIMARY KEY CHECK(k=1), seed TEXT NOT NULL, did TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS identity_sealed(k INTEGER PRIMARY KEY CHECK(k=1), sealed TEXT NOT NULL, did TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS tokens(server TEXT PRIMARY KEY, token TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS follows(server TEXT PRIMARY KEY, state TEXT NOT NULL);"
                    "CREATE TABLE IF NOT EXISTS mls(k INTEGER PRIMARY KEY CHECK(k=1), state TEXT NOT NULL);",
                    NULL, NULL, &err) != SQLITE_OK)
     die(1, "database %s: %s", path, err ? err : "error");
+  migrate_clear_mnemonic();
 }
 
 static int db_get(const char *sql, const char *arg, char *out, size_t cap) {
@@ -232,9 +236,17 @@ static void db_put(const char *sql, const char *a, const char *b) {
   sqlite3_finalize(st);
 }
 
-/* Passphrase sealing: key = Argon2id(passphrase, salt16) (libsodium crypto_pwhash, the
- * "interactive" limits: 64 MiB, 2 passes), then XChaCha20-Poly1305 of the mnemonic. Stored as hex of
- * salt16 || nonce24 || ciphertext+tag. */
+/* The identity store (spec crypto.md R-CRY-KEY-13): only seed32 is kept, never the mnemonic
+ * or its entropy. Without a passphrase: table identity_seed, hex of seed32. With
+ * --passphrase-file: table identity_sealed, hex of salt16 || nonce24 || XChaCha20-Poly1305
+ * (key = Argon2id(passphrase, salt16), libsodium crypto_pwhash "interactive" limits: 64 MiB,
+ * 2 passes) of seed32. The database file (and its -wal/-shm files, which SQLite creates with
+ * the database's mode) is 0600 in a 0700 directory; deletions overwrite the freed content
+ * (PRAGMA secure_delete). Older versions stored the mnemonic (table identity, or sealed in
+ * identity_sealed): the first load replaces it by seed32 and wipes it (see
+ * migrate_clear_mnemonic and load_identity). */
+#define SEALED_MAX (16 + 24 + HM_BIP39_MNEMONIC_MAX + 16)
+
 static void read_passphrase(char *out, size_t cap) {
   FILE *f = fopen(A.passfile, "r");
   if (!f || !fgets(out, (int)cap, f)) die(2, "cannot read the passphrase from %s", A.passfile);
@@ -249,12 +261,65 @@ static void seal_key(uint8_t key[32], const char *pass, const uint8_t salt[16]) 
     die(1, "Argon2id failed (out of memory?)");
 }
 
-static void load_identity(void) {
+static int db_exec(const char *sql) { return sqlite3_exec(A.db, sql, NULL, NULL, NULL) == SQLITE_OK; }
+
+/* Write seed32 for did (replacing any stored identity), sealed when a passphrase file is
+ * given, then push the change out of the WAL so no older page survives in it. */
+static void store_seed(const uint8_t seed[32], const char *did) {
+  char hex[2 * (16 + 24 + 32 + 16) + 1];
+  if (A.passfile[0]) {
+    char pass[512];
+    uint8_t blob[16 + 24 + 32 + 16], key[32];
+    read_passphrase(pass, sizeof pass);
+    hm_random_bytes(blob, 40);
+    seal_key(key, pass, blob);
+    sodium_memzero(pass, sizeof pass);
+    if (hm_xchacha_seal(blob + 40, key, blob + 16, seed, 32, NULL, 0) != HM_OK) die(1, "sealing failed");
+    sodium_memzero(key, sizeof key);
+    (void)hm_hex_encode(hex, sizeof hex, blob, sizeof blob);
+  } else {
+    (void)hm_hex_encode(hex, sizeof hex, seed, 32);
+  }
+  if (!db_exec("BEGIN IMMEDIATE")) die(1, "cannot write the identity (database busy?)");
+  db_put("DELETE FROM identity_seed", NULL, NULL);
+  db_put("DELETE FROM identity_sealed", NULL, NULL);
+  (void)db_exec("DROP TABLE IF EXISTS identity"); /* a pre-seed32 store's mnemonic table */
+  db_put(A.passfile[0] ? "INSERT INTO identity_sealed(k, sealed, did) VALUES(1, ?1, ?2)"
+                       : "INSERT INTO identity_seed(k, seed, did) VALUES(1, ?1, ?2)",
+         hex, did);
+  if (!db_exec("COMMIT")) die(1, "cannot write the identity");
+  sodium_memzero(hex, sizeof hex);
+  (void)db_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+/* A store written before seed32-only storage keeps the mnemonic in clear in table identity:
+ * replace it by seed32 (same identity, same DID) and wipe it. Needs no passphrase. */
+static void migrate_clear_mnemonic(void) {
   char m[HM_BIP39_MNEMONIC_MAX + 8];
-  char hex[2 * (16 + 24 + HM_BIP39_MNEMONIC_MAX + 16) + 8];
+  if (!db_get("SELECT mnemonic FROM identity WHERE k=1", NULL, m, sizeof m)) {
+    (void)db_exec("DROP TABLE IF EXISTS identity");
+    return;
+  }
+  hm_identity id;
+  if (hm_identity_from_mnemonic(&id, m, HM_BIP39_HARDENED) != HM_OK) die(1, "stored identity is damaged");
+  sodium_memzero(m, sizeof m);
+  char pf[sizeof A.passfile];
+  memcpy(pf, A.passfile, sizeof pf);
+  A.passfile[0] = 0; /* it was stored in clear: the migration keeps it unsealed */
+  store_seed(id.seed32, id.did);
+  memcpy(A.passfile, pf, sizeof pf);
+  fprintf(stderr, "harmony: the identity in %s was stored as a mnemonic; it now keeps only the key seed "
+                  "(the mnemonic is wiped)\n", A.home);
+  hm_identity_clear(&id);
+}
+
+static void load_identity(void) {
+  uint8_t seed[32];
+  char did[HM_DIDKEY_MAX + 8];
+  char hex[2 * SEALED_MAX + 8];
   if (db_get("SELECT sealed FROM identity_sealed WHERE k=1", NULL, hex, sizeof hex)) {
     if (!A.passfile[0]) die(2, "the identity in %s is sealed: give --passphrase-file FILE", A.home);
-    uint8_t blob[16 + 24 + HM_BIP39_MNEMONIC_MAX + 16], key[32];
+    uint8_t blob[SEALED_MAX], key[32], pt[SEALED_MAX];
     size_t n = 0;
     if (hm_hex_decode(blob, sizeof blob, &n, hex, strlen(hex)) != HM_OK || n < 16 + 24 + 16)
       die(1, "stored sealed identity is damaged");
@@ -262,16 +327,41 @@ static void load_identity(void) {
     read_passphrase(pass, sizeof pass);
     seal_key(key, pass, blob);
     sodium_memzero(pass, sizeof pass);
-    size_t ml = n - 16 - 24 - 16;
-    if (hm_xchacha_open((uint8_t *)m, key, blob + 16, blob + 40, n - 40, NULL, 0) != HM_OK)
+    size_t pl = n - 16 - 24 - 16;
+    if (hm_xchacha_open(pt, key, blob + 16, blob + 40, n - 40, NULL, 0) != HM_OK)
       die(2, "wrong passphrase for the identity in %s", A.home);
-    m[ml] = 0;
     sodium_memzero(key, sizeof key);
-  } else if (!db_get("SELECT mnemonic FROM identity WHERE k=1", NULL, m, sizeof m)) {
+    if (pl == 32) {
+      memcpy(seed, pt, 32);
+    } else {
+      /* An older sealed store holds the mnemonic (never 32 bytes: 12 words are longer). */
+      char m[HM_BIP39_MNEMONIC_MAX + 1];
+      hm_identity id;
+      if (pl > HM_BIP39_MNEMONIC_MAX) die(1, "stored sealed identity is damaged");
+      memcpy(m, pt, pl);
+      m[pl] = 0;
+      if (hm_identity_from_mnemonic(&id, m, HM_BIP39_HARDENED) != HM_OK) die(1, "stored identity is damaged");
+      sodium_memzero(m, sizeof m);
+      memcpy(seed, id.seed32, 32);
+      store_seed(seed, id.did); /* re-sealed with the same passphrase */
+      hm_identity_clear(&id);
+      fprintf(stderr, "harmony: the sealed identity in %s held a mnemonic; it now keeps only the key seed\n", A.home);
+    }
+    sodium_memzero(pt, sizeof pt);
+    sodium_memzero(blob, sizeof blob);
+    if (!db_get("SELECT did FROM identity_sealed WHERE k=1", NULL, did, sizeof did)) did[0] = 0;
+  } else if (db_get("SELECT seed FROM identity_seed WHERE k=1", NULL, hex, sizeof hex)) {
+    size_t n = 0;
+    if (hm_hex_decode(seed, sizeof seed, &n, hex, strlen(hex)) != HM_OK || n != 32)
+      die(1, "stored identity is damaged");
+    if (!db_get("SELECT did FROM identity_seed WHERE k=1", NULL, did, sizeof did)) did[0] = 0;
+  } else {
     die(2, "no identity in %s (run `harmony id new` or `harmony id recover` first)", A.home);
   }
-  if (hm_identity_from_mnemonic(&A.id, m, HM_BIP39_HARDENED) != HM_OK) die(1, "stored identity is damaged");
-  sodium_memzero(m, sizeof m);
+  sodium_memzero(hex, sizeof hex);
+  int rc = hm_identity_from_seed32(&A.id, seed);
+  sodium_memzero(seed, sizeof seed);
+  if (rc != HM_OK || strcmp(A.id.did, did)) die(1, "stored identity is damaged (seed and DID disagree)");
 }
 
 static void save_state(void) {
@@ -970,37 +1060,19 @@ static void run_engine(void) {
 
 /* ---- identity commands ---------------------------------------------------------------- */
 
+/* mnemonic -> seed32 stored (the mnemonic itself is never written). */
 static void store_identity(const char *mnemonic) {
   hm_identity id;
   if (hm_identity_from_mnemonic(&id, mnemonic, HM_BIP39_HARDENED) != HM_OK)
     die(2, "not a valid BIP-39 English mnemonic (12-24 words, checksum)");
-  db_put("DELETE FROM identity", NULL, NULL);
-  db_put("DELETE FROM identity_sealed", NULL, NULL);
-  if (A.passfile[0]) {
-    char pass[512];
-    read_passphrase(pass, sizeof pass);
-    size_t ml = strlen(mnemonic);
-    uint8_t blob[16 + 24 + HM_BIP39_MNEMONIC_MAX + 16], key[32];
-    if (ml > HM_BIP39_MNEMONIC_MAX) die(2, "mnemonic too long");
-    hm_random_bytes(blob, 40);
-    seal_key(key, pass, blob);
-    sodium_memzero(pass, sizeof pass);
-    if (hm_xchacha_seal(blob + 40, key, blob + 16, (const uint8_t *)mnemonic, ml, NULL, 0) != HM_OK)
-      die(1, "sealing failed");
-    sodium_memzero(key, sizeof key);
-    char hex[2 * sizeof blob + 1];
-    (void)hm_hex_encode(hex, sizeof hex, blob, 40 + ml + 16);
-    db_put("INSERT INTO identity_sealed(k, sealed, did) VALUES(1, ?1, ?2)", hex, id.did);
-  } else {
-    db_put("INSERT INTO identity(k, mnemonic, did) VALUES(1, ?1, ?2)", mnemonic, id.did);
-  }
+  store_seed(id.seed32, id.did);
   printf("%s\n", id.did);
   hm_identity_clear(&id);
 }
 
 static int have_identity(void) {
   char d[128];
-  return db_get("SELECT did FROM identity WHERE k=1 UNION SELECT did FROM identity_sealed WHERE k=1", NULL, d, sizeof d);
+  return db_get("SELECT did FROM identity_seed WHERE k=1 UNION SELECT did FROM identity_sealed WHERE k=1", NULL, d, sizeof d);
 }
 
 static void usage(FILE *f) {
@@ -1008,11 +1080,12 @@ static void usage(FILE *f) {
           "usage: harmony [--home DIR] [--server ws://HOST:PORT] [--json] [--timeout MS]\n"
           "               [--passphrase-file FILE] [--no-key-package] COMMAND ...\n"
           "\n"
-          "identity (stored in DIR/harmony.db, mode 0600; DIR defaults to ~/.harmony):\n"
+          "identity (stored in DIR/harmony.db, mode 0600; DIR defaults to ~/.harmony; only the 32-byte\n"
+          "key seed is stored, never the mnemonic):\n"
           "  id new [--force]                 make an identity; prints its mnemonic ONCE, then the DID\n"
-          "  id recover                       read a mnemonic from stdin and store it\n"
+          "  id recover                       read a mnemonic from stdin, store the key seed derived from it\n"
           "  id show                          print the DID\n"
-          "  (with --passphrase-file FILE, id new/recover seal the mnemonic with Argon2id +\n"
+          "  (with --passphrase-file FILE, id new/recover seal the key seed with Argon2id +\n"
           "   XChaCha20-Poly1305, and every later command needs the same option)\n"
           "server commands (log in with the stored session token, or a fresh VP; after every login the\n"
           "client uploads its MLS key package, so that peers can add it to encrypted groups and encrypt\n"
@@ -1298,7 +1371,8 @@ int main(int argc, char **argv) {
       return 0;
     } else if (!strcmp(c2, "show")) {
       char d[128];
-      if (!db_get("SELECT did FROM identity WHERE k=1 UNION SELECT did FROM identity_sealed WHERE k=1", NULL, d, sizeof d))
+      if (!have_identity() ||
+          !db_get("SELECT did FROM identity_seed WHERE k=1 UNION SELECT did FROM identity_sealed WHERE k=1", NULL, d, sizeof d))
         die(2, "no identity in %s", A.home);
       printf("%s\n", d);
       return 0;

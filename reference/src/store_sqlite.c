@@ -322,6 +322,38 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v) {
 
 static const char *col_text(sqlite3_stmt *s, int i) { return (const char *)sqlite3_column_text(s, i); }
 
+/* Row iteration shared by the typed lookups: each_row steps s (NULL: HM_ERR_IO), hands
+ * every row to row() (which builds the record and calls the caller's callback, kept in a),
+ * stops when that returns non-zero, gives s back. HM_ERR_NOT_FOUND when want_one and there
+ * was no row. */
+typedef struct {
+  union {
+    hm_store_community_cb community;
+    hm_store_channel_cb channel;
+    hm_store_member_cb member;
+    hm_store_message_cb message;
+    hm_store_role_cb role;
+    hm_store_thread_cb group;
+    hm_store_recovery_cb recovery;
+  } cb;
+  void *ctx;
+} row_arg;
+
+static int each_row(hm_store *st, sqlite3_stmt *s, int want_one, int (*row)(sqlite3_stmt *, row_arg *), row_arg *a) {
+  if (!s) return HM_ERR_IO;
+  int rc, found = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    found = 1;
+    if (row(s, a)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  done(st, s);
+  if (rc != SQLITE_DONE) return HM_ERR_IO;
+  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+}
+
 /* Run a statement that returns no rows. */
 static int step_done(hm_store *st, sqlite3_stmt *s) {
   int rc = sqlite3_step(s);
@@ -329,13 +361,8 @@ static int step_done(hm_store *st, sqlite3_stmt *s) {
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
-/* Prepare sql, bind args by the letters of types (s = text or NULL, i = int64, d = double),
- * run it to completion; *changes (may be NULL) gets the number of changed rows. */
-static int run(hm_store *st, int64_t *changes, const char *sql, const char *types, ...) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, sql) != HM_OK) return HM_ERR_IO;
-  va_list ap;
-  va_start(ap, types);
+/* Binds args by the letters of types (s = text or NULL, i = int64, d = double). */
+static void bind_args(sqlite3_stmt *s, const char *types, va_list ap) {
   for (int i = 0; types[i]; i++) {
     if (types[i] == 's')
       bind_text(s, i + 1, va_arg(ap, const char *));
@@ -344,12 +371,34 @@ static int run(hm_store *st, int64_t *changes, const char *sql, const char *type
     else
       sqlite3_bind_double(s, i + 1, va_arg(ap, double));
   }
+}
+
+/* Prepare sql, bind args as bind_args does, run it to completion; *changes (may be NULL)
+ * gets the number of changed rows. */
+static int run(hm_store *st, int64_t *changes, const char *sql, const char *types, ...) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, sql) != HM_OK) return HM_ERR_IO;
+  va_list ap;
+  va_start(ap, types);
+  bind_args(s, types, ap);
   va_end(ap);
   int rc = sqlite3_step(s);
   done(st, s);
   if (rc != SQLITE_DONE) return HM_ERR_IO;
   if (changes) *changes = sqlite3_changes(db_of(st));
   return HM_OK;
+}
+
+/* Prepare sql and bind args as bind_args does, for the *_rows readers; NULL when it cannot
+ * be prepared (the readers then return HM_ERR_IO). */
+static sqlite3_stmt *query(hm_store *st, const char *sql, const char *types, ...) {
+  sqlite3_stmt *s;
+  if (prep(st, &s, sql) != HM_OK) return NULL;
+  va_list ap;
+  va_start(ap, types);
+  bind_args(s, types, ap);
+  va_end(ap);
+  return s;
 }
 
 /* ---- secrets, replay, known DIDs ---------------------------------------------------- */
@@ -427,35 +476,26 @@ fail:
   return HM_ERR_IO;
 }
 
+static int community_row(sqlite3_stmt *s, row_arg *a) {
+  hm_store_community c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3),
+                          sqlite3_column_int64(s, 4)};
+  return a->cb.community ? a->cb.community(a->ctx, &c) : 0;
+}
+
 static int community_rows(hm_store *st, sqlite3_stmt *s, hm_store_community_cb cb, void *ctx, int want_one) {
-  int rc, found = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    hm_store_community c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3),
-                            sqlite3_column_int64(s, 4)};
-    found = 1;
-    if (cb && cb(ctx, &c)) {
-      rc = SQLITE_DONE;
-      break;
-    }
-  }
-  done(st, s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+  row_arg a = {.ctx = ctx};
+  a.cb.community = cb;
+  return each_row(st, s, want_one, community_row, &a);
 }
 
 #define COMMUNITY_COLS "SELECT id, name, description, creator, created_ms FROM communities"
 
 static int sq_community_get(hm_store *st, const char *id, hm_store_community_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, COMMUNITY_COLS " WHERE id=?1") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, id);
-  return community_rows(st, s, cb, ctx, 1);
+  return community_rows(st, query(st, COMMUNITY_COLS " WHERE id=?1", "s", id), cb, ctx, 1);
 }
 
 static int sq_community_list(hm_store *st, hm_store_community_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, COMMUNITY_COLS " ORDER BY rowid") != HM_OK) return HM_ERR_IO;
-  return community_rows(st, s, cb, ctx, 0);
+  return community_rows(st, query(st, COMMUNITY_COLS " ORDER BY rowid", ""), cb, ctx, 0);
 }
 
 static int count_query(hm_store *st, const char *sql, const char *a, int64_t *n) {
@@ -472,65 +512,46 @@ static int sq_community_count_by_creator(hm_store *st, const char *did, int64_t 
   return count_query(st, "SELECT count(*) FROM communities WHERE creator=?1", did, n);
 }
 
+static int channel_row(sqlite3_stmt *s, row_arg *a) {
+  hm_store_channel c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
+                        sqlite3_column_int64(s, 5), col_text(s, 6), sqlite3_column_int64(s, 7)};
+  return a->cb.channel ? a->cb.channel(a->ctx, &c) : 0;
+}
+
 static int channel_rows(hm_store *st, sqlite3_stmt *s, hm_store_channel_cb cb, void *ctx, int want_one) {
-  int rc, found = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    hm_store_channel c = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
-                          sqlite3_column_int64(s, 5), col_text(s, 6), sqlite3_column_int64(s, 7)};
-    found = 1;
-    if (cb && cb(ctx, &c)) {
-      rc = SQLITE_DONE;
-      break;
-    }
-  }
-  done(st, s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+  row_arg a = {.ctx = ctx};
+  a.cb.channel = cb;
+  return each_row(st, s, want_one, channel_row, &a);
 }
 
 #define CHANNEL_COLS "SELECT id, community_id, name, type, topic, created_ms, category_id, slow_mode FROM channels"
 
 static int sq_channel_list(hm_store *st, const char *cid, hm_store_channel_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, CHANNEL_COLS " WHERE community_id=?1 ORDER BY rowid") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, cid);
-  return channel_rows(st, s, cb, ctx, 0);
+  return channel_rows(st, query(st, CHANNEL_COLS " WHERE community_id=?1 ORDER BY rowid", "s", cid), cb, ctx, 0);
 }
 
 static int sq_channel_get(hm_store *st, const char *cid, const char *chid, hm_store_channel_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, CHANNEL_COLS " WHERE id=?1 AND community_id=?2") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, chid);
-  bind_text(s, 2, cid);
-  return channel_rows(st, s, cb, ctx, 1);
+  return channel_rows(st, query(st, CHANNEL_COLS " WHERE id=?1 AND community_id=?2", "ss", chid, cid), cb, ctx, 1);
 }
 
 /* ---- members and bans --------------------------------------------------------------- */
 
+static int member_row(sqlite3_stmt *s, row_arg *a) {
+  hm_store_member m = {col_text(s, 0), col_text(s, 1), sqlite3_column_int64(s, 2), col_text(s, 3)};
+  return a->cb.member ? a->cb.member(a->ctx, &m) : 0;
+}
+
 static int member_rows(hm_store *st, sqlite3_stmt *s, hm_store_member_cb cb, void *ctx, int want_one) {
-  int rc, found = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    hm_store_member m = {col_text(s, 0), col_text(s, 1), sqlite3_column_int64(s, 2), col_text(s, 3)};
-    found = 1;
-    if (cb && cb(ctx, &m)) {
-      rc = SQLITE_DONE;
-      break;
-    }
-  }
-  done(st, s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+  row_arg a = {.ctx = ctx};
+  a.cb.member = cb;
+  return each_row(st, s, want_one, member_row, &a);
 }
 
 #define MEMBER_COLS \
   "SELECT m.community_id, m.did, m.joined_ms, p.display_name FROM members m LEFT JOIN profiles p ON p.did = m.did"
 
 static int sq_member_get(hm_store *st, const char *cid, const char *did, hm_store_member_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, MEMBER_COLS " WHERE m.community_id=?1 AND m.did=?2") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, cid);
-  bind_text(s, 2, did);
-  return member_rows(st, s, cb, ctx, 1);
+  return member_rows(st, query(st, MEMBER_COLS " WHERE m.community_id=?1 AND m.did=?2", "ss", cid, did), cb, ctx, 1);
 }
 
 static int sq_member_add(hm_store *st, const char *cid, const char *did, int64_t joined_ms, int *added) {
@@ -559,10 +580,7 @@ static int sq_member_remove(hm_store *st, const char *cid, const char *did) {
 }
 
 static int sq_member_list(hm_store *st, const char *cid, hm_store_member_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, MEMBER_COLS " WHERE m.community_id=?1 ORDER BY m.rowid") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, cid);
-  return member_rows(st, s, cb, ctx, 0);
+  return member_rows(st, query(st, MEMBER_COLS " WHERE m.community_id=?1 ORDER BY m.rowid", "s", cid), cb, ctx, 0);
 }
 
 static int sq_member_dids(hm_store *st, const char *cid, const char *const **dids, size_t *n) {
@@ -670,48 +688,41 @@ fail:
 #define MESSAGE_COLS \
   "SELECT community_id, channel_id, id, seq, author, timestamp, payload, counter, received_ms, deleted, edited_ms"
 
+static int message_row(sqlite3_stmt *s, row_arg *a) {
+  hm_store_message m = {0};
+  m.community_id = col_text(s, 0);
+  m.channel_id = col_text(s, 1);
+  m.id = col_text(s, 2);
+  m.seq = sqlite3_column_int64(s, 3);
+  m.author = col_text(s, 4);
+  m.timestamp = col_text(s, 5);
+  m.payload_json = col_text(s, 6);
+  m.has_counter = sqlite3_column_type(s, 7) != SQLITE_NULL;
+  m.counter = sqlite3_column_double(s, 7);
+  m.received_ms = sqlite3_column_int64(s, 8);
+  m.deleted = sqlite3_column_int(s, 9);
+  m.edited_ms = sqlite3_column_int64(s, 10);
+  if (sqlite3_column_count(s) > 11) m.type = col_text(s, 11);
+  return a->cb.message ? a->cb.message(a->ctx, &m) : 0;
+}
+
 static int message_rows(hm_store *st, sqlite3_stmt *s, hm_store_message_cb cb, void *ctx, int want_one) {
-  int rc, found = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    hm_store_message m = {0};
-    m.community_id = col_text(s, 0);
-    m.channel_id = col_text(s, 1);
-    m.id = col_text(s, 2);
-    m.seq = sqlite3_column_int64(s, 3);
-    m.author = col_text(s, 4);
-    m.timestamp = col_text(s, 5);
-    m.payload_json = col_text(s, 6);
-    m.has_counter = sqlite3_column_type(s, 7) != SQLITE_NULL;
-    m.counter = sqlite3_column_double(s, 7);
-    m.received_ms = sqlite3_column_int64(s, 8);
-    m.deleted = sqlite3_column_int(s, 9);
-    m.edited_ms = sqlite3_column_int64(s, 10);
-    if (sqlite3_column_count(s) > 11) m.type = col_text(s, 11);
-    found = 1;
-    if (cb && cb(ctx, &m)) {
-      rc = SQLITE_DONE;
-      break;
-    }
-  }
-  done(st, s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+  row_arg a = {.ctx = ctx};
+  a.cb.message = cb;
+  return each_row(st, s, want_one, message_row, &a);
 }
 
 static int sq_message_page(hm_store *st, const char *chid, const hm_store_page_query *q, hm_store_message_cb cb,
                            void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s,
-           MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND seq>?2 AND (?3 OR deleted=0)"
-           " AND (?4=0 OR counter IS NULL OR counter>?5) ORDER BY seq LIMIT ?6") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, chid);
-  sqlite3_bind_int64(s, 2, q->after_seq < 0 ? 0 : q->after_seq);
-  sqlite3_bind_int(s, 3, q->include_deleted ? 1 : 0);
-  sqlite3_bind_int(s, 4, q->has_counter_min ? 1 : 0);
-  sqlite3_bind_double(s, 5, q->counter_min);
-  sqlite3_bind_int64(s, 6, (sqlite3_int64)q->limit);
-  return message_rows(st, s, cb, ctx, 0);
+  return message_rows(
+      st,
+      query(st,
+            MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND seq>?2 AND (?3 OR deleted=0)"
+                         " AND (?4=0 OR counter IS NULL OR counter>?5) ORDER BY seq LIMIT ?6",
+            "siiidi", chid, q->after_seq < 0 ? 0 : q->after_seq,
+            (int64_t)(q->include_deleted ? 1 : 0), (int64_t)(q->has_counter_min ? 1 : 0),
+            q->counter_min, (int64_t)q->limit),
+      cb, ctx, 0);
 }
 
 /* ---- schema 2: bans, settings, edits, tombstones, reactions, pins, roles ------------- */
@@ -789,11 +800,9 @@ static int sq_channel_delete(hm_store *st, const char *chid) {
 }
 
 static int sq_message_get(hm_store *st, const char *chid, const char *id, hm_store_message_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND id=?2") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, chid);
-  bind_text(s, 2, id);
-  return message_rows(st, s, cb, ctx, 1);
+  return message_rows(
+      st, query(st, MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND id=?2", "ss", chid, id),
+      cb, ctx, 1);
 }
 
 static int sq_message_edit(hm_store *st, const char *chid, const char *id, const char *payload_json, int has_counter,
@@ -821,17 +830,15 @@ static int sq_message_tombstone(hm_store *st, const char *chid, const char *id, 
 
 static int sq_message_page_before(hm_store *st, const char *chid, int64_t before_seq, int has_counter_max,
                                   double counter_max, size_t limit, hm_store_message_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s,
-           MESSAGE_COLS " FROM messages WHERE channel_id=?1 AND (?2 < 0 OR seq < ?2)"
-                        " AND (?3 = 0 OR counter IS NULL OR counter < ?4) ORDER BY seq DESC LIMIT ?5") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, chid);
-  sqlite3_bind_int64(s, 2, before_seq);
-  sqlite3_bind_int(s, 3, has_counter_max ? 1 : 0);
-  sqlite3_bind_double(s, 4, counter_max);
-  sqlite3_bind_int64(s, 5, (sqlite3_int64)limit);
-  return message_rows(st, s, cb, ctx, 0);
+  return message_rows(
+      st,
+      query(st,
+            MESSAGE_COLS
+            " FROM messages WHERE channel_id=?1 AND (?2 < 0 OR seq < ?2)"
+            " AND (?3 = 0 OR counter IS NULL OR counter < ?4) ORDER BY seq DESC LIMIT ?5",
+            "siidi", chid, before_seq, (int64_t)(has_counter_max ? 1 : 0), counter_max,
+            (int64_t)limit),
+      cb, ctx, 0);
 }
 
 static int sq_reaction_add(hm_store *st, const char *chid, const char *mid, const char *emoji, const char *did,
@@ -947,28 +954,22 @@ static int sq_role_delete(hm_store *st, const char *cid, const char *rid) {
 
 #define ROLE_COLS "SELECT r.id, r.community_id, r.name, r.color, r.permissions, r.position, r.created_by, r.created_ms"
 
+static int role_row(sqlite3_stmt *s, row_arg *a) {
+  hm_store_role r = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
+                     sqlite3_column_int64(s, 5), col_text(s, 6), sqlite3_column_int64(s, 7)};
+  return a->cb.role ? a->cb.role(a->ctx, &r) : 0;
+}
+
 static int role_rows(hm_store *st, sqlite3_stmt *s, hm_store_role_cb cb, void *ctx, int want_one) {
-  int rc, found = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    hm_store_role r = {col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), col_text(s, 4),
-                       sqlite3_column_int64(s, 5), col_text(s, 6), sqlite3_column_int64(s, 7)};
-    found = 1;
-    if (cb && cb(ctx, &r)) {
-      rc = SQLITE_DONE;
-      break;
-    }
-  }
-  done(st, s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+  row_arg a = {.ctx = ctx};
+  a.cb.role = cb;
+  return each_row(st, s, want_one, role_row, &a);
 }
 
 static int sq_role_get(hm_store *st, const char *cid, const char *rid, hm_store_role_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, ROLE_COLS " FROM roles r WHERE r.id=?1 AND r.community_id=?2") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, rid);
-  bind_text(s, 2, cid);
-  return role_rows(st, s, cb, ctx, 1);
+  return role_rows(
+      st, query(st, ROLE_COLS " FROM roles r WHERE r.id=?1 AND r.community_id=?2", "ss", rid, cid),
+      cb, ctx, 1);
 }
 
 static int sq_role_count(hm_store *st, const char *cid, int64_t *n) {
@@ -986,14 +987,13 @@ static int sq_role_unassign(hm_store *st, const char *cid, const char *did, cons
 }
 
 static int sq_roles_of(hm_store *st, const char *cid, const char *did, hm_store_role_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s,
-           ROLE_COLS " FROM role_assignments a JOIN roles r ON r.id = a.role_id AND r.community_id = a.community_id"
-                     " WHERE a.community_id=?1 AND a.did=?2 ORDER BY a.rowid") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, cid);
-  bind_text(s, 2, did);
-  return role_rows(st, s, cb, ctx, 0);
+  return role_rows(st,
+                   query(st,
+                         ROLE_COLS " FROM role_assignments a JOIN roles r ON r.id = a.role_id AND "
+                                   "r.community_id = a.community_id"
+                                   " WHERE a.community_id=?1 AND a.did=?2 ORDER BY a.rowid",
+                         "ss", cid, did),
+                   cb, ctx, 0);
 }
 
 static int sq_display_name_set(hm_store *st, const char *did, const char *name) {
@@ -1043,14 +1043,13 @@ static int sq_dm_append(hm_store *st, const hm_store_message *m, int64_t *seq_ou
 }
 
 static int sq_dm_get(hm_store *st, const char *conv, const char *id, hm_store_message_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s,
-           "SELECT recipient, conversation, id, seq, author, timestamp, payload, NULL, received_ms, deleted, edited_ms"
-           " FROM dms WHERE conversation=?1 AND id=?2") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, conv);
-  bind_text(s, 2, id);
-  return message_rows(st, s, cb, ctx, 1);
+  return message_rows(st,
+                      query(st,
+                            "SELECT recipient, conversation, id, seq, author, timestamp, payload, "
+                            "NULL, received_ms, deleted, edited_ms"
+                            " FROM dms WHERE conversation=?1 AND id=?2",
+                            "ss", conv, id),
+                      cb, ctx, 1);
 }
 
 static int sq_dm_edit(hm_store *st, const char *conv, const char *id, const char *payload_json, int64_t ms) {
@@ -1167,19 +1166,18 @@ static int sq_thread_message_append(hm_store *st, const char *tid, const hm_stor
 
 static int sq_thread_message_page(hm_store *st, const char *tid, const hm_store_page_query *q, hm_store_message_cb cb,
                                   void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s,
-           "SELECT community_id, channel_id, id, seq, author, timestamp, payload, counter, received_ms, deleted,"
-           " edited_ms, type FROM thread_messages WHERE thread_id=?1 AND seq>?2 AND (?3 OR deleted=0)"
-           " AND (?4=0 OR counter IS NULL OR counter>?5) ORDER BY seq LIMIT ?6") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, tid);
-  sqlite3_bind_int64(s, 2, q->after_seq < 0 ? 0 : q->after_seq);
-  sqlite3_bind_int(s, 3, q->include_deleted ? 1 : 0);
-  sqlite3_bind_int(s, 4, q->has_counter_min ? 1 : 0);
-  sqlite3_bind_double(s, 5, q->counter_min);
-  sqlite3_bind_int64(s, 6, (sqlite3_int64)q->limit);
-  return message_rows(st, s, cb, ctx, 0);
+  return message_rows(
+      st,
+      query(st,
+            "SELECT community_id, channel_id, id, seq, author, timestamp, payload, counter, "
+            "received_ms, deleted,"
+            " edited_ms, type FROM thread_messages WHERE thread_id=?1 AND seq>?2 AND (?3 OR "
+            "deleted=0)"
+            " AND (?4=0 OR counter IS NULL OR counter>?5) ORDER BY seq LIMIT ?6",
+            "siiidi", tid, q->after_seq < 0 ? 0 : q->after_seq,
+            (int64_t)(q->include_deleted ? 1 : 0), (int64_t)(q->has_counter_min ? 1 : 0),
+            q->counter_min, (int64_t)q->limit),
+      cb, ctx, 0);
 }
 
 /* ---- schema 5: notifications ----------------------------------------------------------- */
@@ -1286,11 +1284,12 @@ static int sq_known_did_first_seen(hm_store *st, const char *did, int64_t *ms) {
 }
 
 static int sq_message_scan_community(hm_store *st, const char *cid, hm_store_message_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, MESSAGE_COLS " FROM messages WHERE community_id=?1 AND deleted=0 ORDER BY rowid DESC") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, cid);
-  return message_rows(st, s, cb, ctx, 0);
+  return message_rows(
+      st,
+      query(st,
+            MESSAGE_COLS " FROM messages WHERE community_id=?1 AND deleted=0 ORDER BY rowid DESC",
+            "s", cid),
+      cb, ctx, 0);
 }
 
 /* ---- schema 7: MLS ------------------------------------------------------------------------ */
@@ -1323,27 +1322,24 @@ static int sq_keypackage_list(hm_store *st, const char *did, hm_store_string_cb 
   return rc == SQLITE_DONE ? HM_OK : HM_ERR_IO;
 }
 
+static int group_row(sqlite3_stmt *s, row_arg *a) {
+  hm_store_thread t = {col_text(s, 0), col_text(s, 1), col_text(s, 2), NULL, NULL, col_text(s, 3), 0};
+  return a->cb.group ? a->cb.group(a->ctx, &t) : 0;
+}
+
 static int group_rows(hm_store *st, sqlite3_stmt *s, hm_store_thread_cb cb, void *ctx, int want_one) {
-  int rc, found = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    hm_store_thread t = {col_text(s, 0), col_text(s, 1), col_text(s, 2), NULL, NULL, col_text(s, 3), 0};
-    found = 1;
-    if (cb && cb(ctx, &t)) {
-      rc = SQLITE_DONE;
-      break;
-    }
-  }
-  done(st, s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+  row_arg a = {.ctx = ctx};
+  a.cb.group = cb;
+  return each_row(st, s, want_one, group_row, &a);
 }
 
 static int sq_mls_group_get(hm_store *st, const char *gid, hm_store_thread_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, "SELECT group_id, community_id, channel_id, creator FROM mls_groups WHERE group_id=?1") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, gid);
-  return group_rows(st, s, cb, ctx, 1);
+  return group_rows(
+      st,
+      query(st,
+            "SELECT group_id, community_id, channel_id, creator FROM mls_groups WHERE group_id=?1",
+            "s", gid),
+      cb, ctx, 1);
 }
 
 static int sq_mls_group_put(hm_store *st, const char *gid, const char *cid, const char *chid, const char *creator) {
@@ -1449,7 +1445,9 @@ static int sq_recovery_create(hm_store *st, const hm_store_recovery *r, int64_t 
   if (tx_begin(st) != HM_OK) return HM_ERR_IO;
   int64_t n = 0;
   int rc = recovery_purge(st, now, ttl);
-  if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_requests WHERE request_id=?1", r->request_id, &n);
+  if (rc == HM_OK)
+    rc = count_query(st, "SELECT count(*) FROM recovery_requests WHERE request_id=?1",
+                     r->request_id, &n);
   if (rc == HM_OK && n) rc = HM_ERR_CONFLICT;
   if (rc == HM_OK) rc = count_query(st, "SELECT count(*) FROM recovery_requests WHERE requester=?1", r->requester, &n);
   if (rc == HM_OK && n >= max) rc = HM_ERR_RANGE;
@@ -1464,43 +1462,36 @@ static int sq_recovery_create(hm_store *st, const hm_store_recovery *r, int64_t 
   return HM_OK;
 }
 
+static int recovery_row(sqlite3_stmt *s, row_arg *a) {
+  hm_store_recovery r = {col_text(s, 0), col_text(s, 1), col_text(s, 2), sqlite3_column_int64(s, 3),
+                         sqlite3_column_int64(s, 4)};
+  return a->cb.recovery ? a->cb.recovery(a->ctx, &r) : 0;
+}
+
 static int recovery_rows(hm_store *st, sqlite3_stmt *s, hm_store_recovery_cb cb, void *ctx, int want_one) {
-  int rc, found = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    hm_store_recovery r = {col_text(s, 0), col_text(s, 1), col_text(s, 2), sqlite3_column_int64(s, 3),
-                           sqlite3_column_int64(s, 4)};
-    found = 1;
-    if (cb && cb(ctx, &r)) {
-      rc = SQLITE_DONE;
-      break;
-    }
-  }
-  done(st, s);
-  if (rc != SQLITE_DONE) return HM_ERR_IO;
-  return (want_one && !found) ? HM_ERR_NOT_FOUND : HM_OK;
+  row_arg a = {.ctx = ctx};
+  a.cb.recovery = cb;
+  return each_row(st, s, want_one, recovery_row, &a);
 }
 
 static int sq_recovery_get(hm_store *st, const char *id, int64_t now, int64_t ttl, hm_store_recovery_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s,
-           "SELECT request_id, requester, guardians, threshold, created_ms FROM recovery_requests"
-           " WHERE request_id=?1 AND created_ms + ?2 > ?3") != HM_OK)
-    return HM_ERR_IO;
-  bind_text(s, 1, id);
-  sqlite3_bind_int64(s, 2, ttl);
-  sqlite3_bind_int64(s, 3, now);
-  return recovery_rows(st, s, cb, ctx, 1);
+  return recovery_rows(
+      st,
+      query(st,
+            "SELECT request_id, requester, guardians, threshold, created_ms FROM recovery_requests"
+            " WHERE request_id=?1 AND created_ms + ?2 > ?3",
+            "sii", id, ttl, now),
+      cb, ctx, 1);
 }
 
 static int sq_recovery_list(hm_store *st, int64_t now, int64_t ttl, hm_store_recovery_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s,
-           "SELECT request_id, requester, guardians, threshold, created_ms FROM recovery_requests"
-           " WHERE created_ms + ?1 > ?2 ORDER BY rowid") != HM_OK)
-    return HM_ERR_IO;
-  sqlite3_bind_int64(s, 1, ttl);
-  sqlite3_bind_int64(s, 2, now);
-  return recovery_rows(st, s, cb, ctx, 0);
+  return recovery_rows(
+      st,
+      query(st,
+            "SELECT request_id, requester, guardians, threshold, created_ms FROM recovery_requests"
+            " WHERE created_ms + ?1 > ?2 ORDER BY rowid",
+            "ii", ttl, now),
+      cb, ctx, 0);
 }
 
 static int sq_recovery_delete(hm_store *st, const char *id) {
@@ -1605,10 +1596,7 @@ static int sq_capability_get(hm_store *st, const char *id, char **cid, char **js
 }
 
 static int sq_channel_find(hm_store *st, const char *chid, hm_store_channel_cb cb, void *ctx) {
-  sqlite3_stmt *s;
-  if (prep(st, &s, CHANNEL_COLS " WHERE id=?1") != HM_OK) return HM_ERR_IO;
-  bind_text(s, 1, chid);
-  return channel_rows(st, s, cb, ctx, 1);
+  return channel_rows(st, query(st, CHANNEL_COLS " WHERE id=?1", "s", chid), cb, ctx, 1);
 }
 
 /* ---- batches (group commit) ------------------------------------------------------- */

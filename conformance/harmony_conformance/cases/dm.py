@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from ..core import case
 from ..wsclient import u8
-from ._util import expect_at, expect_silence, require_restart, restart, unique
+from ._util import (expect_at, expect_silence, is_rate_limited, rate_attempts, rate_budget, require_restart, restart,
+                    judge_burst, unique, wait_arrivals)
 
 DM_TYPES = ["dm.message", "dm.edited", "dm.deleted", "dm.typing.indicator", "dm.keyexchange"]
 
@@ -244,63 +246,49 @@ async def dm_persist(ctx):
     await a2.expect_error("CONFLICT")
 
 
-@case("DM-015", area="dm", reqs=["R-DM-6", "R-RATE-1"], types=["dm.send/c2s", "error/s2c"], needs=["timers"],
-      timeout=40,
+@case("DM-015", area="dm", reqs=["R-DM-6", "R-RATE-1"], types=["dm.send/c2s", "error/s2c"],
+      needs=["timers", "exclusive"], timeout=60,
       title="dm.send counts against the DID's frame budget summed over its connections",
-      sends="alice sends budget+4 dm.send frames to bob alternating over two connections, as fast as possible",
-      expects="exactly `budget` dm.message at bob and 4 error RATE_LIMITED at alice's connections")
+      sends="alice sends budget+4 dm.send frames to bob alternating over two connections, as fast as possible, "
+            "then a notification.count (the suite restarts the server with a budget of 20 per second when it can)",
+      expects="exactly `budget` frames served (dm.message at bob, the notification.count answered) and 5 error "
+              "RATE_LIMITED at alice's connections")
 async def dm_rate(ctx):
-    import time
-    spec = ctx.target.timers.get("rate_limit")
-    if not spec:
-        ctx.unsupported("the server's rate limit is unknown (set [timers] rate_limit or use --server-cmd)")
-    n, _, window_ms = str(spec).partition("/")
-    n, window_ms = int(n), int(window_ms)
-    c = await _parties(ctx)
-    conns = [c["alice"], c["alice-2"]]
-    # Setup frames of this DID opened a window; let it lapse so the burst opens the next one.
-    if window_ms > 12000:
-        ctx.unsupported(f"the rate window ({window_ms} ms) is too long to wait for")
-    await asyncio.sleep(window_ms / 1000 + 0.1)
-    t0 = time.monotonic()
-    for i in range(n + 4):
-        await conns[i % 2].send("dm.send", {"recipientDID": c["bob"].did, "content": f"r{i}"})
-    elapsed = (time.monotonic() - t0) * 1000
-    if elapsed > window_ms * 0.8:
-        ctx.unsupported(f"sending {n + 4} frames took {elapsed:.0f} ms, too close to the {window_ms} ms window")
-    # One more frame (a probe with a reply of its own) makes n + 5 frames in all. The server
-    # times the window when it processes frames, and frames of the two connections may be
-    # processed in any interleaving, so the counts are judged over all n + 5 frames, and
-    # only when every answer came back within one window of the first frame: otherwise the
-    # window may legitimately have rolled over and nothing can be concluded.
-    probe = await conns[0].send("notification.count", {})
-    limited = 0
-    served = 0
-    for x in conns:
-        while True:
-            try:
-                f = await x.expect(lambda f: (f.get("type") == "error"
-                                              and (f.get("payload") or {}).get("code") == "RATE_LIMITED")
-                                   or f.get("type") == "notification.count.response", timeout=1.0)
-            except Exception:
-                break
-            if f.get("type") == "error":
-                limited += 1
-            else:
-                served += 1
-    got = 0
-    while True:
-        try:
-            await c["bob"].expect_type("dm.message", timeout=1.0)
-            got += 1
-        except Exception:
-            break
-    served += got
-    last = max((x._t0 + t for x in conns + [c["bob"]] for t, d, _ in x.log if d.startswith("recv")), default=t0)
-    span_ms = (last - t0) * 1000
-    if span_ms > window_ms and not (limited == 5 and served == n):
-        ctx.unsupported(f"the answers took {span_ms:.0f} ms, longer than the {window_ms} ms window, so the "
-                        f"counts ({served} served, {limited} RATE_LIMITED) cannot be judged")
-    ctx.check(limited == 5 and served == n,
-              f"of {n + 5} frames answered within {span_ms:.0f} ms, {served} were served (dm.message at bob "
-              f"plus the probe {probe['id']}) and {limited} refused with RATE_LIMITED; expected {n} and 5")
+    # The server times its window when it handles frames; a loaded machine can spread the
+    # answers over more than one window, and then the exact counts prove nothing. Such an
+    # attempt is judged only on what its arrival times do prove (judge_burst) and tried again,
+    # with a longer window when the suite can restart the server.
+    tried = []
+    for n, window_ms, restart_with in rate_attempts(ctx):
+        async with rate_budget(ctx, n, window_ms, restart_with):
+            c = await _parties(ctx)
+            alice, alice2, bob = c["alice"], c["alice-2"], c["bob"]
+            # Setup frames of this DID may have opened a window; let it lapse so the burst opens the next.
+            await asyncio.sleep(window_ms / 1000 + 0.1)
+            # fresh ids: a server given by URL may remember the DM ids of an earlier run (R-DM-5)
+            tag = f"r{len(tried)}-{unique(ctx, 'burst')}-"
+            t0 = time.monotonic()
+            for i in range(n + 4):
+                await (alice, alice2)[i % 2].send("dm.send", {"recipientDID": bob.did, "content": f"{tag}{i}"},
+                                                  id=f"{tag}{i}")
+            probe = await alice.send("notification.count", {})
+
+            def classify(conn, f, tag=tag, probe_id=probe["id"]):
+                if conn is bob:
+                    p = f.get("payload") or {}
+                    return ("served" if f.get("type") == "dm.message" and str(p.get("content", "")).startswith(tag)
+                            else None)
+                if is_rate_limited(ctx, f):
+                    return "limited"
+                if f.get("type") == "notification.count.response":
+                    return "served"
+                return None
+            arrivals = await wait_arrivals(ctx, [alice, alice2, bob], t0, classify, n + 5, window_ms)
+            if judge_burst(ctx, n, window_ms, t0, n + 5, arrivals,
+                           f"frames of alice (dm.send to bob, then the probe {probe['id']})"):
+                return
+            tried.append(f"{n}/{window_ms}: answers over {(arrivals[-1][0] - t0) * 1000:.0f} ms")
+            for x in c.values():
+                await x.close_quietly()
+    ctx.unsupported("the answers of every attempt spread over more than one rate window, so the exact counts "
+                    f"could not be judged ({'; '.join(tried)})")

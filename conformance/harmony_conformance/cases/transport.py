@@ -809,10 +809,39 @@ async def lim_total(ctx):
       sends="16 community.list frames before login (each gets AUTH_REQUIRED), then a 17th",
       expects="16 error AUTH_REQUIRED, then close 1008 'Too many frames before authentication'")
 async def lim_preauth(ctx):
-    c = await ctx.connect("alice", auth=False)
+    # The 17 frames go out back to back and the answers are judged afterwards: the server
+    # handles frames of one connection in order, so this checks the same thing as 17 round
+    # trips, but finishes in about one round trip. Sequential round trips on a loaded machine
+    # could outlast the authentication timer (1.5 s when the suite starts the server), whose
+    # close (4001) then came first and made the case fail for a reason that is not the server's.
+    ident = ctx.identity("alice")
+    auth_ms = (ctx.target.timers or {}).get("auth_timeout_ms")
+    for attempt in range(3):
+        t_open = time.monotonic()
+        c = await ctx.connect("alice" if attempt == 0 else f"alice-retry{attempt}", auth=False, identity=ident)
+        for i in range(17):
+            await c.send("community.list", {}, sender=ident.did)
+        await c.expect_close()
+        took_ms = (time.monotonic() - t_open) * 1000
+        answered = sum(1 for f in c.inbox if isinstance(f, dict) and f.get("type") == "error"
+                       and ctx.adapter.error_code(f) == "AUTH_REQUIRED")
+        if (c.close_code == 4001 and answered < 17 and isinstance(auth_ms, (int, float))
+                and took_ms >= auth_ms):
+            # The authentication timer may legitimately have fired before the 17th frame was
+            # handled: nothing about the frame limit can be concluded; try again. (A 17th
+            # AUTH_REQUIRED shows the frame was handled without the close: judged below.)
+            continue
+        break
+    else:
+        ctx.unsupported(f"three connections were closed by the {auth_ms} ms authentication timer (4001) before "
+                        f"17 frames were answered (the last took {took_ms:.0f} ms): the machine is too slow")
+    ctx.check(answered <= 16, f"all 17 frames before authentication were answered with AUTH_REQUIRED; the 17th "
+                              f"must close the connection (closed later with {c.close_code} {c.close_reason!r})")
     for i in range(16):
-        await c.send("community.list", {}, sender=ctx.identity("alice").did)
-        await c.expect_error("AUTH_REQUIRED")
-    await c.send("community.list", {}, sender=ctx.identity("alice").did)
-    await c.expect_close(1008)
+        try:
+            await c.expect_error("AUTH_REQUIRED", timeout=0)
+        except CheckFailed:
+            ctx.fail(f"frame {i + 1} of 16 before authentication got no error AUTH_REQUIRED before the close "
+                     f"({c.close_code}, {c.close_reason!r})")
+    ctx.check(c.close_code == 1008, f"closed with {c.close_code} ({c.close_reason!r}) after 17 frames, expected 1008")
     ctx.check(c.close_reason == "Too many frames before authentication", f"reason {c.close_reason!r}")
