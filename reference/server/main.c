@@ -1,60 +1,78 @@
-/* harmonyd - the Harmony reference server: a libwebsockets shell around the sans-I/O core
- * (harmony/server.h) and the SQLite store (harmony/store.h).
+/* harmonyd - the Harmony reference server: a single-threaded epoll shell around the sans-I/O
+ * core (harmony/server.h) and the SQLite store (harmony/store.h).
  *
- * The shell owns the sockets, the clock, the signals and the data directory; every
- * protocol decision is the core's. libwebsockets 4.1 runs its default poll loop with
- * permessage-deflate off (no extensions are offered), so the 0-byte-write abort of the
- * toolchain notes cannot happen; still, the WRITEABLE handler never writes when its queue
- * is empty. Each connection has its own outgoing queue, bounded at 8 MiB (R-DLV-7).
+ * The shell owns the sockets, the clock, the signals and the data directory; every protocol
+ * decision is the core's. Frames are decoded by harmony/ws_frame.h, request heads and the
+ * WebSocket handshake by harmony/http1.h, options by harmony/server_config.h.
+ *
+ * One loop iteration (see README.md, "The I/O loop"):
+ *
+ *   n = epoll_wait(...)               level-triggered; the timeout is the next timer
+ *   store batch begin                 every store write of the iteration joins one transaction
+ *   report connections lost while flushing the previous iteration to the core
+ *   handle the ready events           accept; read -> decode -> hm_server_conn_frame; SFU (curl)
+ *   run due timers                    hm_server_tick every 25 ms, curl timeouts, shell deadlines
+ *   store batch end                   ONE commit (one fsync)
+ *   flush                             one write() per connection with pending output
+ *                                     (half of them on a writer thread when there are many)
+ *
+ * Nothing produced during an iteration reaches a socket before that iteration's commit has
+ * returned OK (R-PERS-1, R-DLV-6: acknowledged or broadcast implies durable). If the commit
+ * fails, harmonyd logs it and exits with status 1 without writing: nothing unsaved was
+ * acknowledged. Output is appended to one buffer per connection (no allocation per frame)
+ * and written with one write(); EPOLLOUT is only armed after a partial write. A connection's
+ * pending output is bounded at 8 MiB (R-DLV-7): beyond it the core closes it with 1008.
  */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
-#include <libwebsockets.h>
 
 #include "harmony/alloc.h"
 #include "harmony/crypto.h"
+#include "harmony/http1.h"
 #include "harmony/server.h"
+#include "harmony/server_config.h"
 #include "harmony/store.h"
+#include "harmony/ws_frame.h"
 
 #define HARMONYD_VERSION "0.1.0"
-#define MAX_QUEUE_BYTES (8u * 1024 * 1024)
-#define TICK_US (25 * LWS_US_PER_MS)
+#define MAX_QUEUE_BYTES (8u * 1024 * 1024) /* R-DLV-7 */
+#define TICK_MS 50 /* hm_server_tick at least this often (rate windows), and at each core deadline */
+#define SWEEP_MS 250
+#define HEAD_MAX 16384                       /* request head limit, both ports */
+#define HEAD_TIMEOUT_MS 10000                /* R-HTTP-5: headers within 10 s (also the WS handshake) */
+#define LINGER_MS 1000                       /* after our close: wait this long for the peer's FIN */
+#define CLOSE_TIMEOUT_MS 5000                /* a WebSocket close frame must be written within this */
+#define STALL_MS 30000                       /* HTTP output or body without progress for this long: close */
+#define HTTP_MAX_BODY (5u * 1024 * 1024)     /* R-HTTP-5 */
+#define HTTP_OUT_HIGH (1u << 20)             /* HTTP: stop reading requests while this much output waits */
+#define READ_CHUNK 65536
+#define READS_PER_EVENT 4                    /* fairness: at most this many reads per socket per iteration */
+#define SHUTDOWN_MS 600
 
-/* ---- options ------------------------------------------------------------------------ */
-
-typedef struct {
-  char *host;
-  long port;
-  long http_port; /* -1 = default */
-  char *data_dir;
-  char *log_level;
-  long auth_timeout_ms;
-  long rate_max, rate_window_ms;
-  long vp_freshness_s;
-  long keepalive_ms;
-  long max_connections;
-  char *sfu_api_base, *sfu_app_id, *sfu_app_secret;
-  long sfu_timeout_ms;
-  char **trusted;
-  size_t n_trusted;
-  char **revoked;
-  size_t n_revoked;
-} options;
+/* ---- logging ------------------------------------------------------------------------ */
 
 static int g_log_level = HM_LOG_INFO;
 
@@ -110,168 +128,135 @@ static void usage(FILE *f) {
           "given as JSON numbers or strings; repeatable flags take an array. Unknown keys are an error.\n");
 }
 
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die_usage(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("harmonyd: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  exit(2);
-}
-
-static long parse_long(const char *flag, const char *v, long lo, long hi) {
-  char *end;
-  errno = 0;
-  long n = strtol(v, &end, 10);
-  if (errno || end == v || *end || n < lo || n > hi) die_usage("invalid value for --%s: '%s'", flag, v);
-  return n;
-}
-
-static void push_str(char ***list, size_t *n, const char *v) {
-  char **nl = realloc(*list, (*n + 1) * sizeof *nl);
-  if (!nl) die_usage("out of memory");
-  *list = nl;
-  if (!(nl[*n] = strdup(v))) die_usage("out of memory");
-  (*n)++;
-}
-
-static void set_str(char **dst, const char *v) {
-  free(*dst);
-  *dst = strdup(v);
-  if (!*dst) die_usage("out of memory");
-}
-
-/* Apply one option by its long name (shared by the command line and the config file). */
-static void apply(options *o, const char *name, const char *v) {
-  if (!strcmp(name, "host")) {
-    set_str(&o->host, v);
-  } else if (!strcmp(name, "port")) {
-    o->port = parse_long(name, v, 0, 65535);
-  } else if (!strcmp(name, "http-port")) {
-    o->http_port = parse_long(name, v, 0, 65535);
-  } else if (!strcmp(name, "data-dir")) {
-    if (!*v) die_usage("invalid value for --data-dir: ''");
-    set_str(&o->data_dir, v);
-  } else if (!strcmp(name, "log-level")) {
-    if (strcmp(v, "error") && strcmp(v, "warn") && strcmp(v, "info") && strcmp(v, "debug"))
-      die_usage("invalid value for --log-level: '%s'", v);
-    set_str(&o->log_level, v);
-  } else if (!strcmp(name, "auth-timeout-ms")) {
-    o->auth_timeout_ms = parse_long(name, v, 100, 86400000L);
-  } else if (!strcmp(name, "rate-limit")) {
-    if (!strcmp(v, "0")) {
-      o->rate_max = o->rate_window_ms = 0;
-    } else {
-      const char *slash = strchr(v, '/');
-      if (!slash) die_usage("invalid value for --rate-limit: '%s' (expected N/WINDOW_MS or 0)", v);
-      char n[32];
-      size_t k = (size_t)(slash - v);
-      if (k == 0 || k >= sizeof n) die_usage("invalid value for --rate-limit: '%s'", v);
-      memcpy(n, v, k);
-      n[k] = 0;
-      o->rate_max = parse_long(name, n, 1, 1000000000L);
-      o->rate_window_ms = parse_long(name, slash + 1, 1, 86400000L);
-    }
-  } else if (!strcmp(name, "vp-freshness-s")) {
-    o->vp_freshness_s = parse_long(name, v, 1, 86400L * 365);
-  } else if (!strcmp(name, "keepalive-ms")) {
-    o->keepalive_ms = parse_long(name, v, 0, 86400000L);
-  } else if (!strcmp(name, "max-connections")) {
-    o->max_connections = parse_long(name, v, 1, 1000000L);
-  } else if (!strcmp(name, "trusted-issuer")) {
-    if (strncmp(v, "did:", 4)) die_usage("invalid value for --trusted-issuer: '%s'", v);
-    push_str(&o->trusted, &o->n_trusted, v);
-  } else if (!strcmp(name, "revoked-credential")) {
-    if (!*v) die_usage("invalid value for --revoked-credential: ''");
-    push_str(&o->revoked, &o->n_revoked, v);
-  } else if (!strcmp(name, "sfu-api-base")) {
-    set_str(&o->sfu_api_base, v);
-  } else if (!strcmp(name, "sfu-app-id")) {
-    set_str(&o->sfu_app_id, v);
-  } else if (!strcmp(name, "sfu-app-secret")) {
-    set_str(&o->sfu_app_secret, v);
-  } else if (!strcmp(name, "sfu-timeout-ms")) {
-    o->sfu_timeout_ms = parse_long(name, v, 1, 600000L);
-  } else {
-    die_usage("unknown option '%s'", name);
-  }
-}
-
-static void load_config(options *o, const char *path) {
-  json_error_t err;
-  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-  if (!root) die_usage("cannot read config %s: %s (line %d)", path, err.text, err.line);
-  if (!json_is_object(root)) die_usage("config %s: not a JSON object", path);
-  const char *key;
-  json_t *val;
-  json_object_foreach(root, key, val) {
-    if (!strcmp(key, "config")) die_usage("config %s: 'config' cannot be nested", path);
-    json_t *items = json_is_array(val) ? val : NULL;
-    size_t n = items ? json_array_size(items) : 1;
-    for (size_t i = 0; i < n; i++) {
-      json_t *v = items ? json_array_get(items, i) : val;
-      char buf[64];
-      const char *s;
-      if (json_is_string(v))
-        s = json_string_value(v);
-      else if (json_is_integer(v)) {
-        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        s = buf;
-      } else
-        die_usage("config %s: bad value for '%s'", path, key);
-      apply(o, key, s);
-    }
-  }
-  json_decref(root);
-}
-
-/* ---- connections and the queue ----------------------------------------------------- */
-
-typedef struct msg {
-  struct msg *next;
-  size_t len;
-  unsigned char buf[]; /* LWS_PRE + len */
-} msg;
-
-typedef struct {
-  struct lws *wsi;
-  hm_server_conn *conn;
-  msg *head, *tail;
-  size_t queued;
-  int close_code; /* 0 = none pending */
-  int ping_pending;
-  char close_reason[124];
-  unsigned char *rx;
-  size_t rx_len, rx_cap;
-  int rx_binary, rx_too_big;
-} session;
-
-#define HTTP_MAX_BODY (5u * 1024 * 1024) /* R-HTTP-5 */
-
-typedef struct {
-  unsigned char *body; /* response: LWS_PRE + len bytes, malloc'd */
-  size_t len, sent;
-  char method[8];
-  char target[1024];
-  char *auth;
-  unsigned char *req; /* request body */
-  size_t req_len;
-  int too_big, close_after;
-} http_session;
-
-static struct lws_context *g_ctx;
-static hm_server *g_srv;
-static volatile sig_atomic_t g_stop;
-static int64_t g_start_ms;
-static lws_sorted_usec_list_t g_tick;
+/* ---- clocks ------------------------------------------------------------------------- */
 
 static int64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- connections -------------------------------------------------------------------- */
+
+enum { K_LISTEN_WS = 1, K_LISTEN_HTTP, K_SIGNAL, K_CURL, K_CONN };
+
+typedef struct {
+  int kind;
+  int fd;
+} io_tag;
+
+enum {
+  ST_HANDSHAKE, /* WebSocket port, before the upgrade */
+  ST_WS,        /* WebSocket frames */
+  ST_HTTP,      /* HTTP port: requests */
+  ST_LINGER,    /* our side is done (FIN sent); reading and discarding until the peer's FIN */
+};
+
+typedef struct conn conn;
+struct conn {
+  io_tag tag; /* first: epoll's data.ptr points here */
+  int state;
+  conn *prev, *next; /* every connection */
+  conn *dirty_next;  /* output to flush at the end of the iteration */
+  conn *reap_next;   /* to report to the core / to free */
+  unsigned dirty : 1, on_reap : 1, dead : 1, epollout : 1, closing : 1, in_paused : 1, on_resume : 1;
+  conn *resume_next; /* HTTP input left to process once the output drained */
+  int wr_err; /* errno of the last write, 0 = none */
+  uint8_t *in;
+  size_t in_len, in_cap;
+  uint8_t *out;
+  size_t out_off, out_len, out_cap;
+  int64_t deadline; /* monotonic ms; for ST_HANDSHAKE, ST_HTTP (idle), ST_LINGER */
+  hm_server_conn *core;
+  hm_ws_decoder dec;
+};
+
+static int g_ep = -1;
+static hm_server *g_srv;
+static hm_store *g_store;
+static const hm_server_options *g_opts;
+static conn *g_conns;      /* list of all connections */
+static size_t g_nconns;
+static conn *g_dirty;      /* connections with output to flush */
+static conn *g_reap;       /* dead or lingering connections whose core connection is still open */
+static conn *g_free;       /* dead connections to free after the flush */
+static conn *g_resume;     /* HTTP connections whose reading resumed with requests still buffered */
+static int g_stop;
+static int64_t g_start_ms;
+static io_tag g_lws = {K_LISTEN_WS, -1}, g_lhttp = {K_LISTEN_HTTP, -1}, g_sig = {K_SIGNAL, -1};
+static int g_spare_fd = -1; /* kept open to accept-and-close when out of descriptors */
+
+static void set_events(conn *c, int out, int paused);
+
+static void mark_dirty(conn *c) {
+  if (c->dirty || c->dead) return;
+  c->dirty = 1;
+  c->dirty_next = g_dirty;
+  g_dirty = c;
+}
+
+static void push_reap(conn *c) {
+  if (c->on_reap) return;
+  c->on_reap = 1;
+  c->reap_next = g_reap;
+  g_reap = c;
+}
+
+/* The socket is gone (or must go): close it now; the core hears of it at the start of the next
+ * iteration (inside a store batch) or right away when we are inside one; the memory is freed
+ * after the flush. */
+static void conn_kill(conn *c) {
+  if (c->dead) return;
+  c->dead = 1;
+  if (c->tag.fd >= 0) {
+    close(c->tag.fd); /* also removes it from the epoll set */
+    c->tag.fd = -1;
+  }
+  push_reap(c);
+}
+
+static int out_reserve(conn *c, size_t add) {
+  size_t used = c->out_len - c->out_off;
+  if (c->out_off && c->out_len + add > c->out_cap) { /* compact first */
+    memmove(c->out, c->out + c->out_off, used);
+    c->out_off = 0;
+    c->out_len = used;
+  }
+  if (c->out_len + add <= c->out_cap) return 0;
+  size_t cap = c->out_cap ? c->out_cap : 4096;
+  while (cap < c->out_len + add) cap *= 2;
+  uint8_t *nb = hm_realloc(c->out, cap);
+  if (!nb) return -1;
+  c->out = nb;
+  c->out_cap = cap;
+  return 0;
+}
+
+/* Append one frame (header + payload) to the connection's output. */
+static int out_frame(conn *c, int opcode, const void *payload, size_t len) {
+  if (out_reserve(c, 10 + len)) return -1;
+  c->out_len += hm_ws_encode_header(c->out + c->out_len, opcode, len);
+  if (len) memcpy(c->out + c->out_len, payload, len);
+  c->out_len += len;
+  mark_dirty(c);
+  return 0;
+}
+
+static int out_bytes(conn *c, const void *p, size_t len) {
+  if (out_reserve(c, len)) return -1;
+  memcpy(c->out + c->out_len, p, len);
+  c->out_len += len;
+  mark_dirty(c);
+  return 0;
+}
+
+/* ---- the core's environment ---------------------------------------------------------- */
 
 static int64_t env_now(void *ctx) {
   (void)ctx;
@@ -285,39 +270,29 @@ static void env_random(void *ctx, uint8_t *buf, size_t len) {
 
 static int env_send(void *ctx, void *handle, const char *bytes, size_t len) {
   (void)ctx;
-  session *s = handle;
-  if (s->close_code) return 0;
-  if (s->queued + len > MAX_QUEUE_BYTES) return 1;
-  msg *m = malloc(sizeof *m + LWS_PRE + len);
-  if (!m) return 1;
-  m->next = NULL;
-  m->len = len;
-  memcpy(m->buf + LWS_PRE, bytes, len);
-  if (s->tail)
-    s->tail->next = m;
-  else
-    s->head = m;
-  s->tail = m;
-  s->queued += len;
-  lws_callback_on_writable(s->wsi);
-  return 0;
+  conn *c = handle;
+  if (c->dead || c->closing) return 0;
+  if (c->out_len - c->out_off + len > MAX_QUEUE_BYTES) return 1;
+  return out_frame(c, HM_WS_OP_TEXT, bytes, len) ? 1 : 0;
 }
 
+/* Queue a close frame after everything queued so far; nothing is sent after it. */
 static void env_close(void *ctx, void *handle, int code, const char *reason) {
   (void)ctx;
-  session *s = handle;
-  if (s->close_code) return;
-  s->close_code = code;
-  snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
-  lws_callback_on_writable(s->wsi);
+  conn *c = handle;
+  if (c->dead || c->closing) return;
+  c->closing = 1;
+  c->deadline = mono_ms() + CLOSE_TIMEOUT_MS; /* a peer that reads nothing cannot hold it open */
+  uint8_t f[130];
+  size_t n = hm_ws_encode_close(f, code, reason);
+  if (out_bytes(c, f, n)) conn_kill(c);
 }
 
 static void env_ping(void *ctx, void *handle) {
   (void)ctx;
-  session *s = handle;
-  if (s->close_code) return;
-  s->ping_pending = 1;
-  lws_callback_on_writable(s->wsi);
+  conn *c = handle;
+  if (c->dead || c->closing) return;
+  if (out_frame(c, HM_WS_OP_PING, "hm-ka", 5)) conn_kill(c);
 }
 
 static void env_log(void *ctx, int level, const char *line) {
@@ -325,162 +300,82 @@ static void env_log(void *ctx, int level, const char *line) {
   logf_(level, "%s", line);
 }
 
-static void session_free_queue(session *s) {
-  while (s->head) {
-    msg *m = s->head;
-    s->head = m->next;
-    free(m);
+/* ---- store batches (one commit per iteration) ---------------------------------------- */
+
+static void batch_begin(void) {
+  int rc = hm_store_batch_begin(g_store);
+  if (rc != HM_OK) {
+    logf_(HM_LOG_ERROR, "cannot begin a store batch: %s; exiting", hm_strerror(rc));
+    exit(1);
   }
-  s->tail = NULL;
-  s->queued = 0;
-  free(s->rx);
-  s->rx = NULL;
-  s->rx_len = s->rx_cap = 0;
 }
 
-static void close_now(session *s, int code, const char *reason) {
-  lws_close_reason(s->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-}
-
-/* R-TRN-1: the server selects the first subprotocol the client offers. libwebsockets binds
- * a connection only to a protocol whose name equals an offered one, so the second entry's
- * name is a buffer that LWS_CALLBACK_HTTP_CONFIRM_UPGRADE sets to the first offered value
- * just before lws matches the list (single-threaded, synchronous). */
-static char g_offered[128] = "\x01";
-
-static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
-  session *s = user;
-  switch (reason) {
-    case LWS_CALLBACK_HTTP: {
-      /* R-TRN-3: a plain HTTP request on the WebSocket port */
-      unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-      const char *body = "Upgrade Required";
-      if (lws_add_http_header_status(wsi, 426, &p, end) ||
-          lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (unsigned char *)"text/plain", 10, &p,
-                                       end) ||
-          lws_add_http_header_content_length(wsi, strlen(body), &p, end) ||
-          lws_finalize_http_header(wsi, &p, end))
-        return -1;
-      if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0) return -1;
-      unsigned char b[LWS_PRE + 32];
-      memcpy(b + LWS_PRE, body, strlen(body));
-      if (lws_write(wsi, b + LWS_PRE, strlen(body), LWS_WRITE_HTTP_FINAL) < 0) return -1;
-      return lws_http_transaction_completed(wsi) ? -1 : 0;
-    }
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
-      char list[512];
-      g_offered[0] = '\x01';
-      g_offered[1] = 0;
-      int n = lws_hdr_copy(wsi, list, sizeof list, WSI_TOKEN_PROTOCOL);
-      if (n > 0) {
-        const char *p = list;
-        while (*p == ' ' || *p == '\t') p++;
-        size_t k = strcspn(p, ", \t");
-        if (k > 0 && k < sizeof g_offered) {
-          memcpy(g_offered, p, k);
-          g_offered[k] = 0;
-        }
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_ESTABLISHED:
-      memset(s, 0, sizeof *s);
-      s->wsi = wsi;
-      s->conn = hm_server_conn_open(g_srv, s);
-      if (!s->conn) return -1;
-      if (g_stop) env_close(NULL, s, 1001, "Server shutting down");
-      break;
-    case LWS_CALLBACK_RECEIVE: {
-      if (!s->conn || s->close_code) break;
-      if (lws_is_first_fragment(wsi)) {
-        s->rx_len = 0;
-        s->rx_binary = lws_frame_is_binary(wsi);
-        s->rx_too_big = 0;
-      }
-      size_t remaining = lws_remaining_packet_payload(wsi);
-      /* R-LIM-1: stop as soon as the declared or accumulated length passes 1 MiB */
-      if (s->rx_len + len + remaining > HM_SERVER_MAX_FRAME) {
-        close_now(s, 1009, "Message too big");
-        return -1;
-      }
-      if (s->rx_len + len > s->rx_cap) {
-        size_t nc = s->rx_cap ? s->rx_cap : 4096;
-        while (nc < s->rx_len + len) nc *= 2;
-        if (nc > HM_SERVER_MAX_FRAME) nc = HM_SERVER_MAX_FRAME;
-        unsigned char *nr = realloc(s->rx, nc);
-        if (!nr) {
-          close_now(s, 1011, "Internal error");
-          return -1;
-        }
-        s->rx = nr;
-        s->rx_cap = nc;
-      }
-      memcpy(s->rx + s->rx_len, in, len);
-      s->rx_len += len;
-      if (lws_is_final_fragment(wsi) && remaining == 0) {
-        hm_server_conn_frame(g_srv, s->conn, s->rx, s->rx_len, s->rx_binary);
-        s->rx_len = 0;
-        if (s->rx_cap > 65536) { /* do not keep a 1 MiB buffer per idle connection */
-          free(s->rx);
-          s->rx = NULL;
-          s->rx_cap = 0;
-        }
-      }
-      break;
-    }
-    case LWS_CALLBACK_RECEIVE_PONG:
-      if (s->conn) hm_server_conn_activity(g_srv, s->conn);
-      break;
-    case LWS_CALLBACK_SERVER_WRITEABLE: {
-      if (s->ping_pending && !s->close_code) {
-        /* a non-empty ping payload: never a 0-byte write (toolchain notes) */
-        unsigned char pb[LWS_PRE + 8];
-        memcpy(pb + LWS_PRE, "hm-ka", 5);
-        s->ping_pending = 0;
-        if (lws_write(wsi, pb + LWS_PRE, 5, LWS_WRITE_PING) < 5) return -1;
-        if (s->head || s->close_code) lws_callback_on_writable(wsi);
-        break;
-      }
-      if (s->head) {
-        msg *m = s->head;
-        int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-        if (n < (int)m->len) return -1;
-        s->head = m->next;
-        if (!s->head) s->tail = NULL;
-        s->queued -= m->len;
-        free(m);
-        if (s->head || s->close_code) lws_callback_on_writable(wsi);
-        break;
-      }
-      if (s->close_code) {
-        close_now(s, s->close_code, s->close_reason);
-        return -1;
-      }
-      break; /* nothing queued: never write 0 bytes */
-    }
-    case LWS_CALLBACK_CLOSED:
-      if (s->conn) {
-        hm_server_conn *c = s->conn;
-        s->conn = NULL;
-        hm_server_conn_closed(g_srv, c);
-      }
-      session_free_queue(s);
-      break;
-    default:
-      break;
+/* Commit the iteration's writes. On failure nothing of the iteration may reach a client:
+ * exit at once without flushing (the unsaved changes were never acknowledged). */
+static void batch_end(void) {
+  int rc = hm_store_batch_end(g_store);
+  if (rc != HM_OK) {
+    logf_(HM_LOG_ERROR, "COMMIT of the store batch failed: %s; exiting without sending the iteration's frames",
+          hm_strerror(rc));
+    _exit(1);
   }
-  return 0;
 }
 
-static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end) {
-  return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
-                                     (int)strlen(value), p, end);
+/* ---- HTTP responses ----------------------------------------------------------------- */
+
+typedef struct {
+  const char *ctype; /* NULL = application/json */
+  const char *allow;
+  const char **extra; /* name, value pairs, NULL-terminated */
+  int is_options, head_only, close_after;
+} http_resp_opts;
+
+static void http_respond(conn *c, int status, const void *body, size_t n, const http_resp_opts *o) {
+  char h[2048];
+  int k = snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\n", status, hm_http1_reason(status));
+  if (status != 204)
+    k += snprintf(h + k, sizeof h - (size_t)k, "content-type: %s\r\ncontent-length: %zu\r\n",
+                  o->ctype ? o->ctype : "application/json", n);
+  k += snprintf(h + k, sizeof h - (size_t)k, "access-control-allow-origin: *\r\n");
+  if (o->is_options)
+    k += snprintf(h + k, sizeof h - (size_t)k,
+                  "access-control-allow-methods: GET, POST, DELETE, OPTIONS\r\n"
+                  "access-control-allow-headers: Content-Type, Authorization\r\n"
+                  "access-control-max-age: 600\r\n");
+  else
+    k += snprintf(h + k, sizeof h - (size_t)k,
+                  "x-content-type-options: nosniff\r\nx-frame-options: DENY\r\nx-xss-protection: 1; mode=block\r\n");
+  if (o->allow) k += snprintf(h + k, sizeof h - (size_t)k, "allow: %s\r\n", o->allow);
+  for (size_t i = 0; o->extra && o->extra[i]; i += 2)
+    k += snprintf(h + k, sizeof h - (size_t)k, "%s: %s\r\n", o->extra[i], o->extra[i + 1]);
+  if (o->close_after) k += snprintf(h + k, sizeof h - (size_t)k, "connection: close\r\n");
+  k += snprintf(h + k, sizeof h - (size_t)k, "\r\n");
+  if (k >= (int)sizeof h || out_reserve(c, (size_t)k + n)) {
+    conn_kill(c);
+    return;
+  }
+  memcpy(c->out + c->out_len, h, (size_t)k);
+  c->out_len += (size_t)k;
+  if (n && status != 204 && !o->head_only) {
+    memcpy(c->out + c->out_len, body, n);
+    c->out_len += n;
+  }
+  mark_dirty(c);
+  if (o->close_after) c->closing = 1;
 }
 
-/* R-HTTP-20: /media/<mediaId>/<filename>. Returns 200 and fills body/mime, or 404. */
-static int media_route(const char *uri, char **mime, uint8_t **bytes, size_t *len) {
-  if (strncmp(uri, "/media/", 7) != 0) return 0;
-  const char *id = uri + 7, *slash = strchr(id, '/');
+static void http_error(conn *c, int status, const char *text, const char *allow, int close_after) {
+  char b[256];
+  snprintf(b, sizeof b, "{\"error\":\"%s\"}", text);
+  http_resp_opts o = {0};
+  o.allow = allow;
+  o.close_after = close_after;
+  http_respond(c, status, b, strlen(b), &o);
+}
+
+/* R-HTTP-20: /media/<mediaId>/<filename> (filename percent-decoded). 200 or 404. */
+static int media_route(const char *path, char **mime, uint8_t **bytes, size_t *len) {
+  const char *id = path + 7, *slash = strchr(id, '/');
   if (!slash || slash == id || strchr(slash + 1, '/')) return 404;
   char mid[256];
   size_t n = (size_t)(slash - id);
@@ -490,203 +385,543 @@ static int media_route(const char *uri, char **mime, uint8_t **bytes, size_t *le
   return hm_server_media_get(g_srv, mid, slash + 1, mime, bytes, len) == HM_OK ? 200 : 404;
 }
 
-static const char *http_method(struct lws *wsi) {
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) return "GET";
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) return "POST";
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI)) return "OPTIONS";
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI)) return "DELETE";
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI)) return "PUT";
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI)) return "PATCH";
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI)) return "HEAD";
-  return "OTHER";
-}
-
-/* Queue a response: headers now, body from HTTP_WRITEABLE. ctype NULL = JSON. */
-static int http_respond(struct lws *wsi, http_session *h, int status, const char *ctype, const unsigned char *body,
-                        size_t n, const char *allow, const char **extra) {
-  h->body = malloc(LWS_PRE + n + 1);
-  if (!h->body) return -1;
-  if (n) memcpy(h->body + LWS_PRE, body, n);
-  h->len = n;
-  h->sent = 0;
-  unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-  int is_options = !strcmp(h->method, "OPTIONS");
-  if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype ? ctype : "application/json", n, &p, end))
-    return -1;
-  if (add_hdr(wsi, "access-control-allow-origin:", "*", &p, end)) return -1;
-  if (is_options) {
-    if (add_hdr(wsi, "access-control-allow-methods:", "GET, POST, DELETE, OPTIONS", &p, end) ||
-        add_hdr(wsi, "access-control-allow-headers:", "Content-Type, Authorization", &p, end) ||
-        add_hdr(wsi, "access-control-max-age:", "600", &p, end))
-      return -1;
-  } else if (add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end) ||
-             add_hdr(wsi, "x-frame-options:", "DENY", &p, end) ||
-             add_hdr(wsi, "x-xss-protection:", "1; mode=block", &p, end)) {
-    return -1;
+/* One complete request (head and body) on the HTTP port. */
+static void http_dispatch(conn *c, const hm_http1_request *q, const uint8_t *body, size_t blen) {
+  const char *m = q->method;
+  http_resp_opts o = {0};
+  o.close_after = !q->keep_alive || g_stop;
+  o.head_only = !strcmp(m, "HEAD");
+  /* the path, percent-decoded; the query (after '?') as received */
+  const char *raw = q->target;
+  size_t rl = q->target_len;
+  if (rl >= 7 && !strncmp(raw, "http://", 7)) { /* absolute-form: keep the path */
+    const char *p = memchr(raw + 7, '/', rl - 7);
+    if (!p) p = raw + rl;
+    rl -= (size_t)(p - raw);
+    raw = p;
   }
-  if (allow && add_hdr(wsi, "allow:", allow, &p, end)) return -1;
-  for (size_t i = 0; extra && extra[i]; i += 2)
-    if (add_hdr(wsi, extra[i], extra[i + 1], &p, end)) return -1;
-  if (h->close_after && add_hdr(wsi, "connection:", "close", &p, end)) return -1;
-  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-  if (n == 0) { /* nothing to write: never a 0-byte write */
-    free(h->body);
-    h->body = NULL;
-    if (h->close_after) return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  const char *qm = memchr(raw, '?', rl);
+  size_t pl = qm ? (size_t)(qm - raw) : rl;
+  char t[4200];
+  if (!strcmp(m, "OPTIONS")) { /* R-HTTP-3: any target */
+    o.is_options = 1;
+    http_respond(c, 204, NULL, 0, &o);
+    return;
   }
-  lws_callback_on_writable(wsi);
-  return 0;
-}
-
-static int http_error(struct lws *wsi, http_session *h, int status, const char *text, const char *allow) {
-  char b[256];
-  snprintf(b, sizeof b, "{\"error\":\"%s\"}", text);
-  return http_respond(wsi, h, status, NULL, (const unsigned char *)b, strlen(b), allow, NULL);
-}
-
-/* The request is complete (headers and body): answer it. */
-static int http_dispatch(struct lws *wsi, http_session *h) {
-  const char *m = h->method, *t = h->target;
-  if (h->too_big) {
-    h->close_after = 1;
-    return http_error(wsi, h, 413, "Request body too large", NULL);
+  if (pl == 0 || raw[0] != '/' || hm_http1_percent_decode(t, 4096, raw, pl) != HM_OK) {
+    http_error(c, 400, "Bad request", NULL, o.close_after);
+    return;
   }
-  if (!strcmp(m, "OPTIONS")) return http_respond(wsi, h, 204, NULL, NULL, 0, NULL, NULL); /* R-HTTP-3 */
+  if (qm) {
+    size_t tl = strlen(t), ql = rl - pl;
+    if (tl + ql + 1 > sizeof t) {
+      http_error(c, 414, "URI too long", NULL, o.close_after);
+      return;
+    }
+    memcpy(t + tl, qm, ql);
+    t[tl + ql] = 0;
+  }
   if (!strcmp(t, "/health")) {
-    if (strcmp(m, "GET")) return http_error(wsi, h, 405, "Method not allowed", "GET, OPTIONS");
+    if (strcmp(m, "GET")) return http_error(c, 405, "Method not allowed", "GET, OPTIONS", o.close_after);
     char b[128];
     snprintf(b, sizeof b, "{\"status\":\"healthy\",\"uptime\":%" PRId64 "}", (wall_ms() - g_start_ms) / 1000);
-    return http_respond(wsi, h, 200, NULL, (const unsigned char *)b, strlen(b), NULL, NULL);
+    http_respond(c, 200, b, strlen(b), &o);
+    return;
   }
   if (!strcmp(t, "/metrics")) {
-    if (strcmp(m, "GET")) return http_error(wsi, h, 405, "Method not allowed", "GET, OPTIONS");
+    if (strcmp(m, "GET")) return http_error(c, 405, "Method not allowed", "GET, OPTIONS", o.close_after);
     char *core = NULL;
-    if (hm_server_metrics(g_srv, &core) != HM_OK) return http_error(wsi, h, 500, "Internal error", NULL);
+    if (hm_server_metrics(g_srv, &core) != HM_OK) return http_error(c, 500, "Internal error", NULL, o.close_after);
     size_t n = strlen(core) + 128;
-    char *b = malloc(n);
+    char *b = hm_malloc(n);
     if (!b) {
       hm_free(core);
-      return -1;
+      return http_error(c, 500, "Internal error", NULL, o.close_after);
     }
     snprintf(b, n, "# TYPE harmony_uptime_seconds gauge\nharmony_uptime_seconds %" PRId64 "\n%s",
              (wall_ms() - g_start_ms) / 1000, core);
     hm_free(core);
-    int rc = http_respond(wsi, h, 200, "text/plain; version=0.0.4", (const unsigned char *)b, strlen(b), NULL, NULL);
-    free(b);
-    return rc;
+    o.ctype = "text/plain; version=0.0.4";
+    http_respond(c, 200, b, strlen(b), &o);
+    hm_free(b);
+    return;
   }
   if (!strncmp(t, "/media/", 7)) {
-    if (strcmp(m, "GET")) return http_error(wsi, h, 405, "Method not allowed", "GET, OPTIONS");
+    if (strcmp(m, "GET")) return http_error(c, 405, "Method not allowed", "GET, OPTIONS", o.close_after);
     char *mime = NULL;
     uint8_t *bytes = NULL;
-    size_t blen = 0;
-    if (media_route(t, &mime, &bytes, &blen) != 200) return http_error(wsi, h, 404, "Not found", NULL);
+    size_t n = 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%.*s", (int)strcspn(t, "?"), t);
+    if (media_route(path, &mime, &bytes, &n) != 200) return http_error(c, 404, "Not found", NULL, o.close_after);
     int svg = !strcmp(mime, "image/svg+xml");
-    const char *extra[] = {"content-security-policy:", "sandbox", "cache-control:", "private, max-age=3600",
-                           svg ? "content-disposition:" : NULL, "attachment", NULL};
-    int rc = http_respond(wsi, h, 200, svg ? "application/octet-stream" : mime, bytes, blen, NULL, extra);
+    const char *extra[] = {"content-security-policy", "sandbox", "cache-control", "private, max-age=3600",
+                           svg ? "content-disposition" : NULL, "attachment", NULL};
+    o.ctype = svg ? "application/octet-stream" : mime;
+    o.extra = extra;
+    http_respond(c, 200, bytes, n, &o);
     hm_free(mime);
     hm_free(bytes);
-    return rc;
+    return;
   }
-  hm_http_request q = {m, t, NULL, h->auth, h->req, h->req_len};
+  char *auth = NULL;
+  size_t al;
+  const char *av = hm_http1_header_get(q, "authorization", &al);
+  if (av && al < 8192) auth = hm_strndup(av, al);
+  hm_http_request hq = {m, t, NULL, auth, body, blen};
   hm_http_response r;
-  hm_server_http(g_srv, &q, &r);
-  int rc = http_respond(wsi, h, r.status, NULL, (const unsigned char *)(r.body ? r.body : ""), r.body_len, r.allow, NULL);
+  hm_server_http(g_srv, &hq, &r);
+  o.allow = r.allow;
+  http_respond(c, r.status, r.body ? r.body : "", r.body_len, &o);
   hm_free(r.body);
-  return rc;
+  hm_free(auth);
 }
 
-static void http_session_clear(http_session *h) {
-  free(h->body);
-  free(h->auth);
-  free(h->req);
-  h->body = h->req = NULL;
-  h->auth = NULL;
-}
+/* ---- input -------------------------------------------------------------------------- */
 
-static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
-  http_session *h = user;
-  switch (reason) {
-    case LWS_CALLBACK_HTTP: {
-      memset(h, 0, sizeof *h);
-      snprintf(h->method, sizeof h->method, "%s", http_method(wsi));
-      char args[512] = "";
-      if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0)
-        lws_hdr_copy(wsi, args, sizeof args, WSI_TOKEN_HTTP_URI_ARGS);
-      snprintf(h->target, sizeof h->target, "%s%s%s", in ? (const char *)in : "/", *args ? "?" : "", args);
-      int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-      if (alen > 0 && alen < 8192 && (h->auth = malloc((size_t)alen + 1)))
-        lws_hdr_copy(wsi, h->auth, alen + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
-      int clen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-      if (clen > 0 && (!strcmp(h->method, "POST") || !strcmp(h->method, "PUT") || !strcmp(h->method, "DELETE"))) {
-        char cl[32];
-        lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-        if (strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
-          h->too_big = 1; /* read and discard the body, then answer 413 and close */
-          return 0;
-        }
-        if (strtoull(cl, NULL, 10) > 0) return 0; /* wait for the body */
-      }
-      return http_dispatch(wsi, h) ? -1 : 0;
-    }
-    case LWS_CALLBACK_HTTP_BODY: {
-      if (h->too_big) return 0;
-      if (h->req_len + len > HTTP_MAX_BODY) {
-        h->too_big = 1;
-        return 0;
-      }
-      unsigned char *nr = realloc(h->req, h->req_len + len + 1);
-      if (!nr) return -1;
-      h->req = nr;
-      memcpy(h->req + h->req_len, in, len);
-      h->req_len += len;
-      return 0;
-    }
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-      return http_dispatch(wsi, h) ? -1 : 0;
-    case LWS_CALLBACK_HTTP_WRITEABLE: {
-      if (!h || !h->body) break;
-      size_t chunk = h->len - h->sent;
-      if (chunk > 65536) chunk = 65536;
-      int final = h->sent + chunk == h->len;
-      if (lws_write(wsi, h->body + LWS_PRE + h->sent, chunk, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
-          (int)chunk)
-        return 1;
-      h->sent += chunk;
-      if (!final) {
-        lws_callback_on_writable(wsi);
-        break;
-      }
-      free(h->body);
-      h->body = NULL;
-      if (h->close_after) return -1;
-      http_session_clear(h);
-      if (lws_http_transaction_completed(wsi)) return -1;
-      break;
-    }
-    case LWS_CALLBACK_CLOSED_HTTP:
-      if (h) http_session_clear(h);
-      break;
-    default:
-      break;
+static void consume(conn *c, size_t n) {
+  if (n >= c->in_len) {
+    c->in_len = 0;
+  } else if (n) {
+    memmove(c->in, c->in + n, c->in_len - n);
+    c->in_len -= n;
   }
-  return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-static const struct lws_protocols ws_protocols[] = {
-    {"harmony", cb_ws, sizeof(session), 65536, 0, NULL, 0},
-    {g_offered, cb_ws, sizeof(session), 65536, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
+static void ws_input(conn *c) {
+  size_t off = 0;
+  while (!c->dead && !c->closing && off < c->in_len) {
+    size_t used;
+    hm_ws_event ev;
+    hm_ws_decode(&c->dec, c->in + off, c->in_len - off, &used, &ev);
+    if (ev.kind == HM_WS_EV_FAIL) {
+      env_close(NULL, c, ev.code, ev.reason);
+      break;
+    }
+    if (!used) break;
+    off += used;
+    switch (ev.kind) {
+      case HM_WS_EV_MESSAGE:
+        hm_server_conn_frame(g_srv, c->core, ev.data, ev.len, ev.is_binary);
+        break;
+      case HM_WS_EV_PING: /* R-TRN-9, R-TRN-16: every ping gets its pong, in order */
+        if (c->out_len - c->out_off + ev.len > MAX_QUEUE_BYTES) /* pings sent, pongs never read */
+          env_close(NULL, c, 1008, "Send buffer overflow");
+        else if (out_frame(c, HM_WS_OP_PONG, ev.data, ev.len))
+          conn_kill(c);
+        hm_server_conn_activity(g_srv, c->core);
+        break;
+      case HM_WS_EV_PONG:
+      case HM_WS_EV_NONE:
+        hm_server_conn_activity(g_srv, c->core);
+        break;
+      case HM_WS_EV_CLOSE: /* answer with the same code (none when the client gave none) */
+        env_close(NULL, c, ev.code == 1005 ? 0 : ev.code, NULL);
+        break;
+      default:
+        break;
+    }
+  }
+  if (c->closing) off = c->in_len; /* nothing after a close is read */
+  consume(c, off);
+}
 
-static const struct lws_protocols http_protocols[] = {
-    {"http", cb_http, sizeof(http_session), 0, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
+static void handshake_input(conn *c) {
+  hm_http1_request q;
+  int status;
+  int rc = hm_http1_parse_head(&q, (const char *)c->in, c->in_len, HEAD_MAX, &status);
+  if (rc != HM_OK) {
+    http_error(c, status, hm_http1_reason(status), NULL, 1);
+    return;
+  }
+  if (!q.head_len) return; /* more to come */
+  hm_http1_ws ws;
+  int up = hm_http1_ws_check(&q, &ws, &status);
+  if (up == 0) { /* R-TRN-3 */
+    http_resp_opts o = {0};
+    o.ctype = "text/plain";
+    o.close_after = 1;
+    http_respond(c, 426, "Upgrade Required", 16, &o);
+    return;
+  }
+  if (up < 0) {
+    const char *extra[] = {"sec-websocket-version", "13", NULL};
+    http_resp_opts o = {0};
+    o.ctype = "text/plain";
+    o.close_after = 1;
+    o.extra = status == 426 ? extra : NULL;
+    const char *text = hm_http1_reason(status);
+    http_respond(c, status, text, strlen(text), &o);
+    return;
+  }
+  char h[512];
+  int k = snprintf(h, sizeof h,
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: %s\r\n",
+                   ws.accept);
+  if (ws.protocol && ws.protocol_len < 200) /* R-TRN-1: the first protocol offered */
+    k += snprintf(h + k, sizeof h - (size_t)k, "Sec-WebSocket-Protocol: %.*s\r\n", (int)ws.protocol_len, ws.protocol);
+  k += snprintf(h + k, sizeof h - (size_t)k, "\r\n");
+  consume(c, q.head_len);
+  if (out_bytes(c, h, (size_t)k)) {
+    conn_kill(c);
+    return;
+  }
+  c->state = ST_WS;
+  hm_ws_decoder_init(&c->dec, HM_SERVER_MAX_FRAME);
+  c->core = hm_server_conn_open(g_srv, c);
+  if (!c->core) {
+    conn_kill(c);
+    return;
+  }
+  if (g_stop) env_close(NULL, c, 1001, "Server shutting down");
+  if (c->in_len) ws_input(c);
+}
 
-/* ---- SFU calls: libcurl multi, driven from the tick (never blocks the loop, R-SFU-11) ---- */
+static void http_input(conn *c) {
+  while (!c->dead && !c->closing && c->in_len) {
+    if (c->out_len - c->out_off > HTTP_OUT_HIGH) { /* a client that sends but does not read */
+      set_events(c, c->epollout, 1);
+      return;
+    }
+    hm_http1_request q;
+    int status;
+    int rc = hm_http1_parse_head(&q, (const char *)c->in, c->in_len, HEAD_MAX, &status);
+    if (rc != HM_OK) {
+      http_error(c, status, hm_http1_reason(status), NULL, 1);
+      return;
+    }
+    if (!q.head_len) return;
+    if (q.content_length > HTTP_MAX_BODY) { /* R-HTTP-5: answer, then close */
+      http_error(c, 413, "Request body too large", NULL, 1);
+      return;
+    }
+    size_t need = q.head_len + (size_t)q.content_length;
+    if (c->in_len < need) {
+      c->deadline = mono_ms() + STALL_MS; /* the head is in: the body may take longer, while it progresses */
+      if (c->in_cap < need) { /* make room for the whole body now */
+        uint8_t *nb = hm_realloc(c->in, need);
+        if (!nb) {
+          http_error(c, 500, "Internal error", NULL, 1);
+          return;
+        }
+        c->in = nb;
+        c->in_cap = need;
+      }
+      return;
+    }
+    http_dispatch(c, &q, c->in + q.head_len, (size_t)q.content_length);
+    consume(c, need);
+    c->deadline = mono_ms() + HEAD_TIMEOUT_MS;
+  }
+}
+
+static void conn_readable(conn *c) {
+  for (int r = 0; r < READS_PER_EVENT && !c->dead; r++) {
+    if (c->state == ST_LINGER || c->closing) { /* discard */
+      uint8_t sink[16384];
+      ssize_t n = read(c->tag.fd, sink, sizeof sink);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) conn_kill(c);
+      if (n < (ssize_t)sizeof sink) return;
+      continue;
+    }
+    size_t want = READ_CHUNK;
+    if (c->in_cap - c->in_len < want) {
+      size_t max = c->state == ST_WS ? HM_SERVER_MAX_FRAME + 14 + READ_CHUNK
+                   : c->state == ST_HTTP ? HEAD_MAX + HTTP_MAX_BODY + READ_CHUNK
+                                         : HEAD_MAX + READ_CHUNK;
+      size_t cap = c->in_cap ? c->in_cap : 16384;
+      while (cap - c->in_len < want && cap < max) cap *= 2;
+      if (cap > max) cap = max;
+      if (cap > c->in_cap) {
+        uint8_t *nb = hm_realloc(c->in, cap);
+        if (!nb) {
+          conn_kill(c);
+          return;
+        }
+        c->in = nb;
+        c->in_cap = cap;
+      }
+      want = c->in_cap - c->in_len;
+      if (want == 0) { /* cannot happen: every state consumes before the buffer is full */
+        conn_kill(c);
+        return;
+      }
+    }
+    ssize_t n = read(c->tag.fd, c->in + c->in_len, want);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      conn_kill(c);
+      return;
+    }
+    if (n == 0) {
+      conn_kill(c);
+      return;
+    }
+    c->in_len += (size_t)n;
+    if (c->state == ST_WS)
+      ws_input(c);
+    else if (c->state == ST_HANDSHAKE)
+      handshake_input(c);
+    else
+      http_input(c);
+    if ((size_t)n < want) return; /* drained for now (level-triggered: more will be reported) */
+  }
+}
+
+static void listen_readable(io_tag *l) {
+  for (int i = 0; i < 64; i++) {
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) { /* out of descriptors: accept and drop one */
+        if (g_spare_fd >= 0) {
+          close(g_spare_fd);
+          int x = accept(l->fd, NULL, NULL);
+          if (x >= 0) close(x);
+          g_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+        logf_(HM_LOG_WARN, "out of file descriptors: a connection was refused");
+      }
+      return;
+    }
+    /* the core refuses WebSocket connections beyond the limit with 1013 (R-LIM-4); the shell
+     * bounds the sockets it holds at all (handshakes, HTTP) */
+    if (g_nconns >= (size_t)g_opts->max_connections * 2 + 64) {
+      close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn *c = hm_calloc(1, sizeof *c);
+    if (!c) {
+      close(fd);
+      continue;
+    }
+    c->tag.kind = K_CONN;
+    c->tag.fd = fd;
+    c->state = l->kind == K_LISTEN_WS ? ST_HANDSHAKE : ST_HTTP;
+    c->deadline = mono_ms() + HEAD_TIMEOUT_MS;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(g_ep, EPOLL_CTL_ADD, fd, &ev)) {
+      close(fd);
+      hm_free(c);
+      continue;
+    }
+    c->next = g_conns;
+    if (g_conns) g_conns->prev = c;
+    g_conns = c;
+    g_nconns++;
+  }
+}
+
+/* ---- output ------------------------------------------------------------------------- */
+
+static void set_events(conn *c, int out, int paused) {
+  if (c->dead || ((int)c->epollout == out && (int)c->in_paused == paused)) return;
+  struct epoll_event ev = {.events = (paused ? 0u : EPOLLIN) | (out ? EPOLLOUT : 0u), .data.ptr = c};
+  if (epoll_ctl(g_ep, EPOLL_CTL_MOD, c->tag.fd, &ev) == 0) {
+    c->epollout = (unsigned)out;
+    c->in_paused = (unsigned)paused;
+  }
+}
+
+static void set_epollout(conn *c, int on) { set_events(c, on, c->in_paused); }
+
+static void start_linger(conn *c) {
+  shutdown(c->tag.fd, SHUT_WR);
+  c->state = ST_LINGER;
+  c->deadline = mono_ms() + LINGER_MS;
+  if (c->core) push_reap(c); /* the core hears of it at the start of the next iteration */
+}
+
+/* The write itself: no epoll, list or allocator calls, so the writer thread may run it for
+ * connections the main thread does not touch meanwhile. One write() per connection; a short
+ * count means the socket buffer is full. */
+static void write_out(conn *c) {
+  c->wr_err = 0;
+  while (c->out_len > c->out_off) {
+    ssize_t n = write(c->tag.fd, c->out + c->out_off, c->out_len - c->out_off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      c->wr_err = errno;
+      return;
+    }
+    c->out_off += (size_t)n;
+    return;
+  }
+}
+
+/* After write_out (main thread): errors, EPOLLOUT, buffer reuse, the close handshake. */
+static void after_write(conn *c) {
+  if (c->wr_err && c->wr_err != EAGAIN) {
+    conn_kill(c);
+    return;
+  }
+  if (c->out_off < c->out_len) {
+    if (c->state != ST_WS && c->wr_err == 0) c->deadline = mono_ms() + STALL_MS; /* it progressed */
+    set_epollout(c, 1);
+    return;
+  }
+  c->out_off = c->out_len = 0;
+  if (c->out_cap > 262144) { /* do not keep a large buffer per idle connection */
+    hm_free(c->out);
+    c->out = NULL;
+    c->out_cap = 0;
+  }
+  set_events(c, 0, 0);
+  if (c->in_len && c->state == ST_HTTP && !c->on_resume) { /* buffered requests: next iteration */
+    c->on_resume = 1;
+    c->resume_next = g_resume;
+    g_resume = c;
+  }
+  if (c->closing && c->state != ST_LINGER) start_linger(c);
+}
+
+/* The writer thread: when one iteration has output for at least PAR_MIN connections (a
+ * large broadcast) and the machine has two or more cores, the writer thread writes the
+ * first half of them while the main thread writes the second half; the main thread waits
+ * for it before doing anything else. HARMONYD_WRITER_THREAD=0 in the environment turns it
+ * off; HARMONYD_WRITER_MIN=N changes the threshold (tests use 1: every flush goes through
+ * the thread). */
+static size_t g_par_min = 128;
+static conn **g_fl;
+static size_t g_fl_cap;
+static int g_writer_on;
+static pthread_t g_writer;
+static pthread_mutex_t g_wm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_wc = PTHREAD_COND_INITIALIZER;
+static conn **g_job;
+static size_t g_job_n;
+static int g_job_state; /* 0 idle, 1 posted, 2 done, 3 quit */
+
+static void *writer_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&g_wm);
+  for (;;) {
+    while (g_job_state == 0 || g_job_state == 2) pthread_cond_wait(&g_wc, &g_wm);
+    if (g_job_state == 3) break;
+    conn **job = g_job;
+    size_t n = g_job_n;
+    pthread_mutex_unlock(&g_wm);
+    for (size_t i = 0; i < n; i++) write_out(job[i]);
+    pthread_mutex_lock(&g_wm);
+    g_job_state = 2;
+    pthread_cond_broadcast(&g_wc);
+  }
+  pthread_mutex_unlock(&g_wm);
+  return NULL;
+}
+
+static void writer_start(void) {
+  const char *e = getenv("HARMONYD_WRITER_THREAD");
+  if ((e && !strcmp(e, "0")) || sysconf(_SC_NPROCESSORS_ONLN) < 2) return;
+  const char *m = getenv("HARMONYD_WRITER_MIN");
+  if (m && atol(m) >= 1) g_par_min = (size_t)atol(m);
+  /* the thread takes no signals: SIGTERM/SIGINT stay blocked (signalfd) */
+  if (pthread_create(&g_writer, NULL, writer_main, NULL) == 0) g_writer_on = 1;
+}
+
+static void writer_stop(void) {
+  if (!g_writer_on) return;
+  pthread_mutex_lock(&g_wm);
+  g_job_state = 3;
+  pthread_cond_broadcast(&g_wc);
+  pthread_mutex_unlock(&g_wm);
+  pthread_join(g_writer, NULL);
+  g_writer_on = 0;
+}
+
+static void flush_all(void) {
+  size_t n = 0;
+  while (g_dirty) {
+    conn *c = g_dirty;
+    g_dirty = c->dirty_next;
+    c->dirty = 0;
+    if (c->dead) continue;
+    if (n == g_fl_cap) {
+      size_t cap = g_fl_cap ? 2 * g_fl_cap : 256;
+      conn **nf = hm_realloc(g_fl, cap * sizeof *nf);
+      if (!nf) { /* no room for the list: write this one now */
+        write_out(c);
+        after_write(c);
+        continue;
+      }
+      g_fl = nf;
+      g_fl_cap = cap;
+    }
+    g_fl[n++] = c;
+  }
+  size_t mine = 0;
+  if (g_writer_on && n >= g_par_min) {
+    mine = n - n / 2; /* the writer's share: the first ceil(n/2) */
+    pthread_mutex_lock(&g_wm);
+    g_job = g_fl;
+    g_job_n = mine;
+    g_job_state = 1;
+    pthread_cond_broadcast(&g_wc);
+    pthread_mutex_unlock(&g_wm);
+  }
+  for (size_t i = mine; i < n; i++) write_out(g_fl[i]);
+  if (mine) {
+    pthread_mutex_lock(&g_wm);
+    while (g_job_state != 2) pthread_cond_wait(&g_wc, &g_wm);
+    g_job_state = 0;
+    pthread_mutex_unlock(&g_wm);
+  }
+  for (size_t i = 0; i < n; i++) after_write(g_fl[i]);
+}
+
+/* Report lost connections to the core (inside a batch). Connections with nothing left to do
+ * move to the free list. */
+static void reap(void) {
+  while (g_reap) {
+    conn *c = g_reap;
+    g_reap = c->reap_next;
+    c->on_reap = 0;
+    if (c->core) {
+      hm_server_conn *core = c->core;
+      c->core = NULL;
+      hm_server_conn_closed(g_srv, core);
+    }
+    if (c->dead) {
+      c->reap_next = g_free;
+      g_free = c;
+    }
+  }
+}
+
+static void free_dead(void) {
+  while (g_free) {
+    conn *c = g_free;
+    g_free = c->reap_next;
+    if (c->prev)
+      c->prev->next = c->next;
+    else
+      g_conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    g_nconns--;
+    hm_ws_decoder_clear(&c->dec);
+    hm_free(c->in);
+    hm_free(c->out);
+    hm_free(c);
+  }
+}
+
+/* Deadlines of handshakes, idle HTTP connections and lingering closes. */
+static void sweep(int64_t now) {
+  for (conn *c = g_conns; c; c = c->next) {
+    if (c->dead || now < c->deadline) continue;
+    if (c->state == ST_WS && !c->closing) continue; /* the core's keepalive watches these */
+    /* lingering, a close that could not be written in CLOSE_TIMEOUT_MS, output without
+     * progress, an idle keep-alive connection: just close */
+    if (c->state == ST_LINGER || c->closing || c->out_len > c->out_off || c->in_len == 0)
+      conn_kill(c);
+    else
+      http_error(c, 408, "Request timeout", NULL, 1);
+  }
+}
+
+/* ---- SFU calls: libcurl multi on the same epoll set (never blocks the loop, R-SFU-11) ---- */
 
 #define SFU_MAX_BODY (256u * 1024 + 1)
 
@@ -701,9 +936,13 @@ typedef struct sfu_req {
 } sfu_req;
 
 static CURLM *g_curl;
-static sfu_req *g_reqs; /* outstanding calls (to drop them at shutdown) */
-static int g_curl_running;
-static const options *g_opts;
+static sfu_req *g_reqs;          /* outstanding calls (to drop them at shutdown) */
+static int64_t g_curl_due = -1;  /* monotonic ms of curl's timer, -1 = none */
+typedef struct curl_tag {
+  io_tag tag; /* first: epoll's data.ptr points here */
+  struct curl_tag *next_free;
+} curl_tag;
+static curl_tag *g_curl_tags_free; /* curl socket tags released this iteration (freed after it) */
 
 static size_t sfu_write(char *p, size_t sz, size_t n, void *ud) {
   sfu_req *r = ud;
@@ -714,37 +953,41 @@ static size_t sfu_write(char *p, size_t sz, size_t n, void *ud) {
   return k;
 }
 
+static void sfu_req_free(sfu_req *r) {
+  curl_slist_free_all(r->headers);
+  hm_free(r->body_out);
+  hm_free(r->buf);
+  hm_free(r);
+}
+
 static int env_sfu_request(void *ctx, uint64_t id, const char *method, const char *path, const char *body) {
   (void)ctx;
-  const options *o = g_opts;
-  sfu_req *r = calloc(1, sizeof *r);
+  const hm_server_options *o = g_opts;
+  sfu_req *r = hm_calloc(1, sizeof *r);
   CURL *e = curl_easy_init();
-  if (!r || !e || !(r->buf = malloc(SFU_MAX_BODY))) {
-    if (r) free(r->buf);
-    free(r);
+  if (!r || !e || !(r->buf = hm_malloc(SFU_MAX_BODY)) || !(r->body_out = hm_strdup(body ? body : ""))) {
+    if (r) sfu_req_free(r);
     if (e) curl_easy_cleanup(e);
     return -1;
   }
   r->id = id;
   size_t ulen = strlen(o->sfu_api_base) + strlen(o->sfu_app_id) + strlen(path) + 16;
-  char *url = malloc(ulen), *auth = malloc(strlen(o->sfu_app_secret) + 32);
-  r->body_out = strdup(body ? body : "");
-  if (!url || !auth || !r->body_out) {
-    free(url);
-    free(auth);
-    free(r->body_out);
-    free(r->buf);
-    free(r);
+  size_t alen = strlen(o->sfu_app_secret) + 32;
+  char *url = hm_malloc(ulen), *auth = hm_malloc(alen);
+  if (!url || !auth) {
+    hm_free(url);
+    hm_free(auth);
+    sfu_req_free(r);
     curl_easy_cleanup(e);
     return -1;
   }
   snprintf(url, ulen, "%s/v1/apps/%s%s", o->sfu_api_base, o->sfu_app_id, path);
-  sprintf(auth, "Authorization: Bearer %s", o->sfu_app_secret);
+  snprintf(auth, alen, "Authorization: Bearer %s", o->sfu_app_secret);
   r->headers = curl_slist_append(NULL, auth);
   r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
-  free(auth);
+  hm_free_secret(auth, alen);
   curl_easy_setopt(e, CURLOPT_URL, url);
-  free(url); /* libcurl copies the URL */
+  hm_free(url); /* libcurl copies the URL */
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body_out);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body_out));
@@ -756,17 +999,13 @@ static int env_sfu_request(void *ctx, uint64_t id, const char *method, const cha
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->sfu_timeout_ms);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   if (curl_multi_add_handle(g_curl, e) != CURLM_OK) {
-    curl_slist_free_all(r->headers);
-    free(r->body_out);
-    free(r->buf);
-    free(r);
+    sfu_req_free(r);
     curl_easy_cleanup(e);
     return -1;
   }
   r->easy = e;
   r->next = g_reqs;
   g_reqs = r;
-  g_curl_running = 1;
   logf_(HM_LOG_DEBUG, "SFU call %" PRIu64 ": %s %s", id, method, path);
   return 0;
 }
@@ -779,52 +1018,111 @@ static void sfu_finish(CURL *e, CURLcode res, int report) {
   int status = res == CURLE_OK ? (int)code : res == CURLE_OPERATION_TIMEDOUT ? -1 : 0;
   curl_multi_remove_handle(g_curl, e);
   curl_easy_cleanup(e);
-  if (r) {
-    for (sfu_req **pp = &g_reqs; *pp; pp = &(*pp)->next)
-      if (*pp == r) {
-        *pp = r->next;
-        break;
-      }
-    /* R-SFU-12: the answer may quote the request; the app secret never reaches a client */
-    size_t sl = g_opts && g_opts->sfu_app_secret ? strlen(g_opts->sfu_app_secret) : 0;
-    for (size_t i = 0; sl && i + sl <= r->len; i++)
-      if (!memcmp(r->buf + i, g_opts->sfu_app_secret, sl)) memset(r->buf + i, '*', sl);
-    if (report) hm_server_sfu_done(g_srv, r->id, status, r->buf, r->len);
-    curl_slist_free_all(r->headers);
-    free(r->body_out);
-    free(r->buf);
-    free(r);
-  }
+  if (!r) return;
+  for (sfu_req **pp = &g_reqs; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  /* R-SFU-12: the answer may quote the request; the app secret never reaches a client */
+  size_t sl = g_opts && g_opts->sfu_app_secret ? strlen(g_opts->sfu_app_secret) : 0;
+  for (size_t i = 0; sl && i + sl <= r->len; i++)
+    if (!memcmp(r->buf + i, g_opts->sfu_app_secret, sl)) memset(r->buf + i, '*', sl);
+  if (report) hm_server_sfu_done(g_srv, r->id, status, r->buf, r->len);
+  sfu_req_free(r);
 }
 
-static void sfu_poll(void) {
-  if (!g_curl || !g_curl_running) return;
-  int running = 0;
-  curl_multi_perform(g_curl, &running);
+static void curl_done_check(void) {
   CURLMsg *m;
   int left;
   while ((m = curl_multi_info_read(g_curl, &left)))
     if (m->msg == CURLMSG_DONE) sfu_finish(m->easy_handle, m->data.result, 1);
-  g_curl_running = running > 0;
 }
 
-static void on_tick(lws_sorted_usec_list_t *sul) {
-  sfu_poll();
-  hm_server_tick(g_srv, wall_ms());
-  /* poll faster while SFU calls are outstanding */
-  lws_sul_schedule(g_ctx, 0, sul, on_tick, g_curl_running ? 2 * LWS_US_PER_MS : TICK_US);
+static int curl_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
+  (void)e;
+  (void)userp;
+  curl_tag *t = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (t) {
+      epoll_ctl(g_ep, EPOLL_CTL_DEL, s, NULL);
+      curl_multi_assign(g_curl, s, NULL);
+      t->tag.kind = 0; /* freed after the iteration: an event for it may still be pending */
+      t->next_free = g_curl_tags_free;
+      g_curl_tags_free = t;
+    }
+    return 0;
+  }
+  struct epoll_event ev = {
+      .events = (uint32_t)((what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0))};
+  if (!t) {
+    t = hm_calloc(1, sizeof *t);
+    if (!t) return -1;
+    t->tag.kind = K_CURL;
+    t->tag.fd = (int)s;
+    ev.data.ptr = t;
+    if (epoll_ctl(g_ep, EPOLL_CTL_ADD, s, &ev) && (errno != EEXIST || epoll_ctl(g_ep, EPOLL_CTL_MOD, s, &ev))) {
+      hm_free(t);
+      return -1;
+    }
+    curl_multi_assign(g_curl, s, t);
+  } else {
+    ev.data.ptr = t;
+    epoll_ctl(g_ep, EPOLL_CTL_MOD, s, &ev);
+  }
+  return 0;
 }
 
-static void on_signal(int sig) {
-  (void)sig;
-  g_stop = 1;
-  if (g_ctx) lws_cancel_service(g_ctx);
+static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp) {
+  (void)m;
+  (void)userp;
+  g_curl_due = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+  return 0;
 }
 
-static void lws_log_emit(int level, const char *line) {
-  size_t n = strlen(line);
-  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-  logf_(level == LLL_ERR ? HM_LOG_ERROR : level == LLL_WARN ? HM_LOG_WARN : HM_LOG_DEBUG, "lws: %.*s", (int)n, line);
+static void curl_event(io_tag *t, uint32_t events) {
+  int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+              (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+  int running;
+  curl_multi_socket_action(g_curl, t->fd, flags, &running);
+  curl_done_check();
+}
+
+static void curl_tags_release(void) {
+  while (g_curl_tags_free) {
+    curl_tag *t = g_curl_tags_free;
+    g_curl_tags_free = t->next_free;
+    hm_free(t);
+  }
+}
+
+/* ---- listening ---------------------------------------------------------------------- */
+
+static int listen_on(const char *host, long port, int *actual) {
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  char ps[16];
+  snprintf(ps, sizeof ps, "%ld", port);
+  if (getaddrinfo(host, ps, &hints, &res) || !res) return -1;
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+      bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 1024)) {
+    if (fd >= 0) close(fd);
+    freeaddrinfo(res);
+    return -1;
+  }
+  freeaddrinfo(res);
+  struct sockaddr_in sa;
+  socklen_t sl = sizeof sa;
+  if (getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+    close(fd);
+    return -1;
+  }
+  *actual = ntohs(sa.sin_port);
+  return fd;
 }
 
 static int make_dirs(const char *path) {
@@ -842,68 +1140,142 @@ static int make_dirs(const char *path) {
   return (stat(tmp, &st) == 0 && S_ISDIR(st.st_mode)) ? 0 : -1;
 }
 
+/* ---- the loop ----------------------------------------------------------------------- */
+
+static void begin_shutdown(void) {
+  logf_(HM_LOG_INFO, "shutting down");
+  g_stop = 1;
+  hm_server_shutdown(g_srv); /* R-CLOSE-5: 1001 to every WebSocket connection */
+  close(g_lws.fd); /* no new connections */
+  close(g_lhttp.fd);
+  g_lws.fd = g_lhttp.fd = -1;
+  for (conn *c = g_conns; c; c = c->next) /* idle HTTP connections and handshakes: close */
+    if (!c->dead && c->state != ST_WS && c->state != ST_LINGER && c->out_len == c->out_off) conn_kill(c);
+}
+
+static void run(void) {
+  struct epoll_event evs[256];
+  int64_t last_tick = mono_ms(), next_sweep = mono_ms() + SWEEP_MS, stop_deadline = 0;
+  for (;;) {
+    int64_t now = mono_ms();
+    /* the next tick: the core's earliest deadline (wall clock, converted), at most TICK_MS away */
+    int64_t next_tick = last_tick + TICK_MS, cd = hm_server_next_deadline(g_srv);
+    if (cd != INT64_MAX) {
+      int64_t in = cd - wall_ms();
+      if (now + (in > 0 ? in : 0) < next_tick) next_tick = now + (in > 0 ? in : 0);
+    }
+    if (g_stop) {
+      if ((hm_server_conn_count(g_srv) == 0 && !g_dirty && !g_reap) || now >= stop_deadline) break;
+    }
+    int timeout;
+    if (g_reap || g_dirty || g_resume) {
+      timeout = 0;
+    } else {
+      int64_t due = next_tick < next_sweep ? next_tick : next_sweep;
+      if (g_curl_due >= 0 && g_curl_due < due) due = g_curl_due;
+      if (g_stop && stop_deadline < due) due = stop_deadline;
+      timeout = due <= now ? 0 : (int)(due - now);
+    }
+    int n = epoll_wait(g_ep, evs, (int)(sizeof evs / sizeof evs[0]), timeout);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      logf_(HM_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+      break;
+    }
+    batch_begin();
+    reap();
+    while (g_resume) { /* HTTP requests held back while their connection's output drained */
+      conn *c = g_resume;
+      g_resume = c->resume_next;
+      c->on_resume = 0;
+      if (!c->dead && !c->closing && !c->in_paused) http_input(c);
+    }
+    for (int i = 0; i < n; i++) {
+      io_tag *t = evs[i].data.ptr;
+      uint32_t e = evs[i].events;
+      switch (t->kind) {
+        case K_CONN: {
+          conn *c = (conn *)t;
+          if (c->dead) break;
+          if (e & EPOLLOUT) mark_dirty(c);
+          if (c->in_paused) { /* not reading: only a dead socket matters */
+            if (e & (EPOLLHUP | EPOLLERR)) conn_kill(c);
+          } else if (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+            conn_readable(c);
+          }
+          break;
+        }
+        case K_LISTEN_WS:
+        case K_LISTEN_HTTP:
+          if (t->fd >= 0) listen_readable(t);
+          break;
+        case K_SIGNAL: {
+          struct signalfd_siginfo si;
+          while (read(g_sig.fd, &si, sizeof si) == (ssize_t)sizeof si)
+            if (!g_stop) {
+              begin_shutdown();
+              stop_deadline = mono_ms() + SHUTDOWN_MS;
+            }
+          break;
+        }
+        case K_CURL:
+          curl_event(t, e);
+          break;
+        default: /* a curl socket released earlier in this iteration */
+          break;
+      }
+    }
+    now = mono_ms();
+    if (g_curl && g_curl_due >= 0 && now >= g_curl_due) {
+      int running;
+      g_curl_due = -1;
+      curl_multi_socket_action(g_curl, CURL_SOCKET_TIMEOUT, 0, &running);
+      curl_done_check();
+    }
+    if (now >= next_tick) {
+      hm_server_tick(g_srv, wall_ms());
+      last_tick = now;
+    }
+    if (now >= next_sweep) {
+      sweep(now);
+      next_sweep = now + SWEEP_MS;
+    }
+    reap(); /* connections lost during the events: the core hears of them in this batch */
+    batch_end();
+    flush_all();
+    free_dead();
+    curl_tags_release();
+  }
+}
+
 int main(int argc, char **argv) {
-  static options o; /* static: reachable until exit, also on the early-exit paths */
-  o.port = 4000;
-  o.http_port = -1;
-  o.auth_timeout_ms = 30000;
-  o.rate_max = 200;
-  o.rate_window_ms = 10000;
-  o.vp_freshness_s = 300;
-  o.keepalive_ms = 30000;
-  o.max_connections = 1024;
-  o.sfu_timeout_ms = 10000;
-  set_str(&o.host, "127.0.0.1");
-  set_str(&o.data_dir, "./harmony-data");
-  set_str(&o.log_level, "info");
-  set_str(&o.sfu_api_base, "https://rtc.live.cloudflare.com");
+  static hm_server_options o; /* static: reachable until exit, also on the early-exit paths */
+  char err[512];
+  if (hm_server_options_init(&o) != HM_OK) {
+    fputs("harmonyd: out of memory\n", stderr);
+    return 2;
+  }
   const char *env_secret = getenv("HARMONY_SFU_APP_SECRET");
-  if (env_secret) set_str(&o.sfu_app_secret, env_secret);
-
-  static const char *const names[] = {"host", "port", "http-port", "data-dir", "config", "log-level",
-                                      "auth-timeout-ms", "rate-limit", "vp-freshness-s", "keepalive-ms",
-                                      "max-connections", "trusted-issuer", "revoked-credential", "sfu-api-base",
-                                      "sfu-app-id", "sfu-app-secret", "sfu-timeout-ms", "version", "help"};
-  enum { N_OPTS = sizeof names / sizeof names[0] };
-  struct option longopts[N_OPTS + 1];
-  for (int i = 0; i < N_OPTS; i++) {
-    int flag_only = !strcmp(names[i], "version") || !strcmp(names[i], "help");
-    longopts[i] = (struct option){names[i], flag_only ? no_argument : required_argument, NULL, 1000 + i};
+  if (env_secret && hm_server_options_apply(&o, "sfu-app-secret", env_secret, err, sizeof err) != HM_OK) {
+    fputs("harmonyd: out of memory\n", stderr);
+    return 2;
   }
-  longopts[N_OPTS] = (struct option){NULL, 0, NULL, 0};
-
-  /* pass 1: --help, --version, --config (the file is applied first, flags then win) */
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-    if (c == '?' || c == ':') {
-      if (optopt >= 1000 || (c == ':'))
-        die_usage("option '%s' needs a value", argv[optind - 1]);
-      die_usage("unknown option '%s'", argv[optind - 1]);
-    }
-    const char *name = names[c - 1000];
-    if (!strcmp(name, "help")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!strcmp(name, "version")) {
-      printf("harmonyd %s\n", HARMONYD_VERSION);
-      return 0;
-    }
-    if (!strcmp(name, "config")) load_config(&o, optarg);
+  int action;
+  int rc = hm_server_options_parse_argv(&o, argc, argv, &action, err, sizeof err);
+  if (rc != HM_OK) {
+    fprintf(stderr, "harmonyd: %s\n", rc == HM_ERR_NOMEM ? "out of memory" : err);
+    return 2;
   }
-  if (optind < argc) die_usage("unexpected argument '%s'", argv[optind]);
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-    const char *name = names[c - 1000];
-    if (strcmp(name, "config") && strcmp(name, "help") && strcmp(name, "version")) apply(&o, name, optarg);
+  if (action == HM_OPTS_HELP) {
+    usage(stdout);
+    return 0;
   }
-  g_log_level = !strcmp(o.log_level, "error") ? HM_LOG_ERROR
-                : !strcmp(o.log_level, "warn") ? HM_LOG_WARN
-                : !strcmp(o.log_level, "debug") ? HM_LOG_DEBUG
-                                                 : HM_LOG_INFO;
-  if (o.http_port < 0) o.http_port = o.port == 0 ? 0 : o.port + 1;
-  if (o.http_port > 65535) die_usage("--http-port default (--port + 1) is out of range; give --http-port");
+  if (action == HM_OPTS_VERSION) {
+    printf("harmonyd %s\n", HARMONYD_VERSION);
+    return 0;
+  }
+  g_opts = &o;
+  g_log_level = hm_server_options_log_level(&o);
 
   /* data directory, its lock, the store */
   umask(077);
@@ -919,9 +1291,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   snprintf(path, sizeof path, "%s/harmony.db", o.data_dir);
-  hm_store *store = NULL;
   const char *why = NULL;
-  int rc = hm_store_sqlite_open(&store, path, &why);
+  rc = hm_store_sqlite_open(&g_store, path, &why);
   if (rc != HM_OK) {
     logf_(HM_LOG_ERROR, "cannot open the store %s: %s (%s)", path, why ? why : hm_strerror(rc), hm_strerror(rc));
     return 1;
@@ -947,98 +1318,98 @@ int main(int argc, char **argv) {
   env.close = env_close;
   env.log = env_log;
   env.ping = env_ping;
+  g_ep = epoll_create1(EPOLL_CLOEXEC);
+  if (g_ep < 0) {
+    logf_(HM_LOG_ERROR, "epoll_create1: %s", strerror(errno));
+    return 1;
+  }
   if (cfg.sfu_configured) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(g_curl = curl_multi_init())) {
       logf_(HM_LOG_ERROR, "cannot initialise libcurl for the SFU proxy");
       return 1;
     }
-    g_opts = &o;
+    curl_multi_setopt(g_curl, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
+    curl_multi_setopt(g_curl, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
     env.sfu_request = env_sfu_request;
   }
-  env.store = store;
+  env.store = g_store;
   rc = hm_server_new(&g_srv, &cfg, &env);
   if (rc != HM_OK) {
     logf_(HM_LOG_ERROR, "cannot start the server core: %s", hm_strerror(rc));
-    hm_store_close(store);
+    hm_store_close(g_store);
     return 1;
   }
 
-  lws_set_log_level(g_log_level >= HM_LOG_DEBUG ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR, lws_log_emit);
-  struct lws_context_creation_info info;
-  memset(&info, 0, sizeof info);
-  info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
-  info.port = CONTEXT_PORT_NO_LISTEN;
-  g_ctx = lws_create_context(&info);
-  if (!g_ctx) {
-    logf_(HM_LOG_ERROR, "cannot create the libwebsockets context");
+  /* descriptors: as many as the hard limit allows (one per connection) */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  g_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  int ws_port = 0, http_port = 0;
+  g_lws.fd = listen_on(o.host, o.port, &ws_port);
+  if (g_lws.fd < 0) {
+    logf_(HM_LOG_ERROR, "cannot listen on %s:%ld: %s", o.host, o.port, strerror(errno));
     return 1;
   }
-  struct lws_context_creation_info vi;
-  memset(&vi, 0, sizeof vi);
-  vi.port = (int)o.port;
-  vi.iface = o.host;
-  vi.protocols = ws_protocols;
-  vi.vhost_name = "ws";
-  vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-  struct lws_vhost *vws = lws_create_vhost(g_ctx, &vi);
-  if (!vws) {
-    logf_(HM_LOG_ERROR, "cannot listen on %s:%ld", o.host, o.port);
+  g_lhttp.fd = listen_on(o.host, o.http_port, &http_port);
+  if (g_lhttp.fd < 0) {
+    logf_(HM_LOG_ERROR, "cannot listen on %s:%ld (HTTP): %s", o.host, o.http_port, strerror(errno));
     return 1;
   }
-  memset(&vi, 0, sizeof vi);
-  vi.port = (int)o.http_port;
-  vi.iface = o.host;
-  vi.protocols = http_protocols;
-  vi.vhost_name = "http";
-  vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-  struct lws_vhost *vhttp = lws_create_vhost(g_ctx, &vi);
-  if (!vhttp) {
-    logf_(HM_LOG_ERROR, "cannot listen on %s:%ld (HTTP)", o.host, o.http_port);
-    return 1;
-  }
+  /* signals through a descriptor: SIGTERM / SIGINT start the shutdown inside the loop */
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  g_sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN};
+  ev.data.ptr = &g_lws;
+  int bad = epoll_ctl(g_ep, EPOLL_CTL_ADD, g_lws.fd, &ev);
+  ev.data.ptr = &g_lhttp;
+  bad |= epoll_ctl(g_ep, EPOLL_CTL_ADD, g_lhttp.fd, &ev);
+  ev.data.ptr = &g_sig;
+  bad |= g_sig.fd < 0 || epoll_ctl(g_ep, EPOLL_CTL_ADD, g_sig.fd, &ev);
+  if (bad) {
+    logf_(HM_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
+    return 1;
+  }
 
   g_start_ms = wall_ms();
-  lws_sul_schedule(g_ctx, 0, &g_tick, on_tick, TICK_US);
-  printf("harmonyd ready ws://%s:%d http://%s:%d\n", o.host, lws_get_vhost_listen_port(vws), o.host,
-         lws_get_vhost_listen_port(vhttp));
+  printf("harmonyd ready ws://%s:%d http://%s:%d\n", o.host, ws_port, o.host, http_port);
   fflush(stdout);
-  logf_(HM_LOG_INFO, "listening (ws %d, http %d), data in %s", lws_get_vhost_listen_port(vws),
-        lws_get_vhost_listen_port(vhttp), o.data_dir);
+  logf_(HM_LOG_INFO, "listening (ws %d, http %d), data in %s", ws_port, http_port, o.data_dir);
 
-  while (!g_stop)
-    if (lws_service(g_ctx, 0) < 0) break;
+  writer_start();
+  run();
+  writer_stop();
 
-  /* R-CLOSE-5: close every connection with 1001, let the close frames go out, exit < 1 s */
-  logf_(HM_LOG_INFO, "shutting down");
-  hm_server_shutdown(g_srv);
-  int64_t deadline = wall_ms() + 600;
-  while (hm_server_conn_count(g_srv) > 0 && wall_ms() < deadline) lws_service(g_ctx, 0);
-  lws_sul_cancel(&g_tick);
   if (g_curl) { /* drop outstanding SFU calls */
     while (g_reqs) sfu_finish(g_reqs->easy, CURLE_OK, 0);
     curl_multi_cleanup(g_curl);
     curl_global_cleanup();
+    curl_tags_release();
   }
-  lws_context_destroy(g_ctx);
-  g_ctx = NULL;
-  hm_server_free(g_srv);
-  hm_store_close(store); /* commits are already durable; this checkpoints the WAL */
-  for (size_t i = 0; i < o.n_trusted; i++) free(o.trusted[i]);
-  for (size_t i = 0; i < o.n_revoked; i++) free(o.revoked[i]);
-  free(o.trusted);
-  free(o.revoked);
-  free(o.host);
-  free(o.data_dir);
-  free(o.log_level);
-  free(o.sfu_api_base);
-  free(o.sfu_app_id);
-  free(o.sfu_app_secret);
+  hm_server_free(g_srv); /* connections still open are freed without callbacks */
+  while (g_conns) {
+    conn *c = g_conns;
+    g_conns = c->next;
+    if (c->tag.fd >= 0) close(c->tag.fd);
+    hm_ws_decoder_clear(&c->dec);
+    hm_free(c->in);
+    hm_free(c->out);
+    hm_free(c);
+  }
+  hm_store_close(g_store); /* every batch is committed; this checkpoints the WAL */
+  if (g_sig.fd >= 0) close(g_sig.fd);
+  close(g_ep);
+  if (g_spare_fd >= 0) close(g_spare_fd);
+  hm_free(g_fl);
+  hm_server_options_free(&o);
   close(lockfd);
   return 0;
 }
