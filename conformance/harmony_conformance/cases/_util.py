@@ -186,6 +186,13 @@ async def sync(ctx, conn, cid, chid, **extra) -> dict:
     return f["payload"]
 
 
+def template_has(ctx, placeholder: str) -> bool:
+    """True when the suite starts the server with a command template that passes `placeholder`
+    (e.g. "{revoked_credentials}"): only then was the server told that fixture."""
+    m = ctx.target.managed
+    return m is not None and placeholder in (getattr(m, "template", "") or "")
+
+
 def require_restart(ctx):
     if ctx.target.managed is None:
         ctx.unsupported("the server was given by URL (--server): it cannot be restarted; use --server-cmd")
@@ -444,7 +451,7 @@ RATE_ATTEMPTS_MANAGED = ((20, 1000), (20, 2000), (20, 4000))
 def rate_attempts(ctx):
     """The (N, WINDOW_MS, restart) budgets to try: small ones set by restarting the server when
     the suite manages it, else the configured limit (UNSUPPORTED when unknown or too long)."""
-    if ctx.target.managed is not None:
+    if template_has(ctx, "{rate_limit}"):
         return [(n, w, True) for n, w in RATE_ATTEMPTS_MANAGED]
     n, w = rate_limit(ctx)
     if w > 12000:

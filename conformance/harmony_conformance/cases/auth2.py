@@ -16,7 +16,7 @@ from ..core import case
 from ..crypto import base58, didkey, proofs
 from ..crypto.jsjson import spread
 from ..wsclient import now_iso
-from ._util import token_claims
+from ._util import template_has, token_claims
 
 DAY_MS = 86_400_000
 
@@ -136,8 +136,9 @@ async def auth_vc_expired(ctx):
       expects="error AUTH_INVALID 'Revoked VC', then close 4002")
 async def auth_vc_revoked(ctx):
     rid = ctx.revoked_vc_id
-    if rid is None:
-        ctx.unsupported("the revoked credential fixture needs a server the suite starts (--revoked-credential)")
+    if rid is None or not template_has(ctx, "{revoked_credentials}"):
+        ctx.unsupported("the revoked credential fixture needs a server the suite starts with a template that passes "
+                        "{revoked_credentials} (--revoked-credential)")
     a = ctx.identity("alice")
     vc = make_vc(a, id_hex=rid.split(":")[-1])
     await refused(ctx, "alice", make_vp(a, [vc]), a.did, message="Revoked VC")
@@ -231,8 +232,9 @@ async def auth_binding(ctx):
       expects="sync.response authenticated:true with did = alice")
 async def auth_trusted(ctx):
     t = ctx.trusted_issuer()
-    if t is None:
-        ctx.unsupported("the trusted issuer fixture needs a server the suite starts (--trusted-issuer)")
+    if t is None or not template_has(ctx, "{trusted_issuers}"):
+        ctx.unsupported("the trusted issuer fixture needs a server the suite starts with a template that passes "
+                        "{trusted_issuers} (--trusted-issuer)")
     a = ctx.identity("alice")
     c = await ctx.connect("alice", auth=False)
     await c.send("sync.state", make_vp(a, [make_vc(t, a.did)]), sender=a.did)

@@ -7,7 +7,7 @@ import os
 
 from ..core import case
 from ._util import (assign_role, ban, create_community, create_role, history, http, key_package,
-                    require_restart, restart,
+                    require_restart, restart, template_has,
                     send_message, world)
 from .auth2 import make_vc, make_vp
 
@@ -143,6 +143,9 @@ async def pers_recovery(ctx):
 async def pers_revocations(ctx):
     require_restart(ctx)
     t, rid = ctx.trusted_issuer(), ctx.revoked_vc_id
+    if not (template_has(ctx, "{revoked_credentials}") and template_has(ctx, "{trusted_issuers}")):
+        ctx.unsupported("the server's command template does not pass {revoked_credentials} and {trusted_issuers}: "
+                        "the server was not told the fixtures")
     await restart(ctx)
     a = ctx.identity("alice")
     c = await ctx.connect("revoked", auth=False)

@@ -119,6 +119,11 @@ async def server_settings(ctx, **over):
     """Restart the managed server with some template values changed; restore them afterwards."""
     require_restart(ctx)
     m = ctx.target.managed
+    missing = [k for k in over if "{" + k + "}" not in (m.template or "")]
+    if missing:
+        # e.g. upstream's start script: its template cannot pass these, so a restart would not change them
+        ctx.unsupported(f"the server's command template has no {', '.join('{' + k + '}' for k in missing)}: "
+                        "the suite cannot start it with other values")
     old = {k: m.params.get(k) for k in over}
     old_timers = {k: ctx.target.timers.get(k) for k in over}
     m.params.update(over)
