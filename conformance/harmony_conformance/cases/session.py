@@ -157,21 +157,25 @@ async def sess_first_frame(ctx):
 @case("SESS-008", area="session", reqs=["R-AUTH-19"],
       types=["sync.state/c2s", "community.info/c2s", "community.auto-joined/s2c"],
       title="A frame sent right behind the VP is answered after the auth-ok and the resync (G35)",
-      sends="the VP and, without waiting, community.info for a community the DID belongs to",
+      sends="the VP and, without waiting, community.info for a community the DID belongs to (five logins)",
       expects="sync.response auth-ok, community.auto-joined and the resync's community.info.response before the "
               "reply to the community.info; no AUTH_REQUIRED")
 async def sess_pipelined(ctx):
     w = await world(ctx, names=())
     ident = ctx.identity("owner")
-    c = await ctx.connect("owner-2", auth=False, identity=ident)
-    await c.send_frame(ctx.adapter.auth_frame(c, ident))
-    await c.send("community.info", {"communityId": w.cid}, sender=ident.did)
-    got = []
-    for _ in range(4):
-        f = await c.expect(None, what=f"frame #{len(got) + 1} after the VP")
-        got.append(f.get("type"))
     want = ["sync.response", "community.auto-joined", "community.info.response", "community.info.response"]
-    ctx.check(got == want, f"frames {got}, expected {want}")
+    # A server that handles the frame while it still verifies the VP shows it only when the
+    # verification is slow enough, which depends on the machine: five logins, each must be right.
+    for attempt in range(5):
+        c = await ctx.connect(f"owner-{attempt + 2}", auth=False, identity=ident)
+        await c.send_frame(ctx.adapter.auth_frame(c, ident))
+        await c.send("community.info", {"communityId": w.cid}, sender=ident.did)
+        got = []
+        for _ in range(4):
+            f = await c.expect(None, what=f"frame #{len(got) + 1} after the VP (login {attempt + 1} of 5)")
+            got.append(f.get("type"))
+        ctx.check(got == want, f"login {attempt + 1} of 5: frames {got}, expected {want}")
+        await c.close_quietly()
 
 
 @case("SESS-009", area="session", reqs=["R-SESS-7", "R-ERR-5"],
