@@ -334,34 +334,47 @@ void hm_srv_presence(hm_server *srv, const char *did, const char *status, const 
   presence_send(srv, did, p, except);
 }
 
-/* To every connection sharing a community with did (once each), except `except`. */
+/* To every connection sharing a community with did (once each), except `except`: the
+ * member DIDs of did's communities (the store's member cache; the pointers are borrowed,
+ * valid as nothing here writes), sorted to drop repeats, each looked up in the DID index.
+ * Cost: the members of those communities, never all connections (R-AUTH-22, R-DLV-3). */
 static void presence_send(hm_server *srv, const char *did, hm_json *p, const hm_server_conn *except) {
-  str_list comms = {0}, peers = {0};
+  str_list comms = {0};
+  const char **peers = NULL;
+  size_t n = 0, cap = 0;
   int rc = srv->st->vt->memberships_of(srv->st, did, collect_community_of, &comms);
-  for (size_t i = 0; rc == HM_OK && !comms.nomem && i < comms.n; i++)
-    rc = srv->st->vt->member_list(srv->st, comms.ids[i], collect_member_did, &peers);
-  if (rc == HM_OK && !comms.nomem && !peers.nomem && peers.n) {
-    qsort(peers.ids, peers.n, sizeof *peers.ids, cmp_str);
-    int jr = HM_OK;
-    char id[64], ts[32], *text = NULL;
-    size_t len;
+  if (rc == HM_OK && comms.nomem) rc = HM_ERR_NOMEM;
+  for (size_t i = 0; rc == HM_OK && i < comms.n; i++) {
+    const char *const *dids;
+    size_t k;
+    rc = srv->st->vt->member_dids(srv->st, comms.ids[i], &dids, &k);
+    if (rc == HM_OK && n + k > cap) {
+      size_t nc = (n + k) * 2;
+      const char **np = hm_realloc(peers, nc * sizeof *np);
+      if (np) {
+        peers = np;
+        cap = nc;
+      } else {
+        rc = HM_ERR_NOMEM;
+      }
+    }
+    for (size_t j = 0; rc == HM_OK && j < k; j++) peers[n++] = dids[j];
+  }
+  char id[64], ts[32], *text = NULL;
+  size_t len;
+  if (rc == HM_OK && n && srv->n_authed) {
+    qsort(peers, n, sizeof *peers, cmp_str);
     hm_srv_fresh_id(srv, id, sizeof id, "presence", 16);
     hm_srv_now_iso(srv, ts);
-    if (jr == HM_OK && hm_srv_frame_text(&text, &len, id, "presence.changed", ts, did, p) == HM_OK) {
-      p = NULL;
-      for (hm_server_conn *c = srv->conns; c; c = c->next) {
-        if (c == except || !c->did) continue;
-        const char *key = c->did;
-        if (bsearch(&key, peers.ids, peers.n, sizeof *peers.ids, cmp_str)) hm_srv_send_text(srv, c, text, len);
-      }
-      hm_free(text);
-    } else {
-      p = NULL; /* hm_srv_frame_text took it */
-    }
+    rc = hm_srv_frame_text(&text, &len, id, "presence.changed", ts, did, p);
+    p = NULL; /* hm_srv_frame_text took it */
+    for (size_t i = 0; rc == HM_OK && i < n; i++)
+      if (i == 0 || strcmp(peers[i], peers[i - 1])) hm_srv_send_did(srv, peers[i], text, len, except);
+    hm_free(text);
   }
   hm_json_free(p);
+  hm_free(peers);
   str_list_clear(&comms);
-  str_list_clear(&peers);
 }
 
 /* Send a frame built from (id, type, timestamp, sender, payload) to a community's members. */
@@ -560,8 +573,9 @@ static void h_community_create(hm_frame *f) {
   hm_srv_send(srv, f->conn, "community.updated", p);
   p = NULL;
   /* R-COMM-6: the creator's other connections learn about the new community. */
-  for (hm_server_conn *o = srv->conns; o; o = o->next)
-    if (o != f->conn && o->did && strcmp(o->did, did) == 0) hm_srv_announce_community(srv, o, cid, 0);
+  HM_FOR_DID_CONN(srv, did, o) {
+    if (o != f->conn) hm_srv_announce_community(srv, o, cid, 0);
+  }
 out:
   if (rc != HM_OK) hm_frame_internal(f, rc);
   hm_json_free(cap);
@@ -642,8 +656,9 @@ static void h_community_join(hm_frame *f) {
   hm_srv_log(srv, HM_LOG_INFO, "%s joined %s", did, cid);
   member_event(srv, "community.member.joined", cid, did, did, f->conn, 0);
   mls_announce_member(srv, did, cid); /* R-MLS-5 */
-  for (hm_server_conn *o = srv->conns; o; o = o->next)
-    if (o != f->conn && o->did && strcmp(o->did, did) == 0) hm_srv_announce_community(srv, o, cid, 0);
+  HM_FOR_DID_CONN(srv, did, o) {
+    if (o != f->conn) hm_srv_announce_community(srv, o, cid, 0);
+  }
 }
 
 static void h_community_leave(hm_frame *f) {
@@ -1820,8 +1835,8 @@ static void h_community_ban(hm_frame *f) {
   /* R-COMM-22: the remaining members drop the target */
   member_event(srv, "community.member.left", f->community_id, target, f->conn->did, NULL, 0);
   /* R-AUTHZ-13/14: every connection of the target */
-  for (hm_server_conn *c = srv->conns; c; c = c->next) {
-    if (!c->did || strcmp(c->did, target) != 0 || c == f->conn) continue;
+  HM_FOR_DID_CONN(srv, target, c) {
+    if (c == f->conn) continue;
     hm_srv_error(srv, c, "BANNED", "You are banned from this community", NULL);
     hm_srv_close(srv, c, 4003, "Banned");
   }
@@ -1868,17 +1883,14 @@ static void h_community_kick(hm_frame *f) {
     hm_frame_internal(f, rc);
     return;
   }
-  if (before.n) qsort(before.ids, before.n, sizeof *before.ids, cmp_str);
-  for (hm_server_conn *c = srv->conns; c && before.n; c = c->next) {
-    const char *key = c->did;
-    if (key && bsearch(&key, before.ids, before.n, sizeof *before.ids, cmp_str)) hm_srv_send_text(srv, c, text, len);
-  }
+  /* the members before the removal (the target included), each through the DID index */
+  for (size_t i = 0; i < before.n; i++) hm_srv_send_did(srv, before.ids[i], text, len, NULL);
   hm_free(text);
   str_list_clear(&before);
   hm_srv_voice_drop_did(srv, f->community_id, target); /* R-VOICE-10 */
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c->did && strcmp(c->did, target) == 0)
-      hm_srv_error(srv, c, "KICKED", reason ? reason : "You have been kicked from this community", NULL);
+  HM_FOR_DID_CONN(srv, target, c) {
+    hm_srv_error(srv, c, "KICKED", reason ? reason : "You have been kicked from this community", NULL);
+  }
 }
 
 /* ---- channel administration (channel-admin.md) ---------------------------------------- */
@@ -3423,9 +3435,9 @@ static int mls_notify_group_cb(void *ctx, const hm_store_thread *g) {
   hm_server *srv = m->srv;
   if (!strcmp(g->creator, m->member)) return 0;
   if (srv->st->vt->member_get(srv->st, g->community_id, g->creator, NULL, NULL) != HM_OK) return 0;
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c->did && !strcmp(c->did, g->creator))
-      mls_member_joined_to(srv, c, g->id, g->community_id, g->channel_id, m->member);
+  HM_FOR_DID_CONN(srv, g->creator, c) {
+    mls_member_joined_to(srv, c, g->id, g->community_id, g->channel_id, m->member);
+  }
   return 0;
 }
 
@@ -4274,9 +4286,9 @@ void hm_srv_voice_leave(hm_server *srv, hm_server_conn *c) {
 }
 
 void hm_srv_voice_drop_did(hm_server *srv, const char *cid, const char *did) {
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c->room && c->did && !strcmp(c->did, did) && c->room_cid && !strcmp(c->room_cid, cid))
-      hm_srv_voice_leave(srv, c);
+  HM_FOR_DID_CONN(srv, did, c) {
+    if (c->room && c->room_cid && !strcmp(c->room_cid, cid)) hm_srv_voice_leave(srv, c);
+  }
 }
 
 typedef struct {
@@ -4503,8 +4515,9 @@ static void voice_signal(hm_frame *f, const char *obj_key, const char *inner, si
   }
   if (!in_room(f)) return;
   int found = 0;
-  for (hm_server_conn *c = f->srv->conns; c; c = c->next)
-    if (c->room && !strcmp(c->room, f->conn->room) && c->did && !strcmp(c->did, target) && c != f->conn) found = 1;
+  HM_FOR_DID_CONN(f->srv, target, c) {
+    if (c->room && !strcmp(c->room, f->conn->room) && c != f->conn) found = 1;
+  }
   if (!found) {
     hm_frame_error(f, "NOT_FOUND", "Recipient not found");
     return;
@@ -4518,9 +4531,9 @@ static void voice_signal(hm_frame *f, const char *obj_key, const char *inner, si
     hm_frame_internal(f, HM_ERR_NOMEM);
     return;
   }
-  for (hm_server_conn *c = f->srv->conns; c; c = c->next)
-    if (c != f->conn && c->room && !strcmp(c->room, f->conn->room) && c->did && !strcmp(c->did, target))
-      hm_srv_send_text(f->srv, c, text, len);
+  HM_FOR_DID_CONN(f->srv, target, c) {
+    if (c != f->conn && c->room && !strcmp(c->room, f->conn->room)) hm_srv_send_text(f->srv, c, text, len);
+  }
   hm_free(text);
 }
 

@@ -263,6 +263,24 @@ static hm_server_conn *did_first(hm_server *srv, const char *did, int *chained) 
   for (hm_server_conn *c = did_first(srv, did, &chained); c; c = chained ? c->did_next : c->next) \
     if (c->did && strcmp(c->did, did) == 0)
 
+/* The next connection of did after `from` (chained: along its bucket), or NULL. */
+static hm_server_conn *did_scan(hm_server_conn *from, const char *did, int chained) {
+  for (hm_server_conn *c = from; c; c = chained ? c->did_next : c->next)
+    if (c->did && strcmp(c->did, did) == 0) return c;
+  return NULL;
+}
+
+hm_server_conn *hm_srv_did_first(hm_server *srv, const char *did) {
+  int chained;
+  hm_server_conn *c = did_first(srv, did, &chained);
+  return did_scan(c, did, chained);
+}
+
+hm_server_conn *hm_srv_did_next(hm_server *srv, const hm_server_conn *c, const char *did) {
+  int chained = srv->did_nb != 0;
+  return c ? did_scan(chained ? c->did_next : c->next, did, chained) : NULL;
+}
+
 static size_t did_conn_count(hm_server *srv, const char *did) {
   size_t n = 0;
   int chained;

@@ -165,6 +165,16 @@ int hm_srv_broadcast(hm_server *srv, const char *community_id, const char *text,
                      const hm_server_conn *except);
 /* Send text to every authenticated connection of did, except `except`. */
 void hm_srv_send_did(hm_server *srv, const char *did, const char *text, size_t len, const hm_server_conn *except);
+/* The authenticated connections of did through the DID index (O(connections of did), not
+ * O(all connections)): the first, or NULL; the one after c, or NULL. A connection that is
+ * closing is still listed (callers that must skip it check c->closing). */
+hm_server_conn *hm_srv_did_first(hm_server *srv, const char *did);
+hm_server_conn *hm_srv_did_next(hm_server *srv, const hm_server_conn *c, const char *did);
+/* Every authenticated connection of did; the next one is fetched before the body runs, so
+ * the body may act on c (send, close) freely. did must stay valid through the loop. */
+#define HM_FOR_DID_CONN(srv, did, c)                                                              \
+  for (hm_server_conn *c = hm_srv_did_first(srv, did), *c##_nx = hm_srv_did_next(srv, c, did); c; \
+       c = c##_nx, c##_nx = hm_srv_did_next(srv, c, did))
 /* Is did online (has an authenticated connection)? */
 int hm_srv_did_online(hm_server *srv, const char *did);
 

@@ -1245,6 +1245,123 @@ static void test_server_ban_closes_and_blocks(void **state) {
   rig_close(&r);
 }
 
+/* Frames of `type` that p received from index `from` on. */
+static size_t count_since(const peer *p, size_t from, const char *type) {
+  size_t n = 0;
+  for (size_t i = from; i < p->n; i++) n += frame_is(p, i, type);
+  return n;
+}
+
+/* Presence, leave, kick and ban notices (and the R-COMM-6 announcements) reach exactly their
+ * audience: every authenticated connection of every DID the spec names, once each, and no
+ * one else (R-AUTH-22, R-AUTHZ-10, R-DLV-3, R-COMM-6, R-COMM-22, R-COMM-30). The core finds
+ * them through its DID index and the store's member cache. */
+static void test_server_notices_reach_exact_audience(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  enum { O1, O2, M1, M2, K1, K2, X1, X2, Y1, Z1, U, NP };
+  static peer p[NP];
+  memset(p, 0, sizeof p);
+  ident o, m, k, x, y, z;
+  ident_make(&o, 1);
+  ident_make(&m, 2);
+  ident_make(&k, 3);
+  ident_make(&x, 4);
+  ident_make(&y, 5);
+  ident_make(&z, 6);
+  hm_server_conn *c[NP];
+  char *a, *ach, *b, *bch, *cz, *czh, pl[600];
+  c[O1] = login(&r, &p[O1], &o, NULL);
+  c[O2] = login(&r, &p[O2], &o, NULL);
+  create_community(&r, c[O1], &p[O1], &a, &ach); /* A: o */
+  assert_int_equal(count_type(&p[O2], "community.auto-joined"), 1); /* R-COMM-6 */
+  c[X1] = login(&r, &p[X1], &x, NULL);
+  c[X2] = login(&r, &p[X2], &x, NULL);
+  create_community(&r, c[X1], &p[X1], &b, &bch); /* B: x */
+  assert_int_equal(count_type(&p[O1], "community.auto-joined") + count_type(&p[O2], "community.auto-joined"), 1);
+  join(&r, c[O1], &p[O1], b); /* o is in A and B */
+  c[M1] = login(&r, &p[M1], &m, NULL);
+  c[M2] = login(&r, &p[M2], &m, NULL);
+  join(&r, c[M1], &p[M1], a);
+  assert_int_equal(count_type(&p[M2], "community.auto-joined"), 1); /* R-COMM-6 */
+  assert_int_equal(count_type(&p[M1], "community.auto-joined"), 0);
+  c[K1] = login(&r, &p[K1], &k, NULL);
+  join(&r, c[K1], &p[K1], a);
+  c[K2] = login(&r, &p[K2], &k, NULL);
+  c[Y1] = login(&r, &p[Y1], &y, NULL);
+  join(&r, c[Y1], &p[Y1], a);
+  join(&r, c[Y1], &p[Y1], b);
+  c[Z1] = login(&r, &p[Z1], &z, NULL);
+  create_community(&r, c[Z1], &p[Z1], &cz, &czh); /* C: z only */
+  c[U] = hm_server_conn_open(r.srv, &p[U]);       /* never authenticates */
+  size_t mark[NP];
+
+  /* presence: y's last connection closes (offline) and it comes back (online): each
+   * connection sharing A or B with y gets each frame once (o shares both), z and u none */
+#define MARK()                                 \
+  do {                                         \
+    for (int i = 0; i < NP; i++) mark[i] = p[i].n; \
+  } while (0)
+  MARK();
+  hm_server_conn_closed(r.srv, c[Y1]);
+  peer_clear(&p[Y1]);
+  c[Y1] = login(&r, &p[Y1], &y, NULL);
+  size_t want_presence[NP] = {[O1] = 2, [O2] = 2, [M1] = 2, [M2] = 2, [K1] = 2, [K2] = 2, [X1] = 2, [X2] = 2};
+  for (int i = 0; i < NP; i++)
+    if (i != Y1) assert_int_equal(count_since(&p[i], mark[i], "presence.changed"), want_presence[i]);
+  assert_int_equal(count_type(&p[Y1], "presence.changed"), 0);
+
+  /* leave: the remaining members of A and the leaver's other connection, not the leaver's
+   * own connection, not B's x, not z, not u */
+  MARK();
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\"}", a);
+  feed_free(&r, c[M1], envelope("lv", "community.leave", NULL, obj(pl)));
+  size_t want_left[NP] = {[O1] = 1, [O2] = 1, [M2] = 1, [K1] = 1, [K2] = 1, [Y1] = 1};
+  for (int i = 0; i < NP; i++)
+    assert_int_equal(count_since(&p[i], mark[i], "community.member.left"), want_left[i]);
+
+  /* kick: every connection of every member of A before the removal (the target included),
+   * once; then KICKED on each of the target's connections and nowhere else */
+  MARK();
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"targetDID\":\"%s\"}", a, k.id.did);
+  feed_free(&r, c[O1], envelope("kk", "community.kick", NULL, obj(pl)));
+  size_t want_kick[NP] = {[O1] = 1, [O2] = 1, [K1] = 1, [K2] = 1, [Y1] = 1};
+  for (int i = 0; i < NP; i++) {
+    assert_int_equal(count_since(&p[i], mark[i], "member.kicked"), want_kick[i]);
+    assert_int_equal(count_since(&p[i], mark[i], "error"), (i == K1 || i == K2) ? 1 : 0);
+  }
+  expect_error(&p[K2], "KICKED", NULL, NULL, 0);
+
+  /* ban: the remaining members of A (o) hear member.left; every connection of y gets
+   * BANNED and 4003; x, which shares B with y, hears nothing */
+  MARK();
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\",\"targetDID\":\"%s\"}", a, y.id.did);
+  feed_free(&r, c[O2], envelope("bn", "community.ban", NULL, obj(pl)));
+  size_t want_ban_left[NP] = {[O1] = 1, [O2] = 1};
+  for (int i = 0; i < NP; i++) {
+    assert_int_equal(count_since(&p[i], mark[i], "community.member.left"), want_ban_left[i]);
+    assert_int_equal(p[i].close_code, i == Y1 ? 4003 : 0);
+  }
+  expect_error(&p[Y1], "BANNED", NULL, NULL, 0);
+  assert_int_equal(p[U].n, 0); /* nothing ever reaches an unauthenticated connection */
+#undef MARK
+  free(a);
+  free(ach);
+  free(b);
+  free(bch);
+  free(cz);
+  free(czh);
+  for (int i = 0; i < NP; i++) peer_clear(&p[i]);
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&m.id);
+  hm_identity_clear(&k.id);
+  hm_identity_clear(&x.id);
+  hm_identity_clear(&y.id);
+  hm_identity_clear(&z.id);
+  rig_close(&r);
+}
+
 static void test_server_edit_delete_history(void **state) {
   (void)state;
   rig r;
@@ -1518,6 +1635,7 @@ int main(void) {
       cmocka_unit_test(test_server_ban_closes_and_blocks),
       cmocka_unit_test(test_server_tick_matches_full_scan),
       cmocka_unit_test(test_server_broadcast_audience_follows_membership),
+      cmocka_unit_test(test_server_notices_reach_exact_audience),
       cmocka_unit_test(test_server_edit_delete_history),
       cmocka_unit_test(test_server_role_grants_permission),
       cmocka_unit_test(test_server_recovery_relay),
