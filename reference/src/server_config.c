@@ -107,7 +107,7 @@ int hm_server_options_apply(hm_server_options *o, const char *name, const char *
     if (k == 0 || k >= sizeof n) return errf(err, cap, "invalid value for --rate-limit: '%s'", v);
     memcpy(n, v, k);
     n[k] = 0;
-    long mx, win;
+    long mx = 0, win = 0;
     int rc = parse_long(&mx, name, n, 1, 1000000000L, err, cap);
     if (!rc) rc = parse_long(&win, name, slash + 1, 1, 86400000L, err, cap);
     if (rc) return rc;
