@@ -154,6 +154,34 @@ static int member_view_cb(void *ctx, const hm_store_member *m) {
   return b->rc != HM_OK;
 }
 
+/* MemberView of an imported member not yet linked to a DID (R-COMM-41): its placeholder
+ * subject as `did`, its imported name, always offline, `linked: false`. A linked one is
+ * skipped: its DID is a stored member and has its own view. */
+static int placeholder_view_cb(void *ctx, const hm_store_placeholder *ph) {
+  build_ctx *b = ctx;
+  if (ph->linked_did) return 0;
+  hm_json *o = hm_json_new_object();
+  int rc = o ? HM_OK : HM_ERR_NOMEM;
+  set_str(o, "did", ph->subject, &rc);
+  set_str(o, "displayName", ph->name, &rc);
+  set_str(o, "status", "offline", &rc);
+  set(o, "linked", hm_json_new_bool(0), &rc);
+  if (rc != HM_OK) {
+    hm_json_free(o);
+    b->rc = rc;
+    return 1;
+  }
+  push(b->arr, o, &b->rc);
+  return b->rc != HM_OK;
+}
+
+/* Append the unlinked placeholders of cid to the MemberView array arr. */
+static int placeholder_views(hm_server *srv, const char *cid, hm_json *arr) {
+  build_ctx b = {srv, arr, HM_OK, 0};
+  int rc = srv->st->vt->placeholder_list(srv->st, cid, placeholder_view_cb, &b);
+  return rc != HM_OK ? rc : b.rc;
+}
+
 static hm_json *members_json(hm_server *srv, const char *cid, hm_store_member_cb cb) {
   build_ctx b = {srv, hm_json_new_array(), HM_OK, 0};
   if (!b.arr) return NULL;
@@ -208,6 +236,7 @@ static int info_response(hm_server *srv, const char *cid, hm_json **out) {
   hm_json *p = hm_json_new_object(), *info = hm_json_new_object(), *online = hm_json_new_array();
   hm_json *members = rc == HM_OK ? members_json(srv, cid, member_view_cb) : NULL;
   if (rc == HM_OK && (!p || !info || !online || !members)) rc = HM_ERR_NOMEM;
+  if (rc == HM_OK) rc = placeholder_views(srv, cid, members); /* after the stored members */
   set_str(info, "id", cc.id, &rc);
   set_str(info, "name", cc.name, &rc);
   if (cc.description) set_str(info, "description", cc.description, &rc);

@@ -571,11 +571,95 @@ static void test_server_reconcile_links_and_broadcasts(void **state) {
   rig_close(&r);
 }
 
+/* The member view at index i of a community.info.response frame's `members`. */
+static const char *view_str(const hm_json *f, size_t i, const char *key) {
+  hm_json *mem = hm_json_object_getc(hm_json_object_getc(f, "payload"), "members");
+  return hm_json_string(hm_json_object_getc(hm_json_array_get(mem, i), key), NULL);
+}
+
+static hm_json_kind view_linked(const hm_json *f, size_t i) {
+  hm_json *mem = hm_json_object_getc(hm_json_object_getc(f, "payload"), "members");
+  return hm_json_kind_of(hm_json_object_getc(hm_json_array_get(mem, i), "linked"));
+}
+
+static size_t payload_array_size(const hm_json *f, const char *key) {
+  return hm_json_array_size(hm_json_object_getc(hm_json_object_getc(f, "payload"), key));
+}
+
+/* community.info.response lists the stored members, then the unlinked imported members as
+ * offline `linked: false` views under their placeholder subject; a linked one drops out
+ * (its DID is listed as a member); memberCount and onlineMembers count stored members only
+ * (R-COMM-41, R-COMM-33, R-HTTP-16). */
+static void test_server_info_lists_unlinked_placeholders(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  ident a, b;
+  ident_make(&a, 1);
+  ident_make(&b, 2);
+  peer pa = {0}, pb = {0};
+  hm_server_conn *ca = login(&r, &pa, &a, NULL), *cb = login(&r, &pb, &b, NULL);
+  (void)ca; /* a is reached through the import's announcement */
+  hm_http_response resp;
+  import(&r, &a, BUNDLE, &resp);
+  assert_int_equal(resp.status, 200);
+  hm_json *ans = obj(resp.body);
+  hm_free(resp.body);
+  char cid[128], pl[400];
+  snprintf(cid, sizeof cid, "%s", hm_json_string(hm_json_object_getc(ans, "communityId"), NULL));
+  hm_json_free(ans);
+  /* the import's announcement (R-HTTP-17) already carries the placeholders */
+  assert_true(frame_is(&pa, pa.n - 1, "community.info.response"));
+  hm_json *f = frame(&pa, pa.n - 1);
+  assert_int_equal(payload_array_size(f, "members"), 3);
+  assert_string_equal(view_str(f, 0, "did"), a.id.did);
+  assert_int_equal(view_linked(f, 0), HM_JSON_TRUE);
+  assert_string_equal(view_str(f, 0, "status"), "online");
+  assert_string_equal(view_str(f, 1, "did"), "harmony:member:1001");
+  assert_string_equal(view_str(f, 1, "displayName"), "alice \"a\"");
+  assert_string_equal(view_str(f, 1, "status"), "offline");
+  assert_int_equal(view_linked(f, 1), HM_JSON_FALSE);
+  assert_string_equal(view_str(f, 2, "did"), "harmony:member:1002");
+  assert_string_equal(view_str(f, 2, "displayName"), "1002");
+  assert_int_equal(view_linked(f, 2), HM_JSON_FALSE);
+  assert_int_equal(payload_array_size(f, "onlineMembers"), 1);
+  hm_json *info = hm_json_object_getc(hm_json_object_getc(f, "payload"), "info");
+  assert_int_equal((int)hm_json_number(hm_json_object_getc(info, "memberCount")), 1);
+  hm_json_free(f);
+  /* b joins and is linked to 1001: the list is a, b, then 1002 alone */
+  join(&r, cb, &pb, cid);
+  char body[600];
+  snprintf(body, sizeof body, "{\"communityId\":\"%s\",\"discordUserId\":\"1001\",\"did\":\"%s\"}", cid, b.id.did);
+  http_call(&r, &a, "POST", "/api/migration/reconcile", body, &resp);
+  assert_int_equal(resp.status, 200);
+  hm_free(resp.body);
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\"}", cid);
+  feed_free(&r, cb, envelope("ci", "community.info", NULL, obj(pl)));
+  assert_true(frame_is(&pb, pb.n - 1, "community.info.response"));
+  f = frame(&pb, pb.n - 1);
+  assert_int_equal(payload_array_size(f, "members"), 3);
+  assert_string_equal(view_str(f, 0, "did"), a.id.did);
+  assert_string_equal(view_str(f, 1, "did"), b.id.did);
+  assert_int_equal(view_linked(f, 1), HM_JSON_TRUE);
+  assert_string_equal(view_str(f, 2, "did"), "harmony:member:1002");
+  assert_int_equal(view_linked(f, 2), HM_JSON_FALSE);
+  assert_int_equal(payload_array_size(f, "onlineMembers"), 2);
+  info = hm_json_object_getc(hm_json_object_getc(f, "payload"), "info");
+  assert_int_equal((int)hm_json_number(hm_json_object_getc(info, "memberCount")), 2);
+  hm_json_free(f);
+  peer_clear(&pa);
+  peer_clear(&pb);
+  hm_identity_clear(&a.id);
+  hm_identity_clear(&b.id);
+  rig_close(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_server_import_messages_and_members),
       cmocka_unit_test(test_server_import_invalid_bundles),
       cmocka_unit_test(test_server_reconcile_links_and_broadcasts),
+      cmocka_unit_test(test_server_info_lists_unlinked_placeholders),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
