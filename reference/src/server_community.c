@@ -193,6 +193,17 @@ static hm_json *members_json(hm_server *srv, const char *cid, hm_store_member_cb
   return b.arr;
 }
 
+/* Answer f with (type, p) when rc is HM_OK; otherwise free p and answer INTERNAL. p's
+ * ownership passes in either way (NULL is fine on error). */
+static void reply(hm_frame *f, int rc, const char *type, hm_json *p) {
+  if (rc != HM_OK) {
+    hm_json_free(p);
+    hm_frame_internal(f, rc);
+    return;
+  }
+  hm_srv_send(f->srv, f->conn, type, p);
+}
+
 typedef struct {
   char *id, *name, *description, *creator;
   int64_t created_ms;
@@ -673,14 +684,7 @@ static void h_community_join(hm_frame *f) {
   chans = NULL;
   set(p, "members", members, &rc);
   members = NULL;
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_json_free(chans);
-    hm_json_free(members);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(srv, f->conn, "community.updated", p);
+  reply(f, rc, "community.updated", p);
   if (!added) return; /* R-COMM-10: a repeated join broadcasts nothing */
   hm_srv_log(srv, HM_LOG_INFO, "%s joined %s", did, cid);
   member_event(srv, "community.member.joined", cid, did, did, f->conn, 0);
@@ -747,22 +751,13 @@ static void h_community_list(hm_frame *f) {
   hm_json *p = hm_json_new_object();
   if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
   set(p, "communities", l.arr, &rc);
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "community.list.response", p);
+  reply(f, rc, "community.list.response", p);
 }
 
 static void h_community_info(hm_frame *f) {
   hm_json *p = NULL;
   int rc = info_response(f->srv, f->community_id, &p);
-  if (rc != HM_OK) {
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "community.info.response", p);
+  reply(f, rc, "community.info.response", p);
 }
 
 static int is_creator(hm_server *srv, const char *cid, const char *did, int *yes);
@@ -837,13 +832,7 @@ static void mod_response(hm_frame *f, const hm_json *stored) {
   set_str(p, "communityId", f->community_id, &rc);
   set(p, "rules", sc.arr, &rc);
   sc.arr = NULL;
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_json_free(sc.arr);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "moderation.config.response", p);
+  reply(f, rc, "moderation.config.response", p);
 }
 
 static void h_moderation_get(hm_frame *f) {
@@ -1263,6 +1252,16 @@ static int clock_ok(const hm_json *c) {
   return 1;
 }
 
+static int bad_field(hm_frame *f, const char *name);
+
+/* content (R-CHAN-3) then clock (R-CHAN-4) of a message-bearing frame: 1 when both are
+ * valid, else INVALID_PAYLOAD naming the first bad field has been sent and 0. */
+static int content_clock_ok(hm_frame *f, const hm_json *content, const hm_json *clock) {
+  if (!content_ok(content)) return bad_field(f, "content");
+  if (!clock_ok(clock)) return bad_field(f, "clock");
+  return 1;
+}
+
 static int slow_mode_cb(void *ctx, const hm_store_channel *c) {
   *(int64_t *)ctx = c->slow_mode;
   return 1;
@@ -1373,15 +1372,8 @@ static void h_channel_send(hm_frame *f) {
   hm_server *srv = f->srv;
   const hm_json *p = f->payload;
   const char *chid = hm_json_string(hm_json_object_getc(p, "channelId"), NULL);
-  if (!content_ok(hm_json_object_getc(p, "content"))) {
-    hm_frame_error(f, "INVALID_PAYLOAD", "Missing or invalid field: content");
-    return;
-  }
   hm_json *clock = hm_json_object_getc(p, "clock");
-  if (!clock_ok(clock)) {
-    hm_frame_error(f, "INVALID_PAYLOAD", "Missing or invalid field: clock");
-    return;
-  }
+  if (!content_clock_ok(f, hm_json_object_getc(p, "content"), clock)) return;
   hm_json *att = hm_json_object_getc(p, "attachments");
   for (size_t i = 0; att && i < hm_json_array_size(att); i++) {
     if (hm_json_kind_of(hm_json_array_get(att, i)) != HM_JSON_OBJECT) {
@@ -1676,14 +1668,7 @@ static void h_sync_request(hm_frame *f) {
   set(out, "latestClock", latest, &rc);
   latest = NULL;
   if (tid) set_str(out, "threadId", tid, &rc);
-  if (rc != HM_OK) {
-    hm_json_free(out);
-    hm_json_free(pc.arr);
-    hm_json_free(latest);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(srv, f->conn, "sync.response", out);
+  reply(f, rc, "sync.response", out);
 }
 
 /* ---- permissions (R-AUTHZ-19 .. R-AUTHZ-21) --------------------------------------------- */
@@ -1876,11 +1861,7 @@ static void h_community_unban(hm_frame *f) {
   int rc = f->srv->st->vt->ban_remove(f->srv->st, f->community_id, target);
   hm_json *p = rc == HM_OK ? cid_target(f->community_id, target) : NULL;
   if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
-  if (rc != HM_OK) {
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "community.unban.applied", p);
+  reply(f, rc, "community.unban.applied", p);
 }
 
 static void h_community_kick(hm_frame *f) {
@@ -2092,14 +2073,7 @@ static void h_channel_edit(hm_frame *f) {
   hm_server *srv = f->srv;
   const char *chid = pstr_of(f->payload, "channelId"), *mid = pstr_of(f->payload, "messageId");
   hm_json *content = hm_json_object_getc(f->payload, "content"), *clock = hm_json_object_getc(f->payload, "clock");
-  if (!content_ok(content)) {
-    bad_field(f, "content");
-    return;
-  }
-  if (!clock_ok(clock)) {
-    bad_field(f, "clock");
-    return;
-  }
+  if (!content_clock_ok(f, content, clock)) return;
   if (!channel_exists(f, chid)) return;
   msg_copy mc;
   if (!message_load(f, chid, mid, 0, &mc)) return;
@@ -2272,33 +2246,10 @@ static void h_channel_pins_list(hm_frame *f) {
   set_str(p, "channelId", chid, &rc);
   set(p, "messageIds", ids, &rc);
   ids = NULL;
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_json_free(ids);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "channel.pins.response", p);
+  reply(f, rc, "channel.pins.response", p);
 }
 
 /* ---- channel.history (R-HIST-7, R-CHAN-47 .. R-CHAN-50) ---------------------------------- */
-
-static int history_cb(void *ctx, const hm_store_message *m) {
-  page_ctx *pc = ctx;
-  if (pc->got == pc->want) {
-    pc->more = 1;
-    return 1;
-  }
-  hm_json *o = stored_message(pc->srv, m);
-  if (!o) {
-    pc->rc = HM_ERR_NOMEM;
-    return 1;
-  }
-  push(pc->arr, o, &pc->rc);
-  if (pc->rc != HM_OK) return 1;
-  pc->got++;
-  return 0;
-}
 
 static void h_channel_history(hm_frame *f) {
   hm_server *srv = f->srv;
@@ -2342,7 +2293,7 @@ static void h_channel_history(hm_frame *f) {
   }
   page_ctx pc = {srv, hm_json_new_array(), limit, 0, 0, HM_OK, 0, NULL};
   int rc = pc.arr ? srv->st->vt->message_page_before(srv->st, chid, before_seq, has_counter, counter, limit + 1,
-                                                     history_cb, &pc)
+                                                     page_cb, &pc)
                   : HM_ERR_NOMEM;
   if (rc == HM_OK) rc = pc.rc;
   /* newest first from the store -> oldest first on the wire */
@@ -2358,13 +2309,7 @@ static void h_channel_history(hm_frame *f) {
   set(p, "messages", msgs, &rc);
   msgs = NULL;
   set(p, "hasMore", hm_json_new_bool(pc.more), &rc);
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_json_free(msgs);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(srv, f->conn, "channel.history.response", p);
+  reply(f, rc, "channel.history.response", p);
 }
 
 /* ---- roles (members.md) ---------------------------------------------------------------- */
@@ -2713,14 +2658,7 @@ static void h_dm_send(hm_frame *f) {
   hm_server *srv = f->srv;
   const char *to = pstr_of(f->payload, "recipientDID");
   hm_json *clock = hm_json_object_getc(f->payload, "clock");
-  if (!content_ok(hm_json_object_getc(f->payload, "content"))) {
-    bad_field(f, "content");
-    return;
-  }
-  if (!clock_ok(clock)) {
-    bad_field(f, "clock");
-    return;
-  }
+  if (!content_clock_ok(f, hm_json_object_getc(f->payload, "content"), clock)) return;
   if (!recipient_known(f, to)) return;
   char *conv = conversation_key(f->conn->did, to), *text = NULL, now_ts[32];
   int rc = conv ? hm_json_stringify(&text, NULL, f->payload) : HM_ERR_NOMEM;
@@ -2782,14 +2720,7 @@ static int dm_load_own(hm_frame *f, const char *to, const char *mid, const char 
 static void h_dm_edit(hm_frame *f) {
   const char *to = pstr_of(f->payload, "recipientDID"), *mid = pstr_of(f->payload, "messageId");
   hm_json *content = hm_json_object_getc(f->payload, "content"), *clock = hm_json_object_getc(f->payload, "clock");
-  if (!content_ok(content)) {
-    bad_field(f, "content");
-    return;
-  }
-  if (!clock_ok(clock)) {
-    bad_field(f, "clock");
-    return;
-  }
+  if (!content_clock_ok(f, content, clock)) return;
   char *conv = NULL, *text = NULL;
   hm_json *stored = NULL;
   if (!dm_load_own(f, to, mid, "Only the author can edit this message", &conv, &stored)) return;
@@ -2989,14 +2920,7 @@ static void h_thread_send(hm_frame *f) {
   hm_server *srv = f->srv;
   const char *tid = pstr_of(f->payload, "threadId");
   hm_json *content = hm_json_object_getc(f->payload, "content"), *clock = hm_json_object_getc(f->payload, "clock");
-  if (!content_ok(content)) {
-    bad_field(f, "content");
-    return;
-  }
-  if (!clock_ok(clock)) {
-    bad_field(f, "clock");
-    return;
-  }
+  if (!content_clock_ok(f, content, clock)) return;
   thread_copy tc = {0};
   int rc = srv->st->vt->thread_get(srv->st, tid, copy_thread_cb, &tc);
   if (rc == HM_OK && (!tc.community_id || !tc.channel_id)) rc = HM_ERR_NOMEM;
@@ -3195,13 +3119,7 @@ static void h_notification_list(hm_frame *f) {
   set(out, "notifications", arr, &rc);
   arr = NULL;
   set(out, "total", hm_json_new_number((double)total), &rc);
-  if (rc != HM_OK) {
-    hm_json_free(out);
-    hm_json_free(arr);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "notification.list.response", out);
+  reply(f, rc, "notification.list.response", out);
 }
 
 static void h_notification_mark_read(hm_frame *f) {
@@ -3242,13 +3160,7 @@ static void h_notification_count(hm_frame *f) {
   set(out, "unread", hm_json_new_number((double)unread), &rc);
   set(out, "byChannel", by, &rc);
   by = NULL;
-  if (rc != HM_OK) {
-    hm_json_free(out);
-    hm_json_free(by);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "notification.count.response", out);
+  reply(f, rc, "notification.count.response", out);
 }
 
 /* ---- search.query (search.md) ------------------------------------------------------------ */
@@ -3382,14 +3294,7 @@ static void h_search_query(hm_frame *f) {
   sc.results = NULL;
   set(p, "metadata", sc.metadata, &rc);
   sc.metadata = NULL;
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_json_free(sc.results);
-    hm_json_free(sc.metadata);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "search.results", p);
+  reply(f, rc, "search.results", p);
 }
 
 /* ---- MLS relay (mls.md) -------------------------------------------------------------------- */
@@ -3594,13 +3499,7 @@ static void h_mls_keypackage_fetch(hm_frame *f) {
   }
   set(p, "keyPackages", kps, &rc);
   kps = NULL;
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_json_free(kps);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "mls.keypackage.response", p);
+  reply(f, rc, "mls.keypackage.response", p);
 }
 
 /* channelId / groupId consistency shared by welcome, commit and group.setup (R-MLS-16). */
@@ -3891,12 +3790,7 @@ static void h_media_delete(hm_frame *f) {
   if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
   set_str(p, "mediaId", mid, &rc);
   set(p, "deleted", hm_json_new_bool(1), &rc);
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "media.delete", p);
+  reply(f, rc, "media.delete", p);
 }
 
 int hm_server_media_get(hm_server *srv, const char *media_id, const char *filename, char **mime, uint8_t **bytes,
@@ -4001,12 +3895,7 @@ static void h_recovery_create(hm_frame *f) {
   hm_json *out = rc == HM_OK ? hm_json_new_object() : NULL;
   if (rc == HM_OK && !out) rc = HM_ERR_NOMEM;
   set_str(out, "requestId", rid, &rc);
-  if (rc != HM_OK) {
-    hm_json_free(out);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(srv, f->conn, "recovery.request.created", out);
+  reply(f, rc, "recovery.request.created", out);
   for (size_t i = 0; i < n; i++)
     recovery_notify(srv, hm_json_string(hm_json_array_get(g, i), NULL), rid, requester, NULL);
 }
@@ -4382,12 +4271,7 @@ static void h_voice_token(hm_frame *f) {
   hm_json_free(t);
   hm_free(text);
   hm_free(b64);
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "voice.token.response", p);
+  reply(f, rc, "voice.token.response", p);
 }
 
 static void h_voice_join(hm_frame *f) {
@@ -4739,13 +4623,7 @@ static void h_voice_get_producers(hm_frame *f) {
   }
   set(p, "producers", arr, &rc);
   arr = NULL;
-  if (rc != HM_OK) {
-    hm_json_free(p);
-    hm_json_free(arr);
-    hm_frame_internal(f, rc);
-    return;
-  }
-  hm_srv_send(f->srv, f->conn, "voice.get-producers.response", p);
+  reply(f, rc, "voice.get-producers.response", p);
 }
 
 static const char *sfu_code(const char *type) {
