@@ -4107,19 +4107,83 @@ static int cmp_conn_seq(const void *a, const void *b) {
   return x->room_seq < y->room_seq ? -1 : x->room_seq > y->room_seq;
 }
 
+/* The room named id, or NULL when nobody is in it. Linear in the number of occupied rooms. */
+static hm_room *room_find(hm_server *srv, const char *id) {
+  for (hm_room *r = srv->rooms; r; r = r->next)
+    if (!strcmp(r->id, id)) return r;
+  return NULL;
+}
+
+/* The participants of room id (each connection whose c->room is id). */
+#define FOR_ROOM_CONN(srv, id, c) for (hm_server_conn *c = room_first(srv, id); c; c = c->room_next)
+
+static hm_server_conn *room_first(hm_server *srv, const char *id) {
+  hm_room *r = room_find(srv, id);
+  return r ? r->first : NULL;
+}
+
+/* c->room has just been set: add c to that room's participants. */
+static int room_link(hm_server *srv, hm_server_conn *c) {
+  hm_room *r = room_find(srv, c->room);
+  if (!r) {
+    r = hm_calloc(1, sizeof *r);
+    if (!r || !(r->id = hm_strdup(c->room))) {
+      hm_free(r);
+      return HM_ERR_NOMEM;
+    }
+    r->next = srv->rooms;
+    srv->rooms = r;
+  }
+  c->room_of = r;
+  c->room_prev = NULL;
+  c->room_next = r->first;
+  if (r->first) r->first->room_prev = c;
+  r->first = c;
+  r->n++;
+  return HM_OK;
+}
+
+/* Take c out of its room's participants (freeing the room when it empties). */
+static void room_unlink(hm_server *srv, hm_server_conn *c) {
+  hm_room *r = c->room_of;
+  if (!r) return;
+  if (c->room_prev)
+    c->room_prev->room_next = c->room_next;
+  else
+    r->first = c->room_next;
+  if (c->room_next) c->room_next->room_prev = c->room_prev;
+  c->room_of = NULL;
+  c->room_next = c->room_prev = NULL;
+  if (--r->n) return;
+  for (hm_room **pp = &srv->rooms; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  hm_free(r->id);
+  hm_free(r);
+}
+
+void hm_srv_rooms_free(hm_server *srv) {
+  while (srv->rooms) {
+    hm_room *r = srv->rooms;
+    srv->rooms = r->next;
+    hm_free(r->id);
+    hm_free(r);
+  }
+}
+
 /* Participants of a room in join order (caller frees the array). */
 static hm_server_conn **room_members(hm_server *srv, const char *room, size_t *n) {
-  size_t k = 0;
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c->room && !strcmp(c->room, room)) k++;
+  hm_room *r = room_find(srv, room);
+  size_t k = r ? r->n : 0;
   hm_server_conn **v = hm_calloc(k ? k : 1, sizeof *v);
   if (!v) {
     *n = 0;
     return NULL;
   }
   k = 0;
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c->room && !strcmp(c->room, room)) v[k++] = c;
+  FOR_ROOM_CONN(srv, room, c) v[k++] = c;
   qsort(v, k, sizeof *v, cmp_conn_seq);
   *n = k;
   return v;
@@ -4175,13 +4239,15 @@ static void room_send(hm_server *srv, const char *room, const char *id, const ch
     ts = tsb;
   }
   if (hm_srv_frame_text(&text, &len, id, type, ts, sender, p) != HM_OK) return;
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c != except && c->room && !strcmp(c->room, room)) hm_srv_send_text(srv, c, text, len);
+  FOR_ROOM_CONN(srv, room, c) {
+    if (c != except) hm_srv_send_text(srv, c, text, len);
+  }
   hm_free(text);
 }
 
 void hm_srv_voice_leave(hm_server *srv, hm_server_conn *c) {
   hm_srv_voice_forget(c); /* R-SFU-15 */
+  room_unlink(srv, c);
   char *room = c->room;
   hm_free(c->room_cid);
   c->room = c->room_cid = NULL;
@@ -4295,9 +4361,10 @@ static void h_voice_join(hm_frame *f) {
     c->room_cid = cid;
     cid = NULL;
     c->room_seq = ++srv->room_seq;
-    if (!c->room) {
+    if (!c->room || room_link(srv, c) != HM_OK) {
+      hm_free(c->room);
       hm_free(c->room_cid);
-      c->room_cid = NULL;
+      c->room = c->room_cid = NULL;
       hm_frame_internal(f, HM_ERR_NOMEM);
       return;
     }
@@ -4508,8 +4575,9 @@ static int session_bound_to(const hm_server_conn *c, const char *sid) {
 
 /* Is sid bound to some participant of room (R-SFU-14)? */
 static int session_in_room(hm_server *srv, const char *room, const char *sid) {
-  for (hm_server_conn *c = srv->conns; c; c = c->next)
-    if (c->room && !strcmp(c->room, room) && session_bound_to(c, sid)) return 1;
+  FOR_ROOM_CONN(srv, room, c) {
+    if (session_bound_to(c, sid)) return 1;
+  }
   return 0;
 }
 
@@ -4603,8 +4671,9 @@ static void h_voice_track_removed(hm_frame *f) { voice_track(f, 0); }
 static void h_voice_get_producers(hm_frame *f) {
   hm_json *p = hm_json_new_object(), *arr = hm_json_new_array();
   int rc = (p && arr) ? HM_OK : HM_ERR_NOMEM;
-  for (hm_server_conn *c = f->srv->conns; rc == HM_OK && f->conn->room && c; c = c->next) {
-    if (c == f->conn || !c->room || strcmp(c->room, f->conn->room)) continue;
+  for (hm_server_conn *c = f->conn->room ? room_first(f->srv, f->conn->room) : NULL; rc == HM_OK && c;
+       c = c->room_next) {
+    if (c == f->conn) continue;
     for (size_t i = 0; i < c->n_tracks; i++) {
       hm_json *o = hm_json_new_object();
       int r2 = o ? HM_OK : HM_ERR_NOMEM;

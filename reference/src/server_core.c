@@ -364,6 +364,7 @@ void hm_server_free(hm_server *srv) {
     srv->conns = c->next;
     conn_free(c);
   }
+  hm_srv_rooms_free(srv);
   for (size_t i = 0; i < srv->rate_nb; i++) {
     while (srv->rates[i]) {
       hm_rate_entry *r = srv->rates[i];

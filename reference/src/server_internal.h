@@ -25,8 +25,11 @@ struct hm_server_conn {
   int64_t last_ping_ms; /* last keepalive ping sent */
   char **mls_sent;      /* "groupId\nmemberDID" pairs announced on this connection (R-MLS-6) */
   size_t n_mls_sent;
-  /* voice room (voice.md): the channel id and its community, or NULL */
+  /* voice room (voice.md): the channel id and its community, or NULL; while in one, c is
+   * linked into its hm_room's participant list */
   char *room, *room_cid;
+  struct hm_room *room_of;
+  hm_server_conn *room_next, *room_prev;
   uint64_t room_seq; /* join order within the room */
   int muted, video, screen;
   char *sessions[2];   /* SFU sessions bound to this connection and its room (R-SFU-10) */
@@ -39,6 +42,15 @@ struct hm_server_conn {
 typedef struct hm_track {
   char *name, *session, *kind, *media;
 } hm_track;
+
+/* A voice room with at least one participant (hm_server.rooms); freed when the last leaves.
+ * Room audiences walk `first` .. room_next: the participants only. */
+typedef struct hm_room {
+  struct hm_room *next;
+  char *id;
+  hm_server_conn *first;
+  size_t n;
+} hm_room;
 
 typedef struct hm_sfu_call {
   struct hm_sfu_call *next;
@@ -108,6 +120,7 @@ struct hm_server {
   hm_presence_entry *presence;
   hm_mod_entry *mod;
   uint64_t room_seq;
+  hm_room *rooms;
   struct hm_sfu_call *calls;
   uint64_t next_call;
   /* metrics (R-HTTP-21): counters only, no identities */
@@ -193,6 +206,8 @@ void hm_srv_presence_forget(hm_server *srv, const char *did);
 void hm_srv_voice_forget(hm_server_conn *c);
 /* Remove c from its voice room, telling the remaining participants (R-VOICE-7/8). */
 void hm_srv_voice_leave(hm_server *srv, hm_server_conn *c);
+/* Free the room list (server teardown; the connections are freed separately). */
+void hm_srv_rooms_free(hm_server *srv);
 /* Remove every connection of did from the rooms of community_id (R-VOICE-10). */
 void hm_srv_voice_drop_did(hm_server *srv, const char *community_id, const char *did);
 /* Recovery notices owed to a guardian that just authenticated (R-RECOV-6). */

@@ -1362,6 +1362,102 @@ static void test_server_notices_reach_exact_audience(void **state) {
   rig_close(&r);
 }
 
+static void voice_frame(rig *r, hm_server_conn *c, const char *type, const char *chid) {
+  char pl[300];
+  if (chid)
+    snprintf(pl, sizeof pl, "{\"channelId\":\"%s\"}", chid);
+  else
+    snprintf(pl, sizeof pl, "{\"speaking\":true}");
+  feed_free(r, c, envelope("v", type, NULL, obj(pl)));
+}
+
+/* Voice room frames reach the room's participants only (the core keeps a participant list
+ * per occupied room): joins, moves between rooms, speaking, closes, and a room that emptied
+ * and is used again (messages/voice.md, R-VOICE-5, R-VOICE-7, R-VOICE-8). */
+static void test_server_voice_room_audiences(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r);
+  enum { O, M, X, Y1, Y2, NP };
+  static peer p[NP];
+  memset(p, 0, sizeof p);
+  ident o, m, x, y;
+  ident_make(&o, 1);
+  ident_make(&m, 2);
+  ident_make(&x, 3);
+  ident_make(&y, 4);
+  hm_server_conn *c[NP];
+  char *a, *ach, *b, *bch;
+  c[O] = login(&r, &p[O], &o, NULL);
+  c[M] = login(&r, &p[M], &m, NULL);
+  c[X] = login(&r, &p[X], &x, NULL);
+  c[Y1] = login(&r, &p[Y1], &y, NULL);
+  c[Y2] = login(&r, &p[Y2], &y, NULL);
+  create_community(&r, c[O], &p[O], &a, &ach);
+  create_community(&r, c[X], &p[X], &b, &bch);
+  join(&r, c[M], &p[M], a);
+  join(&r, c[Y1], &p[Y1], a);
+  join(&r, c[Y1], &p[Y1], b);
+  size_t mark[NP];
+#define MARK()                                     \
+  do {                                             \
+    for (int i = 0; i < NP; i++) mark[i] = p[i].n; \
+  } while (0)
+#define EXPECT(type, ...)                                                           \
+  do {                                                                              \
+    size_t want_[NP] = {__VA_ARGS__};                                               \
+    for (int i = 0; i < NP; i++) assert_int_equal(count_since(&p[i], mark[i], type), want_[i]); \
+  } while (0)
+  voice_frame(&r, c[O], "voice.join", ach);
+  voice_frame(&r, c[X], "voice.join", bch);
+  MARK();
+  voice_frame(&r, c[M], "voice.join", ach); /* room A: o, m */
+  EXPECT("voice.participant.joined", [O] = 1, [M] = 1);
+  MARK();
+  voice_frame(&r, c[Y1], "voice.join", bch); /* room B: x, y1 */
+  EXPECT("voice.participant.joined", [X] = 1, [Y1] = 1);
+  MARK();
+  voice_frame(&r, c[M], "voice.speaking", NULL);
+  EXPECT("voice.speaking", [O] = 1);
+  /* y1 moves from B to A: B's x hears it leave, A hears it join; y2 (no room) nothing */
+  MARK();
+  voice_frame(&r, c[Y1], "voice.join", ach);
+  EXPECT("voice.participant.left", [X] = 1);
+  EXPECT("voice.participant.joined", [O] = 1, [M] = 1, [Y1] = 1);
+  hm_json *f = frame(&p[Y1], p[Y1].n - 1);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "voice.state"));
+  assert_int_equal(hm_json_array_size(hm_json_object_getc(hm_json_object_getc(f, "payload"), "participants")), 3);
+  hm_json_free(f);
+  /* y1's connection closes: A's o and m hear it leave */
+  MARK();
+  hm_server_conn_closed(r.srv, c[Y1]);
+  EXPECT("voice.participant.left", [O] = 1, [M] = 1);
+  /* x leaves B (it empties) and comes back: alone in it */
+  voice_frame(&r, c[X], "voice.leave", bch);
+  MARK();
+  voice_frame(&r, c[X], "voice.join", bch);
+  EXPECT("voice.participant.joined", [X] = 1);
+  f = frame(&p[X], p[X].n - 1);
+  assert_int_equal(hm_json_array_size(hm_json_object_getc(hm_json_object_getc(f, "payload"), "participants")), 1);
+  hm_json_free(f);
+  /* y's other connection never joined a room: no voice frame ever reached it */
+  static const char *const vt[] = {"voice.participant.joined", "voice.participant.left", "voice.speaking",
+                                   "voice.state"};
+  for (size_t i = 0; i < sizeof vt / sizeof *vt; i++) assert_int_equal(count_type(&p[Y2], vt[i]), 0);
+#undef EXPECT
+#undef MARK
+  free(a);
+  free(ach);
+  free(b);
+  free(bch);
+  for (int i = 0; i < NP; i++) peer_clear(&p[i]);
+  hm_identity_clear(&o.id);
+  hm_identity_clear(&m.id);
+  hm_identity_clear(&x.id);
+  hm_identity_clear(&y.id);
+  rig_close(&r);
+}
+
 static void test_server_edit_delete_history(void **state) {
   (void)state;
   rig r;
@@ -1636,6 +1732,7 @@ int main(void) {
       cmocka_unit_test(test_server_tick_matches_full_scan),
       cmocka_unit_test(test_server_broadcast_audience_follows_membership),
       cmocka_unit_test(test_server_notices_reach_exact_audience),
+      cmocka_unit_test(test_server_voice_room_audiences),
       cmocka_unit_test(test_server_edit_delete_history),
       cmocka_unit_test(test_server_role_grants_permission),
       cmocka_unit_test(test_server_recovery_relay),
