@@ -585,8 +585,7 @@ static void import_quads(hm_server *srv, hm_http_response *r, const char *who, c
   hm_json_object_setc(out, "categories", hm_json_new_array());
   hm_srv_log(srv, HM_LOG_INFO, "community %s imported by %s (%zu messages)", cid, who, imported);
   /* R-HTTP-17: only the importer's connections hear about it */
-  for (hm_server_conn *cn = srv->conns; cn; cn = cn->next)
-    if (cn->did && !strcmp(cn->did, who)) hm_srv_announce_community(srv, cn, cid, 1);
+  HM_FOR_DID_CONN(srv, who, cn) hm_srv_announce_community(srv, cn, cid, 1);
   reply_json(r, 200, out);
 }
 

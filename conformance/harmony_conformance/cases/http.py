@@ -537,3 +537,474 @@ async def http_delete_replay(ctx):
     r = await http(ctx, "GET", path, sign=me, ts=ts * 1000 + 2)
     ctx.check(r.status == 200 and (r.json() or {}).get("ciphertext") == second["ciphertext"],
               f"after the refused replay the blob must still be stored: {r}")
+
+
+# ---- linking refusals, strict N-Quads, what an import reads, placeholder views ---------------
+# (R-HTTP-22, R-HTTP-23, R-HTTP-24, R-COMM-41). Bundles are plaintext N-Quads sealed with the
+# harness' own export key (seal_text); lines are written out by hand so a case can break one.
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+IMPORT = "/api/migration/import"
+RECONCILE = "/api/migration/reconcile"
+_last_stamp = [0]
+
+
+def stamp():
+    """A fresh millisecond timestamp: signed POSTs to one target need distinct ones (R-HTTP-7)."""
+    _last_stamp[0] = max(_last_stamp[0] + 1, int(time.time() * 1000))
+    return _last_stamp[0]
+
+
+def lit(text):
+    """An N-Quads literal term for text (escapes \\ " LF CR)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def q(s, p, o, g=None):
+    """One statement line; s, p, o and g are complete terms (e.g. '<iri>' or lit(..))."""
+    return f"{s} {p} {o}" + (f" {g}" if g else "") + " ."
+
+
+def iri(x):
+    return f"<{x}>"
+
+
+def seal_text(admin, text):
+    """An export bundle whose plaintext is exactly `text` (str or bytes), sealed under admin's export key."""
+    from ..crypto import mediakeys, primitives
+    data = text.encode() if isinstance(text, str) else text
+    nonce = os.urandom(24)
+    ct = primitives.xchacha_encrypt(mediakeys.export_key(admin.seed32), nonce, data)
+    meta = {"exportDate": "2026-01-01T00:00:00.000Z", "sourceServerId": "1", "sourceServerName": "src",
+            "adminDID": admin.did, "channelCount": 1, "messageCount": 0, "memberCount": 0}
+    return {"ciphertext": base64.b64encode(ct).decode(), "nonce": base64.b64encode(nonce).decode(), "metadata": meta}
+
+
+class Doc:
+    """A bundle's statements under construction: one community (graph = the community IRI)."""
+
+    def __init__(self):
+        self.c = f"community:{os.urandom(16).hex()}"
+        self.g = iri(self.c)
+        self.lines = [q(iri(self.c), iri(RDF_TYPE), iri(HV + "Community"), self.g),
+                      q(iri(self.c), iri(HV + "name"), lit("Exported"), self.g)]
+
+    def add(self, s, p, o):
+        self.lines.append(q(s, p, o, self.g))
+
+    def channel(self, name="general", ctype=None, community=None):
+        ch = f"{self.c}:channel:{os.urandom(8).hex()}"
+        self.add(iri(ch), iri(RDF_TYPE), iri(HV + "Channel"))
+        if name is not None:
+            self.add(iri(ch), iri(HV + "name"), lit(name))
+        if ctype is not None:
+            self.add(iri(ch), iri(HV + "channelType"), lit(ctype))
+        self.add(iri(ch), iri(HV + "community"), iri(community or self.c))
+        return ch
+
+    def member(self, mid, name=None):
+        m = f"harmony:member:{mid}"
+        self.add(iri(m), iri(RDF_TYPE), iri(HV + "Member"))
+        if name is not None:
+            self.add(iri(m), iri(HV + "name"), lit(name))
+        return m
+
+    def message(self, author, channel, ts, content, ts_term=None):
+        s = f"{self.c}:message:{os.urandom(8).hex()}"
+        self.add(iri(s), iri(RDF_TYPE), iri(HV + "Message"))
+        self.add(iri(s), iri(HV + "author"), iri(author))
+        self.add(iri(s), iri(HV + "inChannel"), iri(channel))
+        self.add(iri(s), iri(HV + "timestamp"), ts_term or lit(ts))
+        self.add(iri(s), iri(HV + "content"), lit(content))
+        return s
+
+    def text(self, eol="\n"):
+        return eol.join(self.lines) + eol
+
+
+async def post_import(ctx, me, text, name="Imported community"):
+    return await http(ctx, "POST", IMPORT, body=import_body(me, seal_text(me, text), name), sign=me, ts=stamp())
+
+
+async def created_by(ctx, conn, did):
+    """The ids of the communities whose creatorDID is did (community.list lists every community, R-COMM-34;
+    each case imports as a fresh DID, so this is what its own imports stored)."""
+    await conn.send("community.list", {})
+    f = await conn.expect_type("community.list.response", what="community.list.response")
+    return {c.get("id") for c in (f["payload"].get("communities") or [])
+            if isinstance(c, dict) and c.get("creatorDID") == did}
+
+
+async def info(ctx, conn, cid):
+    await conn.send("community.info", {"communityId": cid})
+    f = await conn.expect_type("community.info.response", lambda p: p.get("communityId") == cid,
+                               what="community.info.response")
+    return f["payload"]
+
+
+async def refused_and_nothing_stored(ctx, me, conn, before, attempts):
+    """attempts: (what, text, error prefix). Each import is 400 with that prefix and no community appears."""
+    for what, text, prefix in attempts:
+        r = await post_import(ctx, me, text)
+        e = err(r) or ""
+        ctx.check(r.status == 400 and e.startswith(prefix) and len(e) > len(prefix),
+                  f"{what}: {r}, expected 400 {prefix!r}<reason>")
+    await conn.expect_none(lambda f: f.get("type") == "community.auto-joined", within=0.3,
+                           what="community.auto-joined after a refused import")
+    after = await created_by(ctx, conn, me.did)
+    ctx.check(after == before, f"a refused import stored a community: {sorted(after - before)}")
+
+
+@case("HTTP-025", area="http", reqs=["R-HTTP-22"],
+      types=["community.join/c2s", "community.ban/c2s", "community.member.reconciled/s2c"],
+      title="POST /api/migration/reconcile: each refusal of R-HTTP-22, then one link, then no second link",
+      sends="an import with imported members 1001 and 1002; bob joins; carol joins and is banned; an outsider is "
+            "connected. Signed reconciles: missing did, discordUserId of 65 chars, communityId of 257 chars; signed "
+            "by bob; an unknown community; discordUserId 9999; did of the outsider; did of banned carol; then 1001 -> "
+            "bob; then 1001 -> the creator and 1002 -> bob",
+      expects="400 'Missing required fields: communityId, discordUserId, did' (x3); 403 'Only the community creator "
+              "can link imported members'; 404 'Community not found'; 404 'Imported member not found'; 409 'The DID "
+              "is not a member of this community' (x2); 200 {communityId, discordUserId, newDID, displayName}; "
+              "409 'Imported member or DID already linked' (x2); bob hears community.member.reconciled only once")
+async def http_reconcile_refusals(ctx):
+    from ._util import ban, join
+    me = fresh(ctx, "creator")
+    mine = await ctx.connect("creator", identity=me)
+    d = Doc()
+    d.channel()
+    d.member("1001", "ghost 1001")
+    d.member("1002", "ghost 1002")
+    r = await post_import(ctx, me, d.text())
+    ctx.check(r.status == 200, f"import: {r}")
+    cid = (r.json() or {}).get("communityId")
+    bob_id = fresh(ctx, "bob")
+    bob = await ctx.connect("bob", identity=bob_id)
+    await join(ctx, bob, cid)
+    carol = await ctx.connect("carol", identity=fresh(ctx, "carol"))
+    await join(ctx, carol, cid)
+    outsider = fresh(ctx, "outsider")
+    await ban(ctx, mine, cid, carol)
+    import asyncio as _asyncio
+    await _asyncio.sleep(0.1)
+    for c in (mine, bob):
+        c.drain()
+
+    def body(**kw):
+        return dict({"communityId": cid, "discordUserId": "1001", "did": bob.did}, **kw)
+
+    missing = "Missing required fields: communityId, discordUserId, did"
+    refusals = (
+        ("no did", me, {"communityId": cid, "discordUserId": "1001"}, 400, missing),
+        ("discordUserId of 65 characters", me, body(discordUserId="1" * 65), 400, missing),
+        ("communityId of 257 characters", me, body(communityId="c" * 257), 400, missing),
+        ("signed by a member who is not the creator", bob_id, body(), 403,
+         "Only the community creator can link imported members"),
+        ("unknown community", me, body(communityId=f"community:{os.urandom(16).hex()}"), 404, "Community not found"),
+        ("unknown imported member", me, body(discordUserId="9999"), 404, "Imported member not found"),
+        ("a DID that never joined", me, body(did=outsider.did), 409, "The DID is not a member of this community"),
+        ("a banned DID", me, body(did=carol.did), 409, "The DID is not a member of this community"),
+    )
+    for what, signer, b, status, text in refusals:
+        r = await http(ctx, "POST", RECONCILE, body=b, sign=signer, ts=stamp())
+        ctx.check(r.status == status and err(r) == text, f"{what}: {r}, expected {status} {text!r}")
+    await bob.expect_none(lambda f: f.get("type") == "community.member.reconciled", within=0.3,
+                          what="community.member.reconciled after a refused link")
+    r = await http(ctx, "POST", RECONCILE, body=body(), sign=me, ts=stamp())
+    want = {"communityId": cid, "discordUserId": "1001", "newDID": bob.did, "displayName": "ghost 1001"}
+    j = r.json() if r.status == 200 else {}
+    ctx.check(r.status == 200 and all((j or {}).get(k) == v for k, v in want.items()),
+              f"link 1001 -> bob: {r}, expected 200 {want}")
+    await bob.expect_type("community.member.reconciled", lambda p: p.get("discordUserId") == "1001",
+                          what="community.member.reconciled for 1001")
+    for what, b in (("1001 again (to the creator, a member)", body(did=me.did)),
+                    ("1002 to bob, who is already linked", body(discordUserId="1002"))):
+        r = await http(ctx, "POST", RECONCILE, body=b, sign=me, ts=stamp())
+        ctx.check(r.status == 409 and err(r) == "Imported member or DID already linked",
+                  f"{what}: {r}, expected 409 'Imported member or DID already linked'")
+    await bob.expect_none(lambda f: f.get("type") == "community.member.reconciled", within=0.3,
+                          what="a second community.member.reconciled")
+
+
+BAD_LINES = (
+    ("a space in an IRI", b"<urn:x y> <urn:p> <urn:o> ."),
+    ("an escape in an IRI", b"<urn:\\u0041> <urn:p> <urn:o> ."),
+    ("a '{' in an IRI", b"<urn:x{}> <urn:p> <urn:o> ."),
+    ("an unknown literal escape", b'<urn:s> <urn:p> "a\\qb" .'),
+    ("a literal escaping NUL", b'<urn:s> <urn:p> "a\\u0000b" .'),
+    ("a lone surrogate escape", b'<urn:s> <urn:p> "a\\uD800b" .'),
+    ("invalid UTF-8 in a literal", b'<urn:s> <urn:p> "a\xff\xfeb" .'),
+    ("no ' .' at the end", b'<urn:s> <urn:p> "x" <urn:g>'),
+    ("an unterminated literal", b'<urn:s> <urn:p> "x .'),
+    ("a literal as subject", b'"s" <urn:p> <urn:o> .'),
+    ("a blank node as predicate", b"<urn:s> _:p <urn:o> ."),
+)
+
+
+@case("HTTP-026", area="http", reqs=["R-HTTP-23", "R-HTTP-15"], types=["community.list/c2s"],
+      title="An import whose N-Quads break the strict syntax is 400 naming the line, and stores nothing",
+      sends="the importer is connected; signed imports of a valid bundle with one bad statement added as its last "
+            "line: a space, an escape or '{' in an IRI, an unknown literal escape, \\u0000, a raw NUL byte, a lone "
+            "surrogate escape, invalid UTF-8, no ' .', an unterminated literal, a literal subject, a blank-node "
+            "predicate; and one with CRLF endings, a comment and a blank line before the bad line; then community.list",
+      expects="400 'Import failed: invalid bundle: line <n>: <reason>' with n the bad line each time; no "
+              "community.auto-joined; the importer's community list is unchanged")
+async def http_import_syntax(ctx):
+    me = fresh(ctx)
+    mine = await ctx.connect("importer", identity=me)
+    before = await created_by(ctx, mine, me.did)
+    d = Doc()
+    d.channel()
+    d.member("1001", "ghost")
+    good = d.text().encode()
+    n = len(d.lines) + 1
+    attempts = [(what, good + bad + b"\n", f"Import failed: invalid bundle: line {n}: ") for what, bad in BAD_LINES]
+    # a raw NUL byte is refused before the text is split into lines: any line number is accepted there
+    attempts.append(("a raw NUL byte in a literal", good + b'<urn:s> <urn:p> "a\x00b" .\n',
+                     "Import failed: invalid bundle: line "))
+    crlf = d.lines[:1] + ["# a comment", ""] + d.lines[1:]
+    attempts.append(("a bad line after CRLF lines, a comment and a blank line",
+                     ("\r\n".join(crlf) + "\r\n").encode() + b'<urn:s> <urn:p> "a\\qb" .\r\n',
+                     f"Import failed: invalid bundle: line {len(crlf) + 1}: "))
+    await refused_and_nothing_stored(ctx, me, mine, before, attempts)
+
+
+@case("HTTP-027", area="http", reqs=["R-HTTP-23", "R-HTTP-24"], types=[],
+      title="The strict N-Quads parser accepts the legal edge syntax and decodes literal escapes",
+      sends="a signed import with CRLF line ends, a comment line, blank lines, a statement without graph, one in a "
+            "blank-node graph, a channel name with @lang and \\u escapes, one with ^^<xsd:string> and \\U0001F600, "
+            "a member name with \\\" \\\\ \\' and \\t escapes, and no newline after the last line",
+      expects="200; channels named 'général' and 'smile \U0001F600'; member 1001 shown as 'a \"q\" \\\\ it's\\tx'")
+async def http_import_syntax_ok(ctx):
+    me = fresh(ctx)
+    c = f"community:{os.urandom(16).hex()}"
+    ch1, ch2 = f"{c}:channel:1", f"{c}:channel:2"
+    g, t = iri(c), iri(RDF_TYPE)
+    lines = ["# exported by the conformance harness", "",
+             q(iri(c), t, iri(HV + "Community"), g),
+             q(iri(ch1), t, iri(HV + "Channel")),
+             q(iri(ch1), iri(HV + "name"), '"g\\u00e9n\\u00E9ral"@fr-BE', g),
+             q(iri(ch1), iri(HV + "community"), iri(c), "_:g1"),
+             "   ",
+             q(iri(ch2), t, iri(HV + "Channel"), g),
+             q(iri(ch2), iri(HV + "name"), f'"smile \\U0001F600"^^<{XSD}string>', g),
+             "# another comment",
+             q(iri("harmony:member:1001"), t, iri(HV + "Member"), g),
+             q(iri("harmony:member:1001"), iri(HV + "name"), '"a \\"q\\" \\\\ it\\\'s\\tx"', g)]
+    r = await post_import(ctx, me, "\r\n".join(lines))
+    ctx.check(r.status == 200, f"import: {r}")
+    j = r.json() or {}
+    names = sorted(ch.get("name") for ch in j.get("channels") or [] if isinstance(ch, dict))
+    ctx.check(names == sorted(["g\u00e9n\u00e9ral", "smile \U0001F600"]), f"channel names {names}")
+    mem = [m.get("displayName") for m in j.get("members") or [] if isinstance(m, dict)]
+    ctx.check(mem == ["a \"q\" \\ it's\tx"], f"member names {mem}")
+
+
+@case("HTTP-028", area="http", reqs=["R-HTTP-24", "R-HTTP-16"],
+      types=["community.info/c2s", "community.info.response/s2c"],
+      title="Predicates and record types an import does not read never surface",
+      sends="a signed import whose bundle also holds a victim's DID typed harmony:CommunityMember with role admin, "
+            "a harmony:Role, a harmony:Ban of the importer, a harmony:topic on the channel, a channel of another "
+            "community and a harmony:memberCount; the victim logs in and asks "
+            "community.info for the new community; the importer asks community.info",
+      expects="200 with channels [general], members [1001], roles [] and categories []; the victim is refused "
+              "NOT_MEMBER; community.info: members = the importer then placeholder 1001, memberCount 1, none of the "
+              "injected values anywhere in the answer")
+async def http_import_ignored(ctx):
+    me, victim = fresh(ctx), fresh(ctx, "victim")
+    d = Doc()
+    ch = iri(d.channel("general"))
+    d.member("1001", "ghost")
+    v = iri(victim.did)
+    d.add(v, iri(RDF_TYPE), iri(HV + "CommunityMember"))
+    d.add(v, iri(HV + "community"), iri(d.c))
+    d.add(v, iri(HV + "role"), lit("admin"))
+    d.add(iri(d.c + ":role:evil"), iri(RDF_TYPE), iri(HV + "Role"))
+    d.add(iri(d.c + ":role:evil"), iri(HV + "name"), lit("injected-role"))
+    d.add(iri(d.c + ":ban:1"), iri(RDF_TYPE), iri(HV + "Ban"))
+    d.add(iri(d.c + ":ban:1"), iri(HV + "target"), iri(me.did))
+    d.add(ch, iri(HV + "topic"), lit("injected-topic"))
+    d.add(iri(d.c), iri(HV + "memberCount"), lit("999"))
+    d.channel("injected-channel", community=f"community:{os.urandom(16).hex()}")
+    mine = await ctx.connect("importer", identity=me)
+    r = await post_import(ctx, me, d.text())
+    ctx.check(r.status == 200, f"import: {r}")
+    j = r.json() or {}
+    cid = j.get("communityId")
+    ctx.check([c.get("name") for c in j.get("channels") or [] if isinstance(c, dict)] == ["general"],
+              f"channels {j.get('channels')}")
+    ctx.check([m.get("id") for m in j.get("members") or [] if isinstance(m, dict)] == ["harmony:member:1001"],
+              f"members {j.get('members')}")
+    ctx.check(j.get("roles") == [] and j.get("categories") == [], f"roles/categories {j}")
+    vc = await ctx.connect("victim", identity=victim)
+    await vc.send("community.info", {"communityId": cid})
+    e = await vc.expect_type("error", what="error NOT_MEMBER for the victim's community.info")
+    ctx.check(e["payload"].get("code") == "NOT_MEMBER", f"the victim's community.info: {e}")
+    p = await info(ctx, mine, cid)
+    dids = [m.get("did") for m in p.get("members") or [] if isinstance(m, dict)]
+    ctx.check(dids == [me.did, "harmony:member:1001"], f"members {dids}")
+    ctx.check((p.get("info") or {}).get("memberCount") == 1, f"memberCount {(p.get('info') or {})}")
+    text = json_text(p)
+    for bad in ("injected", "admin", victim.did, "999"):
+        ctx.check(bad not in text, f"{bad!r} surfaced in community.info.response: {text[:400]}")
+
+
+@case("HTTP-029", area="http", reqs=["R-HTTP-24"],
+      types=["channel.history/c2s", "channel.history.response/s2c"],
+      title="An import's fallbacks and its messages: names, channel types, members typed twice, timestamp order",
+      sends="a signed import: channels with a 101-unit name, no name, type 'stage', type 'voice', type "
+            "'announcement'; members 'a.b-c_1' without name, '2' with a 101-unit name, '3' typed twice; two "
+            "messages by 'a.b-c_1' in the first channel, the later one first in the bundle (one timestamp as "
+            "xsd:dateTime); then channel.history of that channel",
+      expects="channels (bundle order) 'imported'/text, 'imported'/text, text, voice, announcement; members "
+              "displayName = id for the first two, member 3 once; history holds both messages oldest first, ids "
+              "imported-<32 hex>, sender harmony:member:a.b-c_1, payload exactly {content}")
+async def http_import_fallbacks(ctx):
+    import datetime
+    import re
+    from ._util import history
+    me = fresh(ctx)
+    d = Doc()
+    first = d.channel("x" * 101)
+    d.channel(None)
+    d.channel("s", "stage")
+    d.channel("v", "voice")
+    d.channel("a", "announcement")
+    author = d.member("a.b-c_1")
+    d.member("2", "\U0001F600" * 50 + "x")
+    d.member("3", "three")
+    d.add(iri("harmony:member:3"), iri(RDF_TYPE), iri(HV + "Member"))
+    d.message(author, first, "2026-03-02T10:00:00Z", "second")
+    d.message(author, first, None, "first", ts_term=f'"2026-03-01T09:30:00.250Z"^^<{XSD}dateTime>')
+    mine = await ctx.connect("importer", identity=me)
+    r = await post_import(ctx, me, d.text())
+    ctx.check(r.status == 200, f"import: {r}")
+    j = r.json() or {}
+    cid = j.get("communityId")
+    chans = [(c.get("name"), c.get("type")) for c in j.get("channels") or [] if isinstance(c, dict)]
+    ctx.check(chans == [("imported", "text"), ("imported", "text"), ("s", "text"), ("v", "voice"),
+                        ("a", "announcement")], f"channels {chans}")
+    mems = [(m.get("id"), m.get("displayName")) for m in j.get("members") or [] if isinstance(m, dict)]
+    ctx.check(mems == [("harmony:member:a.b-c_1", "a.b-c_1"), ("harmony:member:2", "2"),
+                       ("harmony:member:3", "three")], f"members {mems}")
+    chid = ((j.get("channels") or [{}])[0] or {}).get("id")
+    h = await history(ctx, mine, cid, chid)
+    msgs = h.get("messages") or []
+    ctx.check([(m.get("payload") or {}).get("content") for m in msgs] == ["first", "second"],
+              f"history order/content {msgs}")
+    want_ts = [datetime.datetime(2026, 3, 1, 9, 30, 0, 250000, datetime.timezone.utc),
+               datetime.datetime(2026, 3, 2, 10, 0, 0, 0, datetime.timezone.utc)]
+    for m, w in zip(msgs, want_ts):
+        ctx.check(re.fullmatch(r"imported-[0-9a-f]{32}", str(m.get("id"))) is not None, f"id {m.get('id')!r}")
+        ctx.check(m.get("sender") == author, f"sender {m.get('sender')!r}, expected {author}")
+        ctx.check(set((m.get("payload") or {})) == {"content"}, f"payload {m.get('payload')}")
+        try:
+            got = datetime.datetime.fromisoformat(str(m.get("timestamp")).replace("Z", "+00:00"))
+        except ValueError:
+            got = None
+        ctx.check(got == w, f"timestamp {m.get('timestamp')!r}, expected {w.isoformat()}")
+
+
+@case("HTTP-030", area="http", reqs=["R-HTTP-24", "R-HTTP-16"], types=["community.list/c2s"],
+      title="An import breaking what R-HTTP-24 reads or its limits is refused and stores nothing",
+      sends="signed imports: member ids 'a/b' and 65 characters; a message with two authors, by a non-member, in an "
+            "unknown channel, with timestamp 'yesterday', with 4,001 code units of content; two communities; 501 "
+            "channels; 10,001 members; then one message of 4,000 code units (2,000 astral characters)",
+      expects="400 'Import failed: invalid bundle: <reason>' each time, no community.auto-joined, the importer's "
+              "community list unchanged; the last import is 200")
+async def http_import_limits(ctx):
+    me = fresh(ctx)
+    mine = await ctx.connect("importer", identity=me)
+    before = await created_by(ctx, mine, me.did)
+    prefix = "Import failed: invalid bundle: "
+
+    def base():
+        d = Doc()
+        ch = d.channel()
+        m = d.member("1001", "ghost")
+        return d, ch, m
+
+    attempts = []
+    for what, mid in (("member id with '/'", "a/b"), ("member id of 65 characters", "1" * 65)):
+        d, _, _ = base()
+        d.member(mid)
+        attempts.append((what, d.text(), prefix))
+    d, ch, m = base()
+    s = d.message(m, ch, "2026-01-01T00:00:00Z", "x")
+    d.add(iri(s), iri(HV + "author"), iri(d.member("1002")))
+    attempts.append(("a message with two authors", d.text(), prefix))
+    d, ch, m = base()
+    d.message("harmony:member:9999", ch, "2026-01-01T00:00:00Z", "x")
+    attempts.append(("a message by a member not in the bundle", d.text(), prefix))
+    d, ch, m = base()
+    d.message(m, d.c + ":channel:nowhere", "2026-01-01T00:00:00Z", "x")
+    attempts.append(("a message in an unknown channel", d.text(), prefix))
+    d, ch, m = base()
+    d.message(m, ch, "yesterday", "x")
+    attempts.append(("a message timestamp that is not ISO 8601", d.text(), prefix))
+    d, ch, m = base()
+    d.message(m, ch, "2026-01-01T00:00:00Z", "\U0001F600" * 2000 + "x")
+    attempts.append(("a message of 4,001 code units", d.text(), prefix))
+    d, ch, m = base()
+    other = f"community:{os.urandom(16).hex()}"
+    d.add(iri(other), iri(RDF_TYPE), iri(HV + "Community"))
+    attempts.append(("two communities", d.text(), prefix))
+    d, ch, m = base()
+    for _ in range(500):
+        d.channel("c")
+    attempts.append(("501 channels", d.text(), prefix))
+    d, ch, m = base()
+    for i in range(10000):
+        d.add(iri(f"harmony:member:m{i}"), iri(RDF_TYPE), iri(HV + "Member"))
+    attempts.append(("10,001 members", d.text(), prefix))
+    await refused_and_nothing_stored(ctx, me, mine, before, attempts)
+    d, ch, m = base()
+    d.message(m, ch, "2026-01-01T00:00:00Z", "\U0001F600" * 2000)
+    r = await post_import(ctx, me, d.text())
+    ctx.check(r.status == 200, f"a message of exactly 4,000 code units: {r}")
+
+
+@case("HTTP-031", area="http", reqs=["R-COMM-41", "R-HTTP-22"],
+      types=["community.info/c2s", "community.info.response/s2c", "community.join/c2s"],
+      title="community.info.response lists unlinked imported members after the stored ones, offline and uncounted",
+      sends="a signed import with imported members z9 ('Zed'), a1 ('Ay'), m5 (no name) in that order; the "
+            "importer's community.info; bob joins; community.info; the importer links a1 to bob; community.info",
+      expects="members: the stored members, then {did: harmony:member:z9, displayName Zed, status offline, linked "
+              "false}, a1, m5 (displayName 'm5') in bundle order; none in onlineMembers; memberCount = stored "
+              "members (1, then 2); after the link a1 is gone, bob listed once, z9 and m5 remain")
+async def http_info_placeholders(ctx):
+    from ._util import join
+    me = fresh(ctx)
+    d = Doc()
+    d.channel()
+    for mid, name in (("z9", "Zed"), ("a1", "Ay"), ("m5", None)):
+        d.member(mid, name)
+    mine = await ctx.connect("importer", identity=me)
+    r = await post_import(ctx, me, d.text())
+    ctx.check(r.status == 200, f"import: {r}")
+    cid = (r.json() or {}).get("communityId")
+    ph = {"z9": "Zed", "a1": "Ay", "m5": "m5"}
+
+    def judge(p, stored, placeholders, when):
+        members = [m for m in p.get("members") or [] if isinstance(m, dict)]
+        dids = [m.get("did") for m in members]
+        ctx.check(sorted(dids[:len(stored)]) == sorted(stored), f"{when}: stored members first: {dids}")
+        tail = members[len(stored):]
+        want = [{"did": f"harmony:member:{i}", "displayName": ph[i], "status": "offline", "linked": False}
+                for i in placeholders]
+        got = [{k: m.get(k) for k in ("did", "displayName", "status", "linked")} for m in tail]
+        ctx.check(got == want, f"{when}: placeholder views {got}, expected {want}")
+        online = [m.get("did") for m in p.get("onlineMembers") or [] if isinstance(m, dict)]
+        ctx.check(not any(str(x).startswith("harmony:member:") for x in online), f"{when}: onlineMembers {online}")
+        ctx.check((p.get("info") or {}).get("memberCount") == len(stored),
+                  f"{when}: memberCount {(p.get('info') or {}).get('memberCount')}, expected {len(stored)}")
+
+    judge(await info(ctx, mine, cid), [me.did], ["z9", "a1", "m5"], "after the import")
+    bob = await ctx.connect("bob", identity=fresh(ctx, "bob"))
+    await join(ctx, bob, cid)
+    mine.drain()
+    judge(await info(ctx, mine, cid), [me.did, bob.did], ["z9", "a1", "m5"], "after bob joined")
+    r = await http(ctx, "POST", RECONCILE, body={"communityId": cid, "discordUserId": "a1", "did": bob.did},
+                   sign=me, ts=stamp())
+    ctx.check(r.status == 200, f"link a1 -> bob: {r}")
+    mine.drain()
+    judge(await info(ctx, mine, cid), [me.did, bob.did], ["z9", "m5"], "after a1 was linked to bob")
