@@ -531,11 +531,14 @@ static void import_quads(hm_server *srv, hm_http_response *r, const char *who, c
       rc = hm_json_array_append(jch, o);
     }
   }
-  /* members in bundle order for the answer (p.mem is sorted by subject: walk the quads) */
+  /* members in bundle order for the answer and the store (p.mem is sorted by subject: walk
+   * the quads); community.info lists unlinked placeholders in import order (R-COMM-41) */
+  size_t nph = 0;
   for (size_t i = 0; rc == HM_OK && i < d.n; i++) {
     if (!is_typing(&d.quads[i], HV "Member") || !first_typing(&d, i, HV "Member")) continue;
     const imp_member *m = find_member(&p, d.quads[i].s.value);
-    if (!m) continue;
+    if (!m || nph >= p.nmem) continue;
+    ph[nph++] = (hm_store_placeholder){cid, m->discord_id, m->subject, m->name, NULL};
     hm_json *o = hm_json_new_object();
     if (!o) rc = HM_ERR_NOMEM;
     if (rc == HM_OK) {
@@ -545,8 +548,6 @@ static void import_quads(hm_server *srv, hm_http_response *r, const char *who, c
       rc = hm_json_array_append(jm, o);
     }
   }
-  for (size_t k = 0; k < p.nmem; k++)
-    ph[k] = (hm_store_placeholder){cid, p.mem[k].discord_id, p.mem[k].subject, p.mem[k].name, NULL};
   for (size_t k = 0; rc == HM_OK && k < p.nmsg; k++) {
     const imp_message *m = &p.msg[k];
     hm_srv_fresh_id(srv, mids[k], sizeof mids[k], "imported", 16);
@@ -560,7 +561,7 @@ static void import_quads(hm_server *srv, hm_http_response *r, const char *who, c
                                0, 0, NULL};
   }
   hm_store_community c = {cid, name, NULL, who, now};
-  if (rc == HM_OK) rc = srv->st->vt->community_import(srv->st, &c, chans, p.nch, ph, p.nmem, sm, p.nmsg);
+  if (rc == HM_OK) rc = srv->st->vt->community_import(srv->st, &c, chans, p.nch, ph, nph, sm, p.nmsg);
   size_t imported = p.nmsg;
   for (size_t k = 0; payloads && k < p.nmsg; k++) hm_free(payloads[k]);
   hm_free(payloads);
