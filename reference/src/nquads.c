@@ -345,7 +345,12 @@ int hm_nq_parse(hm_nq_doc *out, const char *text, size_t len, const hm_nq_limits
   if (!out || (!text && len)) return HM_ERR_INVAL;
   memset(out, 0, sizeof *out);
   cursor c = {NULL, NULL, 0, &lim, err};
-  if (len && memchr(text, 0, len)) return fail(&c, HM_ERR_DECODE, "NUL byte in input");
+  const char *nul = len ? memchr(text, 0, len) : NULL;
+  if (nul) { /* name the line it is on, as for every other error (R-HTTP-15) */
+    c.line = 1;
+    for (const char *q = text; q < nul; q++) c.line += *q == '\n';
+    return fail(&c, HM_ERR_DECODE, "NUL byte in input");
+  }
   size_t cap = 0;
   const char *p = text, *end = text + len;
   int rc = HM_OK;

@@ -111,6 +111,11 @@ static void test_nq_parse_errors_line(void **state) {
   /* a NUL byte anywhere */
   hm_nq_doc d;
   assert_int_equal(hm_nq_parse(&d, "<a> <b> <c> .\0", 14, NULL, NULL), HM_ERR_DECODE);
+  /* ... is reported on its own line */
+  hm_nq_error ne;
+  assert_int_equal(hm_nq_parse(&d, "<a> <b> <c> .\r\n# c\n<a> <b> \"x\0\" .\n", 34, NULL, &ne), HM_ERR_DECODE);
+  assert_int_equal(ne.line, 3);
+  assert_string_equal(ne.message, "NUL byte in input");
 }
 
 static void test_nq_parse_limits(void **state) {

@@ -758,9 +758,8 @@ async def http_import_syntax(ctx):
     good = d.text().encode()
     n = len(d.lines) + 1
     attempts = [(what, good + bad + b"\n", f"Import failed: invalid bundle: line {n}: ") for what, bad in BAD_LINES]
-    # a raw NUL byte is refused before the text is split into lines: any line number is accepted there
     attempts.append(("a raw NUL byte in a literal", good + b'<urn:s> <urn:p> "a\x00b" .\n',
-                     "Import failed: invalid bundle: line "))
+                     f"Import failed: invalid bundle: line {n}: "))
     crlf = d.lines[:1] + ["# a comment", ""] + d.lines[1:]
     attempts.append(("a bad line after CRLF lines, a comment and a blank line",
                      ("\r\n".join(crlf) + "\r\n").encode() + b'<urn:s> <urn:p> "a\\qb" .\r\n',
