@@ -48,6 +48,13 @@ int hm_ed25519_sign(uint8_t sig[64], const uint8_t *msg, size_t len, const uint8
   return rc;
 }
 
+int hm_ed25519_sign_sk(uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t sk64[64]) {
+  if (!sig || !sk64 || (!msg && len)) return HM_ERR_INVAL;
+  if (ensure_sodium()) return HM_ERR_CRYPTO;
+  static const uint8_t empty[1] = {0};
+  return crypto_sign_detached(sig, NULL, msg ? msg : empty, len, sk64) == 0 ? HM_OK : HM_ERR_CRYPTO;
+}
+
 int hm_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t pk[32],
                       hm_ed25519_mode mode) {
   if (!sig || !pk || (!msg && len)) return HM_ERR_INVAL;

@@ -436,7 +436,7 @@ static void h_token_request(hm_frame *f) {
   hm_server *srv = f->srv;
   char *token = NULL, *text = NULL, id[200], ts[32];
   size_t len;
-  int rc = hm_token_issue(&token, NULL, f->conn->did, hm_srv_now(srv), HM_TOKEN_DEFAULT_TTL_MS, srv->key_seed);
+  int rc = hm_token_issue_sk(&token, NULL, f->conn->did, hm_srv_now(srv), HM_TOKEN_DEFAULT_TTL_MS, srv->key_sk);
   hm_json *p = rc == HM_OK ? hm_json_new_object() : NULL;
   if (rc == HM_OK && !p) rc = HM_ERR_NOMEM;
   set_str(p, "token", token, &rc);

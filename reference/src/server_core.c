@@ -335,9 +335,7 @@ int hm_server_new(hm_server **out, const hm_server_config *cfg, const hm_server_
     env->random(env->ctx, srv->key_seed, sizeof srv->key_seed);
     rc = srv->st->vt->secret_put(srv->st, IDENTITY_KEY_NAME, srv->key_seed);
   }
-  uint8_t sk[64];
-  if (rc == HM_OK) rc = hm_ed25519_seed_keypair(srv->key_pk, sk, srv->key_seed);
-  sodium_memzero(sk, sizeof sk);
+  if (rc == HM_OK) rc = hm_ed25519_seed_keypair(srv->key_pk, srv->key_sk, srv->key_seed);
   if (rc == HM_OK) rc = hm_didkey_encode(srv->did, sizeof srv->did, srv->key_pk);
   if (rc != HM_OK) {
     hm_server_free(srv);
@@ -402,6 +400,7 @@ void hm_server_free(hm_server *srv) {
   hm_free(srv->did_tab);
   hm_free(srv->timers);
   sodium_memzero(srv->key_seed, sizeof srv->key_seed);
+  sodium_memzero(srv->key_sk, sizeof srv->key_sk);
   hm_free(srv);
 }
 
@@ -867,7 +866,7 @@ static void auth_success(hm_server *srv, hm_server_conn *c, const char *did) {
   }
   int64_t now = hm_srv_now(srv);
   char *token = NULL;
-  int rc = hm_token_issue(&token, NULL, did, now, HM_TOKEN_DEFAULT_TTL_MS, srv->key_seed);
+  int rc = hm_token_issue_sk(&token, NULL, did, now, HM_TOKEN_DEFAULT_TTL_MS, srv->key_sk);
   char *d = rc == HM_OK ? hm_strdup(did) : NULL;
   hm_json *p = hm_json_new_object();
   if (rc == HM_OK && d && p) {

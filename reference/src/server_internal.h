@@ -99,6 +99,7 @@ struct hm_server {
   hm_store *st;
   uint8_t key_seed[32]; /* the server's identity key (R-CRY-TOK-3): tokens, capabilities */
   uint8_t key_pk[32];
+  uint8_t key_sk[64]; /* expanded secret key of key_seed (tokens are signed with it); wiped at free */
   char did[64];         /* the server's did:key */
   hm_server_conn *conns;
   size_t n_conns;

@@ -33,6 +33,17 @@ int hm_token_payload(char **json, size_t *len, const char *did, int64_t iat_ms, 
 int hm_token_issue(char **token, size_t *len, const char *did, int64_t iat_ms, int64_t ttl_ms,
                    const uint8_t server_seed[32]) {
   if (!token || !did || !server_seed) return HM_ERR_INVAL;
+  uint8_t pk[32], sk[64];
+  int rc = hm_ed25519_seed_keypair(pk, sk, server_seed);
+  if (rc == HM_OK) rc = hm_token_issue_sk(token, len, did, iat_ms, ttl_ms, sk);
+  else *token = NULL;
+  sodium_memzero(sk, sizeof sk);
+  return rc;
+}
+
+int hm_token_issue_sk(char **token, size_t *len, const char *did, int64_t iat_ms, int64_t ttl_ms,
+                      const uint8_t server_sk64[64]) {
+  if (!token || !did || !server_sk64) return HM_ERR_INVAL;
   *token = NULL;
   if (ttl_ms <= 0) ttl_ms = HM_TOKEN_DEFAULT_TTL_MS;
   if (iat_ms < 0 || iat_ms > JS_SAFE_MAX - ttl_ms) return HM_ERR_RANGE;
@@ -41,7 +52,7 @@ int hm_token_issue(char **token, size_t *len, const char *did, int64_t iat_ms, i
   int rc = hm_token_payload(&payload, &plen, did, iat_ms, iat_ms + ttl_ms);
   if (rc != HM_OK) return rc;
   uint8_t sig[64];
-  rc = hm_ed25519_sign(sig, (const uint8_t *)payload, plen, server_seed);
+  rc = hm_ed25519_sign_sk(sig, (const uint8_t *)payload, plen, server_sk64);
   if (rc == HM_OK) {
     size_t l1 = hm_base64_encoded_len(plen, 0), l2 = hm_base64_encoded_len(64, 0);
     char *out = l1 && l2 ? hm_malloc(l1 + l2) : NULL; /* (l1-1) + '.' + (l2-1) + NUL */

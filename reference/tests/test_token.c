@@ -35,6 +35,14 @@ static void test_token_issue_known_answer(void **state) {
   assert_int_equal(hm_token_issue(&tok, &len, DID, IAT, 0, seed), HM_OK);
   assert_string_equal(tok, WANT);
   assert_int_equal(len, strlen(WANT));
+  /* the same token from the expanded key the server keeps */
+  uint8_t pk2[32], sk[64];
+  assert_int_equal(hm_ed25519_seed_keypair(pk2, sk, seed), HM_OK);
+  char *tok2 = NULL;
+  assert_int_equal(hm_token_issue_sk(&tok2, NULL, DID, IAT, 0, sk), HM_OK);
+  assert_string_equal(tok2, WANT);
+  hm_free(tok2);
+  assert_int_equal(hm_token_issue_sk(&tok2, NULL, DID, IAT, 0, NULL), HM_ERR_INVAL);
   char *p = NULL;
   assert_int_equal(hm_token_payload(&p, NULL, DID, IAT, IAT + HM_TOKEN_DEFAULT_TTL_MS), HM_OK);
   char want[200];

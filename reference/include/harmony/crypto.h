@@ -53,6 +53,11 @@ int hm_ed25519_seed_keypair(uint8_t pk[32], uint8_t sk64[64], const uint8_t seed
  * Returns HM_OK, HM_ERR_INVAL, or HM_ERR_CRYPTO. */
 int hm_ed25519_sign(uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t seed[32]);
 
+/* The same signature with the 64-byte secret key sk64 of hm_ed25519_seed_keypair, for a
+ * signer that keeps its expanded key (the server: one key derivation fewer per token).
+ * Returns HM_OK, HM_ERR_INVAL, or HM_ERR_CRYPTO. */
+int hm_ed25519_sign_sk(uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t sk64[64]);
+
 typedef enum {
   /* libsodium crypto_sign_verify_detached rules: canonical S < L, canonical
    * non-small-order R and A, cofactorless equation. Used by the hardened profile. */

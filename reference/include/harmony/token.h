@@ -44,10 +44,14 @@ typedef struct {
 } hm_token_claims;
 
 /* Issue a token for did (non-empty printable ASCII, no spaces) at iat_ms, expiring at iat_ms + ttl_ms
- * (ttl_ms <= 0 selects the 7-day default), signed with the server's Ed25519 seed.
+ * (ttl_ms <= 0 selects the 7-day default), signed with the server's Ed25519 secret key
+ * (sk64 as from hm_ed25519_seed_keypair).
  * *token is hm_malloc'd and NUL-terminated (free with hm_free); *len (may be NULL)
  * gets its length. Times must be in 0..2^53 (JS-safe integers).
  * Returns HM_OK, HM_ERR_INVAL, HM_ERR_RANGE or HM_ERR_NOMEM. */
+int hm_token_issue_sk(char **token, size_t *len, const char *did, int64_t iat_ms, int64_t ttl_ms,
+                      const uint8_t server_sk64[64]);
+/* As hm_token_issue_sk, with the server's seed (the key is derived for this call and wiped). */
 int hm_token_issue(char **token, size_t *len, const char *did, int64_t iat_ms, int64_t ttl_ms,
                    const uint8_t server_seed[32]);
 
