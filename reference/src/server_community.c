@@ -1360,7 +1360,7 @@ static int zcap_ok(hm_frame *f, const hm_json *proof, const char *chid) {
   }
   if (ok) { /* one frame per invocation: remember its signature for 2W */
     char key[200];
-    snprintf(key, sizeof key, "zcap:%.180s", pv);
+    snprintf(key, sizeof key, "zcap:%.*s", hm_utf8_prefix(pv, 180), pv);
     ok = srv->st->vt->replay_add(srv->st, key, now + 2 * w, now) == HM_OK;
   }
   hm_json_free(chain);
@@ -1721,7 +1721,7 @@ static int is_creator(hm_server *srv, const char *cid, const char *did, int *yes
 
 static void frame_ts(hm_frame *f, char ts[32]) {
   if (f->timestamp)
-    snprintf(ts, 32, "%.31s", f->timestamp);
+    snprintf(ts, 32, "%.*s", hm_utf8_prefix(f->timestamp, 31), f->timestamp);
   else
     hm_srv_now_iso(f->srv, ts);
 }
@@ -3706,7 +3706,7 @@ static void h_media_upload(hm_frame *f) {
   for (size_t i = 0; i < sizeof media_mimes / sizeof media_mimes[0]; i++) allowed |= !strcmp(mime, media_mimes[i]);
   if (!allowed) {
     char msg[200];
-    snprintf(msg, sizeof msg, "MIME type not allowed: %.150s", mime);
+    snprintf(msg, sizeof msg, "MIME type not allowed: %.*s", hm_utf8_prefix(mime, 150), mime);
     hm_frame_error(f, "INVALID_MIME_TYPE", msg);
     goto out;
   }

@@ -80,6 +80,14 @@ size_t hm_utf16_len(const char *s, size_t len) {
   return n;
 }
 
+int hm_utf8_prefix(const char *s, size_t max) {
+  size_t n = strnlen(s, max + 1);
+  if (n <= max) return (int)n;
+  n = max;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* s[n] continues a character */
+  return (int)n;
+}
+
 /* Strict UTF-8 (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */
 static int utf8_valid(const uint8_t *s, size_t len) {
   size_t i = 0;

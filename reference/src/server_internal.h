@@ -222,4 +222,9 @@ int hm_srv_has_permission(hm_server *srv, const char *community_id, const char *
 /* UTF-16 length of WTF-8 text (a 4-byte sequence counts 2). */
 size_t hm_utf16_len(const char *s, size_t len);
 
+/* Length of the longest prefix of s (NUL-terminated, WTF-8) of at most max bytes that does
+ * not end inside a character: quote client text with "%.*s" and this, never "%.Ns", which
+ * can cut a multi-byte character and make the frame unbuildable (wire fuzzer: 1011). */
+int hm_utf8_prefix(const char *s, size_t max);
+
 #endif

@@ -77,9 +77,10 @@ async def media_broadcast(ctx):
 
 @case("MEDIA-003", area="media", reqs=["R-MEDIA-3"], types=["media.upload.request/c2s", "error/s2c"],
       title="Invalid size, MIME type, too large a file and missing data are refused with upstream's codes and texts",
-      sends="uploads with size 'big'; mimeType text/html; size 10485761; no data",
+      sends="uploads with size 'big'; mimeType text/html; size 10485761; no data; a mimeType of 50 emoji",
       expects="INVALID_PAYLOAD 'Invalid file size', INVALID_MIME_TYPE 'MIME type not allowed: text/html', "
-              "FILE_TOO_LARGE 'File exceeds 10MB limit', MISSING_DATA 'No file data provided'; nothing broadcast")
+              "FILE_TOO_LARGE 'File exceeds 10MB limit', MISSING_DATA 'No file data provided'; for the emoji type "
+              "INVALID_MIME_TYPE quoting a whole-character prefix of it; nothing broadcast")
 async def media_refusals(ctx):
     w = await world(ctx, names=("bob",))
     owner = w["owner"]
@@ -93,6 +94,14 @@ async def media_refusals(ctx):
         await owner.send("media.upload.request", p)
         e = await owner.expect_error(code)
         ctx.check(err_text(e) == text, f"{code}: message {err_text(e)!r}, expected {text!r}")
+    # a long non-ASCII MIME type: the quoted text may be shortened, but never cut inside a
+    # character (the error frame must still be built and sent; the wire fuzzer once got 1011)
+    mime = "\U0001F600" * 50
+    await owner.send("media.upload.request", dict(base, mimeType=mime))
+    e = await owner.expect_error("INVALID_MIME_TYPE")
+    t, head = err_text(e), "MIME type not allowed: "
+    ctx.check(t.startswith(head) and len(t) > len(head) and mime.startswith(t[len(head):]),
+              f"INVALID_MIME_TYPE for a 50-emoji type: message {t!r}")
     await expect_silence(w.conns.values(), ["media.upload.complete"])
 
 
