@@ -760,7 +760,6 @@ static void h_community_info(hm_frame *f) {
   reply(f, rc, "community.info.response", p);
 }
 
-static int is_creator(hm_server *srv, const char *cid, const char *did, int *yes);
 
 /* ---- moderation (moderation.md) ------------------------------------------------------------ */
 
@@ -1089,7 +1088,7 @@ static int vc_requirement_met(hm_frame *f, const hm_json *types) {
         srv->st->vt->member_get(srv->st, f->community_id, issuer, NULL, NULL) == HM_OK)
       trusted = 1;
     int creator = 0;
-    if (is_creator(srv, f->community_id, issuer, &creator) == HM_OK && creator) trusted = 1;
+    if (hm_srv_is_creator(srv, f->community_id, issuer, &creator) == HM_OK && creator) trusted = 1;
     for (size_t i = 0; i < srv->cfg.n_trusted_issuers; i++)
       if (!strcmp(srv->cfg.trusted_issuers[i], issuer)) trusted = 1;
   }
@@ -1709,7 +1708,7 @@ int hm_srv_has_permission(hm_server *srv, const char *cid, const char *did, cons
   return rc;
 }
 
-static int is_creator(hm_server *srv, const char *cid, const char *did, int *yes) {
+int hm_srv_is_creator(hm_server *srv, const char *cid, const char *did, int *yes) {
   community_copy cc;
   int rc = community_load(srv, cid, &cc);
   if (rc != HM_OK) return rc;
@@ -1799,7 +1798,7 @@ static int target_ok(hm_frame *f, const char *target, const char *self_msg, int 
     hm_frame_error(f, "INVALID", self_msg);
     return 0;
   }
-  int creator = 0, rc = is_creator(srv, f->community_id, target, &creator);
+  int creator = 0, rc = hm_srv_is_creator(srv, f->community_id, target, &creator);
   if (rc == HM_OK && creator) {
     hm_frame_error(f, "FORBIDDEN", "Cannot act against the community owner");
     return 0;
@@ -2477,7 +2476,7 @@ static void role_assignment(hm_frame *f, int assign) {
   hm_server *srv = f->srv;
   const char *target = pstr_of(f->payload, "memberDID");
   if (!assign) {
-    int creator = 0, rc = is_creator(srv, f->community_id, target, &creator);
+    int creator = 0, rc = hm_srv_is_creator(srv, f->community_id, target, &creator);
     if (rc == HM_OK && creator && strcmp(target, f->conn->did) != 0) {
       hm_frame_error(f, "FORBIDDEN", "Cannot act against the community owner");
       return;

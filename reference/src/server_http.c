@@ -618,18 +618,6 @@ static void migration_import(hm_server *srv, const hm_http_request *q, hm_http_r
 /* ---- linking an imported member to a DID (R-HTTP-22, R-COMM-38) ---------------------- */
 
 typedef struct {
-  char *creator;
-  int found;
-} creator_ctx;
-
-static int creator_cb(void *ctx, const hm_store_community *c) {
-  creator_ctx *cc = ctx;
-  cc->creator = hm_strdup(c->creator);
-  cc->found = 1;
-  return 1;
-}
-
-typedef struct {
   const char *discord_id;
   char *name;
 } ph_find;
@@ -647,22 +635,20 @@ static void migration_reconcile(hm_server *srv, const hm_http_request *q, hm_htt
   const char *cid = hm_json_string(hm_json_object_getc(b, "communityId"), NULL);
   const char *discord = hm_json_string(hm_json_object_getc(b, "discordUserId"), NULL);
   const char *did = hm_json_string(hm_json_object_getc(b, "did"), NULL);
-  creator_ctx cc = {NULL, 0};
   ph_find f = {discord, NULL};
-  int rc;
+  int rc, creator = 0;
   if (!cid || !*cid || !discord || !*discord || !did || !*did || strlen(cid) > 256 || strlen(discord) > 64 ||
       strlen(did) > 256) {
     reply_error(r, 400, "Missing required fields: communityId, discordUserId, did");
     goto out;
   }
-  rc = srv->st->vt->community_get(srv->st, cid, creator_cb, &cc);
-  if (rc == HM_OK && cc.found && !cc.creator) rc = HM_ERR_NOMEM;
-  if (rc == HM_ERR_NOT_FOUND || (rc == HM_OK && !cc.found)) {
+  rc = hm_srv_is_creator(srv, cid, who, &creator);
+  if (rc == HM_ERR_NOT_FOUND) {
     reply_error(r, 404, "Community not found");
     goto out;
   }
   if (rc != HM_OK) goto internal;
-  if (strcmp(cc.creator, who)) {
+  if (!creator) {
     reply_error(r, 403, "Only the community creator can link imported members");
     goto out;
   }
@@ -720,7 +706,6 @@ static void migration_reconcile(hm_server *srv, const hm_http_request *q, hm_htt
 internal:
   reply_error(r, 500, "Internal error");
 out:
-  hm_free(cc.creator);
   hm_free(f.name);
   hm_json_free(b);
 }

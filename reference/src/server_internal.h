@@ -219,6 +219,9 @@ void hm_srv_presence(hm_server *srv, const char *did, const char *status, const 
 /* *held = 1 when did holds perm ("admin" or a permission name) in community_id. */
 int hm_srv_has_permission(hm_server *srv, const char *community_id, const char *did, const char *perm, int *held);
 
+/* *yes = 1 when did created community_id. HM_ERR_NOT_FOUND for an unknown community. */
+int hm_srv_is_creator(hm_server *srv, const char *community_id, const char *did, int *yes);
+
 /* UTF-16 length of WTF-8 text (a 4-byte sequence counts 2). */
 size_t hm_utf16_len(const char *s, size_t len);
 
