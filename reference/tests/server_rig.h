@@ -172,6 +172,40 @@ static const char *pstr(const hm_json *f, const char *key) {
   return hm_json_string(hm_json_object_getc(hm_json_object_getc(f, "payload"), key), NULL);
 }
 
+/* A connection authenticated by a fresh VP; returns the session token (caller frees). */
+static hm_server_conn *login(rig *r, peer *p, const ident *who, char **token) {
+  hm_server_conn *c = hm_server_conn_open(r->srv, p);
+  assert_non_null(c);
+  F.now += 1; /* a new VP per login (distinct created) */
+  feed_free(r, c, envelope("auth-1", "sync.state", who->id.did, vp_for(who, F.now)));
+  assert_int_equal(p->close_code, 0);
+  assert_true(p->n >= 1);
+  hm_json *f = frame(p, 0);
+  assert_true(hm_json_string_is(hm_json_object_getc(f, "type"), "sync.response"));
+  assert_int_equal(hm_json_kind_of(hm_json_object_getc(hm_json_object_getc(f, "payload"), "authenticated")),
+                   HM_JSON_TRUE);
+  assert_string_equal(pstr(f, "did"), who->id.did);
+  if (token) *token = strdup(pstr(f, "sessionToken"));
+  hm_json_free(f);
+  assert_string_equal(hm_server_conn_did(c), who->id.did);
+  return c;
+}
+
+static hm_json *obj(const char *json) {
+  hm_json *v = NULL;
+  assert_int_equal(hm_json_parse(&v, json, strlen(json), 0, NULL), HM_OK);
+  return v;
+}
+
+static void join(rig *r, hm_server_conn *c, peer *p, const char *cid) {
+  char pl[256];
+  snprintf(pl, sizeof pl, "{\"communityId\":\"%s\"}", cid);
+  size_t before = p->n;
+  feed_free(r, c, envelope("join-1", "community.join", NULL, obj(pl)));
+  assert_int_equal(p->n, before + 1);
+  assert_true(frame_is(p, before, "community.updated"));
+}
+
 #pragma GCC diagnostic pop
 
 #endif
