@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "bench_env.h"
 #include "harmony/alloc.h"
 #include "harmony/crypto.h"
 #include "harmony/did.h"
@@ -185,33 +186,12 @@ static int gcm_openssl(void *p) {
 }
 
 static void env_line(void) {
-  char cpu[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    char line[512];
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *v = strchr(line, ':');
-        if (v) {
-          v += 2;
-          v[strcspn(v, "\n")] = 0;
-          for (char *q = v; *q; q++)
-            if (*q == ',') *q = ';';
-          snprintf(cpu, sizeof cpu, "%s", v);
-        }
-        break;
-      }
-    fclose(f);
-  }
-  struct utsname u;
-  uname(&u);
-  time_t t = time(NULL);
-  char date[32];
-  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-  printf("# env,date=%s,host=%s %s %s,cpu=%s,online_cpus=%ld,loadavg_note=shared machine,libsodium=%s,"
+  char machine[512];
+  bench_env_machine(machine, sizeof machine);
+  printf("# env,%s,loadavg_note=shared machine,libsodium=%s,"
          "openssl=%s,jansson=%s,compiler=%s,flags=%s,samples=%d\n",
-         date, u.sysname, u.release, u.machine, cpu, sysconf(_SC_NPROCESSORS_ONLN), sodium_version_string(),
-         OpenSSL_version(OPENSSL_VERSION), JANSSON_VERSION, __VERSION__, HM_BENCH_FLAGS, g_samples);
+         machine, sodium_version_string(), OpenSSL_version(OPENSSL_VERSION), JANSSON_VERSION, __VERSION__,
+         HM_BENCH_FLAGS, g_samples);
 }
 
 static char *make_json_doc(size_t *len) {

@@ -47,6 +47,7 @@
 
 #include <sodium.h>
 
+#include "bench_env.h"
 #include "harmony/alloc.h"
 #include "harmony/codec.h"
 #include "harmony/crypto.h"
@@ -386,33 +387,10 @@ static void group_rows(int n) {
 }
 
 static void env_line(void) {
-  char cpu[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    char line[512];
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *v = strchr(line, ':');
-        if (v) {
-          v += 2;
-          v[strcspn(v, "\n")] = 0;
-          for (char *q = v; *q; q++)
-            if (*q == ',') *q = ';';
-          snprintf(cpu, sizeof cpu, "%s", v);
-        }
-        break;
-      }
-    fclose(f);
-  }
-  struct utsname u;
-  uname(&u);
-  time_t t = time(NULL);
-  char date[32];
-  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-  printf("# env,date=%s,host=%s %s %s,cpu=%s,online_cpus=%ld,loadavg_note=shared machine,libsodium=%s,"
-         "compiler=%s,flags=%s,max_samples=%d,max_group=%d\n",
-         date, u.sysname, u.release, u.machine, cpu, sysconf(_SC_NPROCESSORS_ONLN), sodium_version_string(),
-         __VERSION__, HM_BENCH_FLAGS, g_samples, g_max);
+  char machine[512];
+  bench_env_machine(machine, sizeof machine);
+  printf("# env,%s,loadavg_note=shared machine,libsodium=%s,compiler=%s,flags=%s,max_samples=%d,max_group=%d\n",
+         machine, sodium_version_string(), __VERSION__, HM_BENCH_FLAGS, g_samples, g_max);
 }
 
 int main(int argc, char **argv) {
