@@ -2,8 +2,11 @@
 #include "harmony/crypto.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
+
+#include "harmony/alloc.h"
 
 /* libsodium must be initialised once before use; sodium_init is idempotent and
  * thread-safe, so every entry point that needs it simply calls this. */
@@ -55,9 +58,119 @@ int hm_ed25519_sign_sk(uint8_t sig[64], const uint8_t *msg, size_t len, const ui
   return crypto_sign_detached(sig, NULL, msg ? msg : empty, len, sk64) == 0 ? HM_OK : HM_ERR_CRYPTO;
 }
 
+/* ---- the verification memo (see crypto.h) ----
+ * A direct-mapped table of keyed BLAKE2b-256 digests of (mode || pk || sig || len || msg)
+ * for signatures that verified OK on a producer thread. Only successes are stored; a hit
+ * removes the entry. A collision in the table evicts the older entry (which then simply
+ * misses and is verified again). */
+static pthread_mutex_t memo_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t (*memo_tab)[32]; /* memo_n digests; all-zero = empty */
+static size_t memo_n;
+static uint64_t memo_epoch; /* bumped at every enable / disable: a digest is only valid in its epoch */
+static uint8_t memo_key[crypto_generichash_KEYBYTES];
+static _Thread_local int memo_producer;
+static uint64_t memo_hits, memo_stored;
+
+int hm_ed25519_memo_enable(size_t slots) {
+  if (ensure_sodium()) return HM_ERR_CRYPTO;
+  uint8_t(*tab)[32] = NULL;
+  if (slots) {
+    if (slots > ((size_t)1 << 24)) return HM_ERR_INVAL;
+    tab = hm_calloc(slots, sizeof *tab);
+    if (!tab) return HM_ERR_NOMEM;
+  }
+  pthread_mutex_lock(&memo_mu);
+  uint8_t(*old)[32] = memo_tab;
+  size_t oldn = memo_n;
+  memo_tab = tab;
+  memo_n = slots;
+  memo_epoch++;
+  if (slots) randombytes_buf(memo_key, sizeof memo_key);
+  else sodium_memzero(memo_key, sizeof memo_key);
+  pthread_mutex_unlock(&memo_mu);
+  if (old) {
+    sodium_memzero(old, oldn * sizeof *old);
+    hm_free(old);
+  }
+  return HM_OK;
+}
+
+void hm_ed25519_memo_producer(int on) { memo_producer = on ? 1 : 0; }
+
+void hm_ed25519_memo_stats(uint64_t *hits, uint64_t *stored) {
+  pthread_mutex_lock(&memo_mu);
+  if (hits) *hits = memo_hits;
+  if (stored) *stored = memo_stored;
+  pthread_mutex_unlock(&memo_mu);
+}
+
+static void memo_digest(uint8_t d[32], const uint8_t key[crypto_generichash_KEYBYTES], hm_ed25519_mode mode,
+                        const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t pk[32]) {
+  crypto_generichash_state st;
+  uint8_t m = (uint8_t)mode, l[8];
+  for (int i = 0; i < 8; i++) l[i] = (uint8_t)((uint64_t)len >> (8 * i));
+  crypto_generichash_init(&st, key, crypto_generichash_KEYBYTES, 32);
+  crypto_generichash_update(&st, &m, 1);
+  crypto_generichash_update(&st, pk, 32);
+  crypto_generichash_update(&st, sig, 64);
+  crypto_generichash_update(&st, l, sizeof l);
+  if (len) crypto_generichash_update(&st, msg, len);
+  crypto_generichash_final(&st, d, 32);
+  if (sodium_is_zero(d, 32)) d[0] = 1; /* all-zero marks an empty slot */
+}
+
+static size_t memo_slot(const uint8_t d[32], size_t n) {
+  uint64_t x = 0;
+  for (int i = 0; i < 8; i++) x |= (uint64_t)d[i] << (8 * i);
+  return (size_t)(x % n);
+}
+
+static int ed25519_verify_raw(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t pk[32],
+                              hm_ed25519_mode mode);
+
 int hm_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t pk[32],
                       hm_ed25519_mode mode) {
   if (!sig || !pk || (!msg && len)) return HM_ERR_INVAL;
+  if (mode != HM_ED25519_ZIP215 && mode != HM_ED25519_STRICT) return HM_ERR_INVAL;
+  uint8_t d[32];
+  int have = 0;
+  uint64_t epoch = 0;
+  pthread_mutex_lock(&memo_mu);
+  if (memo_n) {
+    uint8_t key[crypto_generichash_KEYBYTES];
+    memcpy(key, memo_key, sizeof key);
+    epoch = memo_epoch;
+    pthread_mutex_unlock(&memo_mu);
+    memo_digest(d, key, mode, sig, msg, len, pk); /* hashed outside the lock */
+    sodium_memzero(key, sizeof key);
+    have = 1;
+    pthread_mutex_lock(&memo_mu);
+    if (memo_n && memo_epoch == epoch) {
+      uint8_t *e = memo_tab[memo_slot(d, memo_n)];
+      if (sodium_memcmp(e, d, 32) == 0) {
+        sodium_memzero(e, 32); /* one-shot */
+        memo_hits++;
+        pthread_mutex_unlock(&memo_mu);
+        return HM_OK;
+      }
+    }
+  }
+  pthread_mutex_unlock(&memo_mu);
+  int rc = ed25519_verify_raw(sig, msg, len, pk, mode);
+  if (rc == HM_OK && have && memo_producer) {
+    pthread_mutex_lock(&memo_mu);
+    /* a disable / re-enable since d was computed changed the key: then d is useless */
+    if (memo_n && memo_epoch == epoch) {
+      memcpy(memo_tab[memo_slot(d, memo_n)], d, 32);
+      memo_stored++;
+    }
+    pthread_mutex_unlock(&memo_mu);
+  }
+  return rc;
+}
+
+static int ed25519_verify_raw(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t pk[32],
+                              hm_ed25519_mode mode) {
   if (mode == HM_ED25519_ZIP215) return hm_ed25519_verify_zip215(sig, msg, len, pk);
   if (mode != HM_ED25519_STRICT) return HM_ERR_INVAL;
   if (ensure_sodium()) return HM_ERR_CRYPTO;

@@ -81,6 +81,24 @@ typedef enum {
 HM_WARN_UNUSED int hm_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
                                      const uint8_t pk[32], hm_ed25519_mode mode);
 
+/* The verification memo (off by default; harmonyd turns it on in main()). When enabled,
+ * hm_ed25519_verify first looks up a keyed BLAKE2b-256 digest of (mode byte || pk || sig ||
+ * 64-bit length || msg): on a hit it removes the entry (one-shot) and returns HM_OK without
+ * verifying; on a miss it verifies as usual and, only if the result is HM_OK AND the calling
+ * thread has declared itself a producer, stores the digest. Failures are never stored, so
+ * the memo can only skip work that was already done and succeeded on the same inputs.
+ * The table is bounded (slots entries, direct-mapped: a colliding newer entry evicts the
+ * older one); one mutex guards it.
+ * hm_ed25519_memo_enable(slots): slots > 0 enables (and clears) it, 0 disables it and wipes
+ * the table. Returns HM_OK, HM_ERR_NOMEM, HM_ERR_INVAL (slots > 2^24), HM_ERR_CRYPTO. */
+HM_WARN_UNUSED int hm_ed25519_memo_enable(size_t slots);
+
+/* Mark the calling thread as a memo producer (on != 0) or not (the default). Thread-local. */
+void hm_ed25519_memo_producer(int on);
+
+/* Counters since the process started: lookups that hit, digests stored (either may be NULL). */
+void hm_ed25519_memo_stats(uint64_t *hits, uint64_t *stored);
+
 /* Point decoding as upstream's noble does it for ZIP-215 (y may be >= p).
  * Returns HM_OK if pk decodes to a curve point, HM_ERR_WEAK_KEY otherwise.
  * If canonical is non-NULL it receives 1 when pk is the canonical encoding
