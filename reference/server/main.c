@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -52,9 +53,11 @@
 #include "harmony/alloc.h"
 #include "harmony/crypto.h"
 #include "harmony/http1.h"
+#include "harmony/json.h"
 #include "harmony/server.h"
 #include "harmony/server_config.h"
 #include "harmony/store.h"
+#include "harmony/vc.h"
 #include "harmony/ws_frame.h"
 
 #define HARMONYD_VERSION "0.1.0"
@@ -144,7 +147,7 @@ static int64_t mono_ms(void) {
 
 /* ---- connections -------------------------------------------------------------------- */
 
-enum { K_LISTEN_WS = 1, K_LISTEN_HTTP, K_SIGNAL, K_CURL, K_CONN };
+enum { K_LISTEN_WS = 1, K_LISTEN_HTTP, K_SIGNAL, K_CURL, K_CONN, K_VERIFY };
 
 typedef struct {
   int kind;
@@ -168,6 +171,7 @@ struct conn {
   unsigned dirty : 1, on_reap : 1, dead : 1, epollout : 1, closing : 1, in_paused : 1, on_resume : 1;
   conn *resume_next; /* HTTP input left to process once the output drained */
   int wr_err; /* errno of the last write, 0 = none */
+  int vp_slot1; /* 1 + index of the login job holding this connection's input; 0 = none */
   uint8_t *in;
   size_t in_len, in_cap;
   uint8_t *out;
@@ -477,6 +481,184 @@ static void http_dispatch(conn *c, const hm_http1_request *q, const uint8_t *bod
   hm_free(auth);
 }
 
+/* ---- login signatures on a second core ----------------------------------------------
+ * A VP login costs two Ed25519 verifications (the presentation's proof and the credential's),
+ * about half of the main thread's work per login. When a text frame containing "sync.state"
+ * arrives on a connection the core has not authenticated yet, the shell holds it: it stops
+ * reading that connection (later bytes stay in its input buffer, in order) and gives a copy
+ * of the frame to the verifier thread, which parses it and runs the same hm_vp_verify as the
+ * core (hardened profile, same freshness and trusted issuers; no replay or revocation
+ * callbacks, those are the core's state) as an Ed25519 memo producer. Its verdict is thrown
+ * away: its only effect is that the successful verifications are in the memo (crypto.h).
+ * When the job is done (eventfd), the main thread, inside the iteration's store batch, hands
+ * the held frame to hm_server_conn_frame, whose unchanged login finds the two signatures in
+ * the memo, then resumes decoding the connection's input. The core decides exactly as before;
+ * only successful verifications of identical bytes are ever skipped. At most VP_JOBS logins
+ * are in flight; beyond that a login is verified inline. HARMONYD_VERIFY_THREAD=0 turns the
+ * thread (and the memo) off. The worker touches only its copy of the frame and pure library
+ * functions (json, did, vc, crypto; the allocator hooks are set only by unit tests). */
+#define VP_JOBS 256
+typedef struct {
+  uint8_t *text; /* the held frame (owned; the worker only reads it while the job is queued) */
+  size_t len;
+  conn *c;       /* main thread only; NULL once the connection was freed */
+} vp_job;
+static vp_job g_vj[VP_JOBS];
+static int g_vfree[VP_JOBS];            /* free slots (main thread only) */
+static size_t g_vfree_n;
+static int g_vq[VP_JOBS], g_vd[VP_JOBS]; /* queued for the worker / done: guarded by g_vm */
+static size_t g_vq_head, g_vq_n, g_vd_n;
+static int g_v_on, g_v_quit;
+static pthread_t g_vthr;
+static pthread_mutex_t g_vm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_vc = PTHREAD_COND_INITIALIZER;
+static io_tag g_vtag = {K_VERIFY, -1}; /* the eventfd */
+static const hm_server_config *g_vcfg;
+
+static void ws_input(conn *c);
+
+static void vp_verify_copy(const uint8_t *text, size_t len) {
+  hm_json *env = NULL;
+  hm_json_parse_info info = {0};
+  info.max_depth = 64;
+  if (hm_json_parse(&env, (const char *)text, len, 0, &info) != HM_OK) return;
+  hm_json *vp = hm_json_object_getc(env, "payload");
+  if (hm_json_string_is(hm_json_object_getc(env, "type"), "sync.state") && hm_json_kind_of(vp) == HM_JSON_OBJECT) {
+    hm_verify_opts o = {0};
+    o.profile = HM_PROFILE_HARDENED;
+    o.now_ms = wall_ms();
+    o.freshness_s = g_vcfg->vp_freshness_s;
+    o.trusted_issuers = g_vcfg->trusted_issuers;
+    o.n_trusted_issuers = g_vcfg->n_trusted_issuers;
+    hm_verify_result res = {0, "ok", -1};
+    int rc = hm_vp_verify(vp, &o, &res);
+    (void)rc; /* the verdict is the core's; this run only fills the memo */
+  }
+  hm_json_free(env);
+}
+
+static void *verifier_main(void *arg) {
+  (void)arg;
+  hm_ed25519_memo_producer(1);
+  pthread_mutex_lock(&g_vm);
+  for (;;) {
+    while (!g_vq_n && !g_v_quit) pthread_cond_wait(&g_vc, &g_vm);
+    if (g_v_quit) break;
+    int i = g_vq[g_vq_head];
+    g_vq_head = (g_vq_head + 1) % VP_JOBS;
+    g_vq_n--;
+    const uint8_t *text = g_vj[i].text;
+    size_t len = g_vj[i].len;
+    pthread_mutex_unlock(&g_vm);
+    vp_verify_copy(text, len);
+    pthread_mutex_lock(&g_vm);
+    g_vd[g_vd_n++] = i;
+    uint64_t one = 1;
+    ssize_t w = write(g_vtag.fd, &one, sizeof one);
+    (void)w; /* only fails when the counter would overflow: then it is non-zero anyway */
+  }
+  pthread_mutex_unlock(&g_vm);
+  return NULL;
+}
+
+static void verifier_start(const hm_server_config *cfg) {
+  const char *e = getenv("HARMONYD_VERIFY_THREAD");
+  if ((e && strcmp(e, "0") == 0) || sysconf(_SC_NPROCESSORS_ONLN) < 2) return;
+  g_vcfg = cfg;
+  for (int i = 0; i < VP_JOBS; i++) g_vfree[i] = VP_JOBS - 1 - i;
+  g_vfree_n = VP_JOBS;
+  g_vtag.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g_vtag};
+  if (g_vtag.fd < 0 || epoll_ctl(g_ep, EPOLL_CTL_ADD, g_vtag.fd, &ev) != 0 || hm_ed25519_memo_enable(4096) != HM_OK ||
+      pthread_create(&g_vthr, NULL, verifier_main, NULL) != 0) {
+    logf_(HM_LOG_WARN, "no login verifier thread (%s); logins are verified inline", strerror(errno));
+    if (g_vtag.fd >= 0) close(g_vtag.fd);
+    g_vtag.fd = -1;
+    if (hm_ed25519_memo_enable(0) != HM_OK) logf_(HM_LOG_WARN, "cannot disable the verification memo");
+    return;
+  }
+  g_v_on = 1;
+}
+
+static void verifier_stop(void) {
+  if (!g_v_on) return;
+  pthread_mutex_lock(&g_vm);
+  g_v_quit = 1;
+  pthread_cond_signal(&g_vc);
+  pthread_mutex_unlock(&g_vm);
+  pthread_join(g_vthr, NULL);
+  g_v_on = 0;
+  uint64_t hits, stored;
+  hm_ed25519_memo_stats(&hits, &stored);
+  logf_(HM_LOG_INFO, "login verifier: %" PRIu64 " signatures verified ahead, %" PRIu64 " used by the core", stored,
+        hits);
+  for (int i = 0; i < VP_JOBS; i++) {
+    hm_free(g_vj[i].text);
+    g_vj[i].text = NULL;
+  }
+  close(g_vtag.fd);
+  g_vtag.fd = -1;
+  if (hm_ed25519_memo_enable(0) != HM_OK) logf_(HM_LOG_WARN, "cannot disable the verification memo");
+}
+
+/* Hold a login frame of an unauthenticated connection for the verifier. Returns 1 when held. */
+static int vp_hold(conn *c, const uint8_t *data, size_t len) {
+  if (!g_v_on || !g_vfree_n || hm_server_conn_did(c->core) || !memmem(data, len, "\"sync.state\"", 12)) return 0;
+  uint8_t *copy = hm_malloc(len);
+  if (!copy) return 0;
+  memcpy(copy, data, len);
+  int i = g_vfree[--g_vfree_n];
+  g_vj[i].c = c;
+  pthread_mutex_lock(&g_vm);
+  g_vj[i].text = copy;
+  g_vj[i].len = len;
+  g_vq[(g_vq_head + g_vq_n) % VP_JOBS] = i;
+  g_vq_n++;
+  pthread_cond_signal(&g_vc);
+  pthread_mutex_unlock(&g_vm);
+  c->vp_slot1 = i + 1;
+  set_events(c, c->epollout, 1);
+  return 1;
+}
+
+/* A connection is freed: its job, if any, finishes without it. */
+static void vp_forget(conn *c) {
+  if (c->vp_slot1) g_vj[c->vp_slot1 - 1].c = NULL;
+  c->vp_slot1 = 0;
+}
+
+/* The eventfd fired (inside the store batch): dispatch the held frames of finished jobs, then
+ * the input queued behind them. */
+static void vp_done(void) {
+  uint64_t v;
+  ssize_t r = read(g_vtag.fd, &v, sizeof v);
+  (void)r;
+  int done[VP_JOBS];
+  pthread_mutex_lock(&g_vm);
+  size_t n = g_vd_n;
+  memcpy(done, g_vd, n * sizeof done[0]);
+  g_vd_n = 0;
+  pthread_mutex_unlock(&g_vm);
+  for (size_t k = 0; k < n; k++) {
+    vp_job *j = &g_vj[done[k]];
+    conn *c = j->c;
+    uint8_t *text = j->text;
+    size_t len = j->len;
+    j->c = NULL;
+    j->text = NULL;
+    g_vfree[g_vfree_n++] = done[k];
+    if (c && !c->dead) {
+      c->vp_slot1 = 0;
+      if (!c->closing) hm_server_conn_frame(g_srv, c->core, text, len, 0);
+      set_events(c, c->epollout, 0);
+      if (!c->dead && !c->closing && c->state == ST_WS) ws_input(c);
+    } else if (c) {
+      c->vp_slot1 = 0;
+    }
+    hm_free(text);
+  }
+}
+
 /* ---- input -------------------------------------------------------------------------- */
 
 static void consume(conn *c, size_t n) {
@@ -490,7 +672,7 @@ static void consume(conn *c, size_t n) {
 
 static void ws_input(conn *c) {
   size_t off = 0;
-  while (!c->dead && !c->closing && off < c->in_len) {
+  while (!c->dead && !c->closing && !c->vp_slot1 && off < c->in_len) {
     size_t used;
     hm_ws_event ev;
     hm_ws_decode(&c->dec, c->in + off, c->in_len - off, &used, &ev);
@@ -501,8 +683,9 @@ static void ws_input(conn *c) {
     if (!used) break;
     off += used;
     switch (ev.kind) {
-      case HM_WS_EV_MESSAGE:
-        hm_server_conn_frame(g_srv, c->core, ev.data, ev.len, ev.is_binary);
+      case HM_WS_EV_MESSAGE: /* a login is held (and later input left in c->in) or dispatched now */
+        if (ev.is_binary || !vp_hold(c, ev.data, ev.len))
+          hm_server_conn_frame(g_srv, c->core, ev.data, ev.len, ev.is_binary);
         break;
       case HM_WS_EV_PING: /* R-TRN-9, R-TRN-16: every ping gets its pong, in order */
         if (c->out_len - c->out_off + ev.len > MAX_QUEUE_BYTES) /* pings sent, pongs never read */
@@ -659,8 +842,10 @@ static void conn_readable(conn *c) {
       return;
     }
     c->in_len += (size_t)n;
-    if (c->state == ST_WS)
+    if (c->state == ST_WS) {
       ws_input(c);
+      if (c->vp_slot1) return; /* a login is held: read no more until it is dispatched */
+    }
     else if (c->state == ST_HANDSHAKE)
       handshake_input(c);
     else
@@ -768,7 +953,7 @@ static void after_write(conn *c) {
     c->out = NULL;
     c->out_cap = 0;
   }
-  set_events(c, 0, 0);
+  set_events(c, 0, c->vp_slot1 != 0); /* input stays paused while a login is held */
   if (c->in_len && c->state == ST_HTTP && !c->on_resume) { /* buffered requests: next iteration */
     c->on_resume = 1;
     c->resume_next = g_resume;
@@ -900,6 +1085,7 @@ static void free_dead(void) {
       g_conns = c->next;
     if (c->next) c->next->prev = c->prev;
     g_nconns--;
+    vp_forget(c);
     hm_ws_decoder_clear(&c->dec);
     hm_free(c->in);
     hm_free(c->out);
@@ -1221,6 +1407,9 @@ static void run(void) {
         case K_CURL:
           curl_event(t, e);
           break;
+        case K_VERIFY:
+          vp_done();
+          break;
         default: /* a curl socket released earlier in this iteration */
           break;
       }
@@ -1385,7 +1574,9 @@ int main(int argc, char **argv) {
   logf_(HM_LOG_INFO, "listening (ws %d, http %d), data in %s", ws_port, http_port, o.data_dir);
 
   writer_start();
+  verifier_start(&cfg);
   run();
+  verifier_stop();
   writer_stop();
 
   if (g_curl) { /* drop outstanding SFU calls */
