@@ -1,6 +1,7 @@
 /* did.c - did:key, multibase keys, DID documents, identities (see harmony/did.h). */
 #include "harmony/did.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,125 @@ int hm_didkey_encode(char *out, size_t cap, const uint8_t pk[32]) {
   return hm_ed25519_multibase_encode(out + sizeof DID_PREFIX - 1, cap - (sizeof DID_PREFIX - 1), pk);
 }
 
+/* ---- the resolution memo (see did.h) ---- */
+typedef struct {
+  uint8_t used, mode;
+  char did[HM_DIDKEY_MAX];
+  uint8_t pk[32], xpk[32];
+  char *doc; /* the document text once built, else NULL */
+  size_t doc_len;
+} memo_ent;
+static pthread_mutex_t memo_mu = PTHREAD_MUTEX_INITIALIZER;
+static memo_ent *memo_tab;
+static size_t memo_n;
+static uint8_t memo_key[crypto_shorthash_KEYBYTES];
+static uint64_t memo_hits, memo_stored;
+
+static void memo_free_tab(memo_ent *tab, size_t n) {
+  for (size_t i = 0; tab && i < n; i++) hm_free(tab[i].doc);
+  hm_free(tab);
+}
+
+int hm_did_memo_enable(size_t slots) {
+  if (sodium_init() < 0) return HM_ERR_CRYPTO;
+  if (slots > ((size_t)1 << 20)) return HM_ERR_INVAL;
+  memo_ent *tab = NULL;
+  if (slots && !(tab = hm_calloc(slots, sizeof *tab))) return HM_ERR_NOMEM;
+  pthread_mutex_lock(&memo_mu);
+  memo_ent *old = memo_tab;
+  size_t oldn = memo_n;
+  memo_tab = tab;
+  memo_n = slots;
+  randombytes_buf(memo_key, sizeof memo_key);
+  pthread_mutex_unlock(&memo_mu);
+  memo_free_tab(old, oldn);
+  return HM_OK;
+}
+
+void hm_did_memo_stats(uint64_t *hits, uint64_t *stored) {
+  pthread_mutex_lock(&memo_mu);
+  if (hits) *hits = memo_hits;
+  if (stored) *stored = memo_stored;
+  pthread_mutex_unlock(&memo_mu);
+}
+
+/* The slot of (mode, did); call with memo_mu held and memo_n > 0. NULL when did is too long
+ * to be stored (never a valid did:key anyway). */
+static memo_ent *memo_slot(hm_did_mode mode, const char *did, size_t dl) {
+  if (dl >= HM_DIDKEY_MAX) return NULL;
+  uint8_t in[1 + HM_DIDKEY_MAX], h[crypto_shorthash_BYTES];
+  in[0] = (uint8_t)mode;
+  memcpy(in + 1, did, dl);
+  crypto_shorthash(h, in, 1 + dl, memo_key);
+  uint64_t x = 0;
+  for (int i = 0; i < 8; i++) x |= (uint64_t)h[i] << (8 * i);
+  return &memo_tab[x % memo_n];
+}
+
+static int memo_match(const memo_ent *e, hm_did_mode mode, const char *did) {
+  return e && e->used && e->mode == (uint8_t)mode && strcmp(e->did, did) == 0;
+}
+
+/* hit: copy the keys (and, if doc != NULL, a copy of the document when one is stored).
+ * Returns 1 on a hit (for doc: only when a document was stored), 0 otherwise, -1 out of memory. */
+static int memo_get(hm_did_mode mode, const char *did, uint8_t pk[32], uint8_t xpk[32], char **doc, size_t *doc_len) {
+  int hit = 0;
+  pthread_mutex_lock(&memo_mu);
+  if (memo_n) {
+    memo_ent *e = memo_slot(mode, did, strlen(did));
+    if (memo_match(e, mode, did) && (!doc || e->doc)) {
+      if (pk) memcpy(pk, e->pk, 32);
+      if (xpk) memcpy(xpk, e->xpk, 32);
+      hit = 1;
+      if (doc) {
+        *doc = hm_malloc(e->doc_len + 1);
+        if (*doc) {
+          memcpy(*doc, e->doc, e->doc_len + 1);
+          *doc_len = e->doc_len;
+        } else {
+          hit = -1;
+        }
+      }
+      if (hit == 1) memo_hits++;
+    }
+  }
+  pthread_mutex_unlock(&memo_mu);
+  return hit;
+}
+
+/* store a success: keys, and the document when doc != NULL (copied). Best effort. */
+static void memo_put(hm_did_mode mode, const char *did, const uint8_t pk[32], const uint8_t xpk[32], const char *doc,
+                     size_t doc_len) {
+  pthread_mutex_lock(&memo_mu);
+  size_t on = memo_n;
+  pthread_mutex_unlock(&memo_mu);
+  if (!on) return; /* disabled: no work, and no allocation a caller could see */
+  char *copy = NULL;
+  if (doc && (copy = hm_malloc(doc_len + 1))) memcpy(copy, doc, doc_len + 1);
+  pthread_mutex_lock(&memo_mu);
+  memo_ent *e = memo_n ? memo_slot(mode, did, strlen(did)) : NULL;
+  if (e) {
+    if (!memo_match(e, mode, did) || copy) {
+      hm_free(e->doc);
+      e->doc = NULL;
+      e->doc_len = 0;
+    }
+    e->used = 1;
+    e->mode = (uint8_t)mode;
+    snprintf(e->did, sizeof e->did, "%s", did);
+    memcpy(e->pk, pk, 32);
+    memcpy(e->xpk, xpk, 32);
+    if (copy) {
+      e->doc = copy;
+      e->doc_len = doc_len;
+      copy = NULL;
+    }
+    memo_stored++;
+  }
+  pthread_mutex_unlock(&memo_mu);
+  hm_free(copy);
+}
+
 /* Upstream's varint reader (R-CRY-B58-6): consume bytes while the high bit is set,
  * then one more; non-minimal forms such as ed 81 00 are accepted. */
 static int varint_upstream(uint64_t *v, size_t *used, const uint8_t *in, size_t len) {
@@ -50,9 +170,7 @@ static int varint_upstream(uint64_t *v, size_t *used, const uint8_t *in, size_t 
   return 0;
 }
 
-int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_did_mode mode) {
-  if (!pk || !did) return HM_ERR_INVAL;
-  if (mode != HM_DID_COMPAT && mode != HM_DID_HARDENED) return HM_ERR_INVAL;
+static int didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_did_mode mode) {
   const size_t plen = sizeof DID_PREFIX - 1;
   if (strncmp(did, DID_PREFIX, plen) != 0 || did[plen] != 'z') return HM_ERR_DID;
   const char *mb = did + plen + 1;
@@ -82,7 +200,20 @@ int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_did_mo
       return HM_ERR_DID;
   }
   memcpy(pk, raw + used, 32);
+  memcpy(xpk, x, 32);
+  return HM_OK;
+}
+
+int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_did_mode mode) {
+  if (!pk || !did) return HM_ERR_INVAL;
+  if (mode != HM_DID_COMPAT && mode != HM_DID_HARDENED) return HM_ERR_INVAL;
+  if (memo_get(mode, did, pk, xpk, NULL, NULL) == 1) return HM_OK;
+  uint8_t x[32];
+  int rc = didkey_decode(pk, x, did, mode);
+  if (rc != HM_OK) return rc;
+  memo_put(mode, did, pk, x, NULL, 0);
   if (xpk) memcpy(xpk, x, 32);
+  sodium_memzero(x, sizeof x);
   return HM_OK;
 }
 
@@ -127,10 +258,22 @@ int hm_did_document_build(char **json, size_t *len, const char *did, const uint8
 int hm_did_document(char **json, size_t *len, const char *did, hm_did_mode mode) {
   if (!json || !did) return HM_ERR_INVAL;
   *json = NULL;
+  if (mode != HM_DID_COMPAT && mode != HM_DID_HARDENED) return HM_ERR_INVAL;
+  size_t dl = 0;
+  int got = memo_get(mode, did, NULL, NULL, json, &dl);
+  if (got < 0) return HM_ERR_NOMEM;
+  if (got == 1) {
+    if (len) *len = dl;
+    return HM_OK;
+  }
   uint8_t pk[32], xpk[32];
   int rc = hm_didkey_decode(pk, xpk, did, mode);
   if (rc != HM_OK) return rc;
-  return hm_did_document_build(json, len, did, pk, xpk);
+  rc = hm_did_document_build(json, &dl, did, pk, xpk);
+  if (rc != HM_OK) return rc;
+  memo_put(mode, did, pk, xpk, *json, dl);
+  if (len) *len = dl;
+  return HM_OK;
 }
 
 void hm_identity_clear(hm_identity *id) {

@@ -238,6 +238,95 @@ static void test_did_document_alloc_failure(void **state) {
   hm_set_allocator(NULL);
 }
 
+/* The resolution memo (did.h): hits give exactly what a fresh resolution gives, failures are
+ * never stored, the two modes never share an entry, eviction and disable work, and every
+ * other test of this file still passes with the memo on (run twice: cold, then warm). */
+static void test_did_memo(void **state) {
+  (void)state;
+  uint8_t seed[32], pk[32], x[32], pk2[32], x2[32];
+  for (int i = 0; i < 32; i++) seed[i] = (uint8_t)(0x40 + i);
+  assert_int_equal(hm_ed25519_seed_keypair(pk, NULL, seed), HM_OK);
+  char did[HM_DIDKEY_MAX];
+  assert_int_equal(hm_didkey_encode(did, sizeof did, pk), HM_OK);
+  char *cold = NULL, *warm = NULL;
+  size_t cold_len = 0, warm_len = 0;
+  assert_int_equal(hm_did_document(&cold, &cold_len, did, HM_DID_HARDENED), HM_OK);
+  assert_int_equal(hm_didkey_decode(pk2, x2, did, HM_DID_HARDENED), HM_OK);
+  memcpy(x, x2, 32);
+
+  assert_int_equal(hm_did_memo_enable(64), HM_OK);
+  uint64_t h0, s0, h1, s1;
+  hm_did_memo_stats(&h0, &s0);
+  for (int round = 0; round < 3; round++) {
+    memset(pk2, 0, 32);
+    memset(x2, 0, 32);
+    assert_int_equal(hm_didkey_decode(pk2, x2, did, HM_DID_HARDENED), HM_OK);
+    assert_memory_equal(pk2, pk, 32);
+    assert_memory_equal(x2, x, 32);
+    assert_int_equal(hm_did_document(&warm, &warm_len, did, HM_DID_HARDENED), HM_OK);
+    assert_int_equal(warm_len, cold_len);
+    assert_string_equal(warm, cold);
+    hm_free(warm);
+    warm = NULL;
+  }
+  hm_did_memo_stats(&h1, &s1);
+  assert_true(h1 - h0 >= 4); /* rounds 2 and 3 hit for both calls */
+  assert_true(s1 - s0 >= 1 && s1 - s0 <= 2);
+
+  /* failures are not stored: a bad DID fails every time and stores nothing */
+  char bad[HM_DIDKEY_MAX];
+  snprintf(bad, sizeof bad, "%s", did);
+  bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == 'a' ? 'b' : 'a';
+  hm_did_memo_stats(&h0, &s0);
+  for (int i = 0; i < 3; i++) {
+    int rc = hm_didkey_decode(pk2, NULL, bad, HM_DID_HARDENED);
+    if (rc == HM_OK) assert_memory_not_equal(pk2, pk, 32);
+    else assert_true(rc == HM_ERR_DID || rc == HM_ERR_WEAK_KEY);
+  }
+  /* modes never share: the small-order key resolves in compat (stored) and still fails in hardened */
+  uint8_t so[32];
+  memset(so, 0xff, 32);
+  so[0] = 0xec;
+  so[31] = 0x7f;
+  char sodid[HM_DIDKEY_MAX];
+  assert_int_equal(hm_didkey_encode(sodid, sizeof sodid, so), HM_OK);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(hm_didkey_decode(pk2, NULL, sodid, HM_DID_COMPAT), HM_OK);
+    assert_int_equal(hm_didkey_decode(pk2, NULL, sodid, HM_DID_HARDENED), HM_ERR_WEAK_KEY);
+    char *d = NULL;
+    assert_int_equal(hm_did_document(&d, NULL, sodid, HM_DID_HARDENED), HM_ERR_WEAK_KEY);
+    assert_null(d);
+  }
+  hm_did_memo_stats(&h1, &s1);
+  assert_true(s1 - s0 >= 1); /* the compat success */
+
+  /* one slot: two DIDs evict each other and both stay correct */
+  assert_int_equal(hm_did_memo_enable(1), HM_OK);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(hm_didkey_decode(pk2, NULL, i % 2 ? did : sodid, HM_DID_COMPAT), HM_OK);
+    assert_memory_equal(pk2, i % 2 ? pk : so, 32);
+  }
+  /* NULL xpk on a hit, and a too-long "DID" is simply not memoised */
+  assert_int_equal(hm_didkey_decode(pk2, NULL, did, HM_DID_COMPAT), HM_OK);
+  char longdid[200];
+  memset(longdid, 'z', sizeof longdid - 1);
+  longdid[sizeof longdid - 1] = 0;
+  memcpy(longdid, "did:key:z", 9);
+  assert_int_not_equal(hm_didkey_decode(pk2, NULL, longdid, HM_DID_HARDENED), HM_OK);
+  assert_int_equal(hm_did_memo_enable((size_t)1 << 21), HM_ERR_INVAL);
+
+  /* the rest of this file with the memo on, twice */
+  assert_int_equal(hm_did_memo_enable(256), HM_OK);
+  for (int r = 0; r < 2; r++) {
+    test_didkey_encode_protocol_vector(state);
+    test_didkey_decode_rejects(state);
+    test_didkey_decode_small_order_key(state);
+    test_didkey_decode_varint_and_mixed_order(state);
+  }
+  assert_int_equal(hm_did_memo_enable(0), HM_OK);
+  hm_free(cold);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_didkey_encode_protocol_vector),
@@ -247,6 +336,7 @@ int main(void) {
       cmocka_unit_test(test_didkey_decode_small_order_key),
       cmocka_unit_test(test_didkey_decode_varint_and_mixed_order),
       cmocka_unit_test(test_did_document_alloc_failure),
+      cmocka_unit_test(test_did_memo),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
