@@ -216,14 +216,22 @@ static int b58_encode(char *out, size_t cap, const uint8_t *in, size_t len, int 
   if (len > HM_BASE58_MAX_INPUT) return HM_ERR_RANGE;
   size_t zeros = 0;
   while (zeros < len && in[zeros] == 0) zeros++;
-  /* out[zeros .. zeros+n) holds the value as little-endian base-58 digits. */
+  /* out[zeros .. zeros+n) holds the value as little-endian base-58 digits. Up to 6 input
+   * bytes are folded in per pass over the digits (value = value * 256^k + group), which is
+   * the byte-at-a-time schoolbook result in a sixth of the passes; the value only grows,
+   * so running out of room at a group boundary is running out of room at the end. */
   if (cap < zeros + 1) return HM_ERR_BUFSZ;
   uint8_t *dig = (uint8_t *)out + zeros;
   size_t room = cap - zeros - 1, n = 0;
-  for (size_t i = zeros; i < len; i++) {
-    uint32_t carry = in[i];
+  for (size_t i = zeros; i < len;) {
+    uint64_t group = 0, mult = 1;
+    for (int k = 0; k < 6 && i < len; k++, i++) {
+      group = (group << 8) | in[i];
+      mult <<= 8;
+    }
+    uint64_t carry = group;
     for (size_t j = 0; j < n; j++) {
-      carry += (uint32_t)dig[j] << 8;
+      carry += (uint64_t)dig[j] * mult;
       dig[j] = (uint8_t)(carry % 58);
       carry /= 58;
     }
@@ -256,9 +264,31 @@ int hm_base58_encode_upstream(char *out, size_t cap, const uint8_t *in, size_t l
   return b58_encode(out, cap, in, len, 1);
 }
 
-static int b58val(unsigned char c) {
-  const char *p = c ? strchr(B58, c) : NULL;
-  return p ? (int)(p - B58) : -1;
+/* 1 + the base58 digit value of each byte; 0 for bytes outside the alphabet (NUL included) */
+static const unsigned char B58P1[256] = {
+    ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5, ['6'] = 6, ['7'] = 7, ['8'] = 8, ['9'] = 9, ['A'] = 10,
+    ['B'] = 11, ['C'] = 12, ['D'] = 13, ['E'] = 14, ['F'] = 15, ['G'] = 16, ['H'] = 17, ['J'] = 18, ['K'] = 19,
+    ['L'] = 20, ['M'] = 21, ['N'] = 22, ['P'] = 23, ['Q'] = 24, ['R'] = 25, ['S'] = 26, ['T'] = 27, ['U'] = 28,
+    ['V'] = 29, ['W'] = 30, ['X'] = 31, ['Y'] = 32, ['Z'] = 33, ['a'] = 34, ['b'] = 35, ['c'] = 36, ['d'] = 37,
+    ['e'] = 38, ['f'] = 39, ['g'] = 40, ['h'] = 41, ['i'] = 42, ['j'] = 43, ['k'] = 44, ['m'] = 45, ['n'] = 46,
+    ['o'] = 47, ['p'] = 48, ['q'] = 49, ['r'] = 50, ['s'] = 51, ['t'] = 52, ['u'] = 53, ['v'] = 54, ['w'] = 55,
+    ['x'] = 56, ['y'] = 57, ['z'] = 58};
+
+/* value = value * mult + group on the little-endian base-256 number num[0..*n); 1 when it
+ * no longer fits in room bytes. */
+static int b58_fold(uint8_t *num, size_t *n, size_t room, uint64_t group, uint64_t mult) {
+  uint64_t carry = group;
+  for (size_t j = 0; j < *n; j++) {
+    carry += (uint64_t)num[j] * mult;
+    num[j] = (uint8_t)carry;
+    carry >>= 8;
+  }
+  while (carry) {
+    if (*n >= room) return 1;
+    num[(*n)++] = (uint8_t)carry;
+    carry >>= 8;
+  }
+  return 0;
 }
 
 static int b58_decode(uint8_t *out, size_t cap, size_t *outlen, const char *in, size_t len, int upstream) {
@@ -267,23 +297,28 @@ static int b58_decode(uint8_t *out, size_t cap, size_t *outlen, const char *in, 
   size_t zeros = 0;
   while (zeros < len && in[zeros] == '1') zeros++;
   if (cap < zeros || (!out && (zeros || len))) return HM_ERR_BUFSZ;
-  /* out[zeros .. zeros+n) holds the value little-endian in base 256. */
+  /* out[zeros .. zeros+n) holds the value little-endian in base 256. Up to 9 digits are
+   * folded in per pass (58^9 < 2^53, so digit * 58^9 + carry fits 64 bits): the schoolbook
+   * result in a ninth of the passes. The value only grows (the first digit after the '1's
+   * is not zero), so an overflow at a group boundary is an overflow at that digit; a bad
+   * character ends its group early, so "too long" still wins over a later bad character. */
   uint8_t *num = out ? out + zeros : NULL;
   size_t room = cap - zeros, n = 0;
-  for (size_t i = zeros; i < len; i++) {
-    int d = b58val((unsigned char)in[i]);
-    if (d < 0) return HM_ERR_DECODE;
-    uint32_t carry = (uint32_t)d;
-    for (size_t j = 0; j < n; j++) {
-      carry += (uint32_t)num[j] * 58;
-      num[j] = (uint8_t)carry;
-      carry >>= 8;
+  for (size_t i = zeros; i < len;) {
+    uint64_t group = 0, mult = 1;
+    int bad = 0;
+    for (int k = 0; k < 9 && i < len; k++) {
+      int d = (int)B58P1[(unsigned char)in[i]] - 1;
+      if (d < 0) {
+        bad = 1;
+        break;
+      }
+      group = group * 58 + (uint64_t)d;
+      mult *= 58;
+      i++;
     }
-    while (carry) {
-      if (n >= room) return HM_ERR_BUFSZ;
-      num[n++] = (uint8_t)carry;
-      carry >>= 8;
-    }
+    if (mult > 1 && b58_fold(num, &n, room, group, mult)) return HM_ERR_BUFSZ;
+    if (bad) return HM_ERR_DECODE;
   }
   if (n == 0 && upstream) { /* upstream starts from the byte list [0] */
     if (n >= room) return HM_ERR_BUFSZ;

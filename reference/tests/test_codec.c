@@ -314,6 +314,136 @@ static void test_varint_known_and_strict(void **state) {
   assert_int_equal(used, 2);
 }
 
+/* The schoolbook algorithms (one digit / one byte per pass over the number, as codec.c did
+ * before it folded 9 digits / 6 bytes per pass), kept here as the reference the fast code
+ * must match on every result: status, bytes and length, including BUFSZ at every capacity,
+ * DECODE for bad characters anywhere and the upstream variants' zero handling. */
+static const char REF_B58[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+static int ref_b58_decode(uint8_t *out, size_t cap, size_t *outlen, const char *in, size_t len, int upstream) {
+  size_t zeros = 0;
+  while (zeros < len && in[zeros] == '1') zeros++;
+  if (cap < zeros) return HM_ERR_BUFSZ;
+  uint8_t *num = out + zeros;
+  size_t room = cap - zeros, n = 0;
+  for (size_t i = zeros; i < len; i++) {
+    const char *p = in[i] ? strchr(REF_B58, in[i]) : NULL;
+    if (!p) return HM_ERR_DECODE;
+    uint32_t carry = (uint32_t)(p - REF_B58);
+    for (size_t j = 0; j < n; j++) {
+      carry += (uint32_t)num[j] * 58;
+      num[j] = (uint8_t)carry;
+      carry >>= 8;
+    }
+    while (carry) {
+      if (n >= room) return HM_ERR_BUFSZ;
+      num[n++] = (uint8_t)carry;
+      carry >>= 8;
+    }
+  }
+  if (n == 0 && upstream) {
+    if (n >= room) return HM_ERR_BUFSZ;
+    num[n++] = 0;
+  }
+  for (size_t j = 0; j < n / 2; j++) {
+    uint8_t t = num[j];
+    num[j] = num[n - 1 - j];
+    num[n - 1 - j] = t;
+  }
+  memset(out, 0, zeros);
+  *outlen = zeros + n;
+  return HM_OK;
+}
+
+static int ref_b58_encode(char *out, size_t cap, const uint8_t *in, size_t len, int upstream) {
+  size_t zeros = 0;
+  while (zeros < len && in[zeros] == 0) zeros++;
+  if (cap < zeros + 1) return HM_ERR_BUFSZ;
+  uint8_t *dig = (uint8_t *)out + zeros;
+  size_t room = cap - zeros - 1, n = 0;
+  for (size_t i = zeros; i < len; i++) {
+    uint32_t carry = in[i];
+    for (size_t j = 0; j < n; j++) {
+      carry += (uint32_t)dig[j] << 8;
+      dig[j] = (uint8_t)(carry % 58);
+      carry /= 58;
+    }
+    while (carry) {
+      if (n >= room) return HM_ERR_BUFSZ;
+      dig[n++] = (uint8_t)(carry % 58);
+      carry /= 58;
+    }
+  }
+  if (n == 0 && upstream) {
+    if (n >= room) return HM_ERR_BUFSZ;
+    dig[n++] = 0;
+  }
+  for (size_t j = 0; j < n / 2; j++) {
+    uint8_t t = dig[j];
+    dig[j] = dig[n - 1 - j];
+    dig[n - 1 - j] = t;
+  }
+  for (size_t j = 0; j < n; j++) out[zeros + j] = REF_B58[dig[j]];
+  memset(out, '1', zeros);
+  out[zeros + n] = 0;
+  return HM_OK;
+}
+
+static void test_base58_matches_schoolbook(void **state) {
+  (void)state;
+  uint32_t x = 0x9e3779b9u;
+  long checked = 0;
+  for (int round = 0; round < 3000; round++) {
+    uint8_t bin[80];
+    char txt[140];
+    size_t blen = (size_t)(round % 70);
+    for (size_t i = 0; i < blen; i++) {
+      x = x * 1664525u + 1013904223u;
+      bin[i] = (uint8_t)(x >> 24);
+    }
+    for (size_t z = 0; z < blen && (round % 7) == 0 && z < 3; z++) bin[z] = 0; /* leading zeros */
+    if (round % 11 == 0) memset(bin, 0xff, blen);                              /* longest digit strings */
+    /* text: the encoding of bin, sometimes with a character replaced by a non-alphabet byte */
+    for (int up = 0; up < 2; up++) {
+      char a[140], b[140];
+      size_t full = hm_base58_encoded_maxlen(blen);
+      for (size_t cap = 0; cap <= full; cap++) {
+        int ra = (up ? hm_base58_encode_upstream : hm_base58_encode)(a, cap, bin, blen);
+        int rb = ref_b58_encode(b, cap, bin, blen, up);
+        assert_int_equal(ra, rb);
+        if (ra == HM_OK) assert_string_equal(a, b);
+        checked++;
+      }
+    }
+    assert_int_equal(hm_base58_encode(txt, sizeof txt, bin, blen), HM_OK);
+    size_t tlen = strlen(txt);
+    if (round % 3 == 1 && tlen) {
+      x = x * 1664525u + 1013904223u;
+      static const char badc[] = {'0', 'O', 'I', 'l', '+', '\0', (char)0xc3, ' '};
+      txt[(x >> 8) % tlen] = badc[(x >> 4) % sizeof badc];
+    }
+    for (int up = 0; up < 2; up++) {
+      uint8_t a[90], b[90];
+      for (size_t cap = 0; cap <= blen + 2; cap++) {
+        size_t na = 777, nb = 777;
+        int ra = (up ? hm_base58_decode_upstream : hm_base58_decode)(cap ? a : (uint8_t *)b, cap, &na, txt, tlen);
+        int rb = ref_b58_decode(b, cap, &nb, txt, tlen, up);
+        if (cap == 0 && tlen == 0) { /* empty input: both OK with nothing (or upstream's [0] -> BUFSZ) */
+          assert_int_equal(ra, rb);
+          continue;
+        }
+        assert_int_equal(ra, rb);
+        if (ra == HM_OK) {
+          assert_int_equal(na, nb);
+          assert_memory_equal(cap ? a : b, b, na);
+        }
+        checked++;
+      }
+    }
+  }
+  assert_true(checked > 100000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hex_encode_known),
@@ -327,6 +457,7 @@ int main(void) {
       cmocka_unit_test(test_base58_decode_rejects),
       cmocka_unit_test(test_base58_upstream_quirks),
       cmocka_unit_test(test_base58_roundtrip_sweep),
+      cmocka_unit_test(test_base58_matches_schoolbook),
       cmocka_unit_test(test_multibase_didkey_vector),
       cmocka_unit_test(test_varint_known_and_strict),
   };
