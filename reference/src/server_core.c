@@ -226,7 +226,7 @@ static int did_index_rehash(hm_server *srv, size_t nb) {
   if (!tab) return HM_ERR_NOMEM;
   for (hm_server_conn *c = srv->conns; c; c = c->next) {
     if (!c->did) continue;
-    size_t b = did_hash(c->did) & (nb - 1);
+    size_t b = c->did_h & (nb - 1);
     c->did_next = tab[b];
     tab[b] = c;
   }
@@ -245,7 +245,7 @@ static void did_index_add(hm_server *srv, hm_server_conn *c) {
     if (did_index_rehash(srv, nb) == HM_OK) return; /* c included */
     if (!srv->did_nb) return;                        /* no table: lookups walk conns */
   }
-  size_t b = did_hash(c->did) & (srv->did_nb - 1);
+  size_t b = c->did_h & (srv->did_nb - 1);
   c->did_next = srv->did_tab[b];
   srv->did_tab[b] = c;
 }
@@ -254,39 +254,43 @@ static void did_index_remove(hm_server *srv, hm_server_conn *c) {
   if (!c->did) return;
   srv->n_authed--;
   if (!srv->did_nb) return;
-  hm_server_conn **pp = &srv->did_tab[did_hash(c->did) & (srv->did_nb - 1)];
+  hm_server_conn **pp = &srv->did_tab[c->did_h & (srv->did_nb - 1)];
   while (*pp && *pp != c) pp = &(*pp)->did_next;
   if (*pp) *pp = c->did_next;
   c->did_next = NULL;
 }
 
-/* The first connection to look at for did: its bucket's chain, or all connections when
- * there is no table. Callers still compare c->did (chains hold other DIDs too). */
-static hm_server_conn *did_first(hm_server *srv, const char *did, int *chained) {
+/* The first connection to look at for did (whose hash is h): its bucket's chain, or all
+ * connections when there is no table. Callers still compare c->did (chains hold other DIDs
+ * too); the stored hash is compared first, so the text of another DID is rarely read. */
+static hm_server_conn *did_first(hm_server *srv, size_t h, int *chained) {
   *chained = srv->did_nb != 0;
-  return *chained ? srv->did_tab[did_hash(did) & (srv->did_nb - 1)] : srv->conns;
+  return *chained ? srv->did_tab[h & (srv->did_nb - 1)] : srv->conns;
 }
 
-#define FOR_DID_CONN(srv, did, c, chained) \
-  for (hm_server_conn *c = did_first(srv, did, &chained); c; c = chained ? c->did_next : c->next) \
-    if (c->did && strcmp(c->did, did) == 0)
+#define FOR_DID_CONN(srv, did, c, chained)                                                                \
+  for (size_t c##_h = did_hash(did), c##_once = 1; c##_once; c##_once = 0)                              \
+    for (hm_server_conn *c = did_first(srv, c##_h, &chained); c; c = chained ? c->did_next : c->next) \
+      if (c->did && c->did_h == c##_h && strcmp(c->did, did) == 0)
 
-/* The next connection of did after `from` (chained: along its bucket), or NULL. */
-static hm_server_conn *did_scan(hm_server_conn *from, const char *did, int chained) {
+/* The next connection of did (hash h) after `from` (chained: along its bucket), or NULL. */
+static hm_server_conn *did_scan(hm_server_conn *from, const char *did, size_t h, int chained) {
   for (hm_server_conn *c = from; c; c = chained ? c->did_next : c->next)
-    if (c->did && strcmp(c->did, did) == 0) return c;
+    if (c->did && c->did_h == h && strcmp(c->did, did) == 0) return c;
   return NULL;
 }
 
 hm_server_conn *hm_srv_did_first(hm_server *srv, const char *did) {
   int chained;
-  hm_server_conn *c = did_first(srv, did, &chained);
-  return did_scan(c, did, chained);
+  size_t h = did_hash(did);
+  hm_server_conn *c = did_first(srv, h, &chained);
+  return did_scan(c, did, h, chained);
 }
 
+/* c is a connection of did (from hm_srv_did_first / _next), so c->did_h is did's hash. */
 hm_server_conn *hm_srv_did_next(hm_server *srv, const hm_server_conn *c, const char *did) {
   int chained = srv->did_nb != 0;
-  return c ? did_scan(chained ? c->did_next : c->next, did, chained) : NULL;
+  return c ? did_scan(chained ? c->did_next : c->next, did, c->did_h, chained) : NULL;
 }
 
 static size_t did_conn_count(hm_server *srv, const char *did) {
@@ -896,6 +900,7 @@ static void auth_success(hm_server *srv, hm_server_conn *c, const char *did) {
   }
   int first = !hm_srv_did_online(srv, did);
   c->did = d;
+  c->did_h = did_hash(d);
   did_index_add(srv, c);
   hm_srv_log(srv, HM_LOG_INFO, "authenticated %s", did);
   hm_srv_send(srv, c, "sync.response", p);

@@ -13,6 +13,7 @@ struct hm_server_conn {
   void *handle;
   char *did;         /* NULL until authenticated; fixed afterwards (R-AUTHZ-1) */
   hm_server_conn *did_next; /* next connection in the same bucket of hm_server.did_tab */
+  size_t did_h;              /* did_hash(did) once authenticated: chains compare it before the text */
   /* Timer heap (hm_server.timers): position, or (size_t)-1 when not in it, and the deadline
    * it is filed under. The filed deadline is never later than the real one (last_rx_ms only
    * grows), so the tick recomputes it when it comes due and files the connection again. */
