@@ -52,6 +52,7 @@
 
 #include "harmony/alloc.h"
 #include "harmony/crypto.h"
+#include "harmony/did.h"
 #include "harmony/http1.h"
 #include "harmony/json.h"
 #include "harmony/server.h"
@@ -509,7 +510,8 @@ static size_t g_vfree_n;
 static int g_vq[VP_JOBS], g_vd[VP_JOBS]; /* queued for the worker / done: guarded by g_vm */
 static size_t g_vq_head, g_vq_n, g_vd_n;
 static int g_v_on, g_v_quit;
-static pthread_t g_vthr;
+static pthread_t g_vthr[4];
+static int g_vthr_n;
 static pthread_mutex_t g_vm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_vc = PTHREAD_COND_INITIALIZER;
 static io_tag g_vtag = {K_VERIFY, -1}; /* the eventfd */
@@ -539,6 +541,7 @@ static void vp_verify_copy(const uint8_t *text, size_t len) {
 
 static void *verifier_main(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "hm-verify"); /* shows in top -H, perf --comm */
   hm_ed25519_memo_producer(1);
   pthread_mutex_lock(&g_vm);
   for (;;) {
@@ -564,13 +567,16 @@ static void *verifier_main(void *arg) {
 static void verifier_start(const hm_server_config *cfg) {
   const char *e = getenv("HARMONYD_VERIFY_THREAD");
   if ((e && strcmp(e, "0") == 0) || sysconf(_SC_NPROCESSORS_ONLN) < 2) return;
+  int want = e && atoi(e) >= 1 ? atoi(e) : 1;
+  if (want > 4) want = 4;
   g_vcfg = cfg;
   for (int i = 0; i < VP_JOBS; i++) g_vfree[i] = VP_JOBS - 1 - i;
   g_vfree_n = VP_JOBS;
   g_vtag.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g_vtag};
-  if (g_vtag.fd < 0 || epoll_ctl(g_ep, EPOLL_CTL_ADD, g_vtag.fd, &ev) != 0 || hm_ed25519_memo_enable(4096) != HM_OK ||
-      pthread_create(&g_vthr, NULL, verifier_main, NULL) != 0) {
+  if (g_vtag.fd >= 0 && epoll_ctl(g_ep, EPOLL_CTL_ADD, g_vtag.fd, &ev) == 0 && hm_ed25519_memo_enable(4096) == HM_OK)
+    while (g_vthr_n < want && pthread_create(&g_vthr[g_vthr_n], NULL, verifier_main, NULL) == 0) g_vthr_n++;
+  if (g_vthr_n == 0) {
     logf_(HM_LOG_WARN, "no login verifier thread (%s); logins are verified inline", strerror(errno));
     if (g_vtag.fd >= 0) close(g_vtag.fd);
     g_vtag.fd = -1;
@@ -584,9 +590,10 @@ static void verifier_stop(void) {
   if (!g_v_on) return;
   pthread_mutex_lock(&g_vm);
   g_v_quit = 1;
-  pthread_cond_signal(&g_vc);
+  pthread_cond_broadcast(&g_vc);
   pthread_mutex_unlock(&g_vm);
-  pthread_join(g_vthr, NULL);
+  for (int i = 0; i < g_vthr_n; i++) pthread_join(g_vthr[i], NULL);
+  g_vthr_n = 0;
   g_v_on = 0;
   uint64_t hits, stored;
   hm_ed25519_memo_stats(&hits, &stored);
@@ -981,6 +988,7 @@ static int g_job_state; /* 0 idle, 1 posted, 2 done, 3 quit */
 
 static void *writer_main(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "hm-writer");
   pthread_mutex_lock(&g_wm);
   for (;;) {
     while (g_job_state == 0 || g_job_state == 2) pthread_cond_wait(&g_wc, &g_wm);
@@ -1574,10 +1582,19 @@ int main(int argc, char **argv) {
   logf_(HM_LOG_INFO, "listening (ws %d, http %d), data in %s", ws_port, http_port, o.data_dir);
 
   writer_start();
+  /* did:key resolution memo (did.h): a login resolves its DID on the verifier thread and
+   * again in the core; clients reconnect with the same DID. Bounded: 256 entries (~230 KB at most). */
+  if (hm_did_memo_enable(256) != HM_OK) logf_(HM_LOG_WARN, "no did:key resolution memo");
   verifier_start(&cfg);
   run();
   verifier_stop();
   writer_stop();
+  {
+    uint64_t hits = 0, stored = 0;
+    hm_did_memo_stats(&hits, &stored);
+    logf_(HM_LOG_INFO, "did:key memo: %" PRIu64 " resolutions stored, %" PRIu64 " hits", stored, hits);
+    if (hm_did_memo_enable(0) != HM_OK) logf_(HM_LOG_WARN, "cannot free the did:key memo");
+  }
 
   if (g_curl) { /* drop outstanding SFU calls */
     while (g_reqs) sfu_finish(g_reqs->easy, CURLE_OK, 0);
