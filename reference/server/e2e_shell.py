@@ -101,6 +101,10 @@ def main():
     if len(sys.argv) > 2 and sys.argv[2] == "thread":
         os.environ["HARMONYD_WRITER_MIN"] = "1"
         print("# HARMONYD_WRITER_MIN=1: the writer thread writes every flush")
+    # "async": the pipelined group commit (sync thread) gates every output
+    if len(sys.argv) > 2 and sys.argv[2] == "async":
+        os.environ["HARMONYD_ASYNC_SYNC"] = "1"
+        print("# HARMONYD_ASYNC_SYNC=1: output waits for the sync thread")
     data = tempfile.mkdtemp(prefix="hm-e2e-shell-")
     p = subprocess.Popen([binary, "--port", "0", "--data-dir", data, "--keepalive-ms", "0", "--log-level", "warn"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

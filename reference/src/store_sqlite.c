@@ -12,10 +12,13 @@
  * statements that bring version i to i+1. A database of a newer version is refused
  * (R-PERS-21).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harmony/alloc.h"
 #include "harmony/store.h"
@@ -138,12 +141,18 @@ typedef struct {
   sqlite3 *db;
   int batch;      /* hm_store_batch_begin ran and its batch is not ended yet */
   int batch_lost; /* SQLite rolled the batch's transaction back on its own (I/O error, disk full) */
+  int deferred;      /* hm_store_sqlite_defer_sync: synchronous=NORMAL, the caller syncs the WAL */
+  int wal_fd;        /* read-only descriptor of the -wal file for hm_store_sqlite_wal_sync, or -1 */
+  int batch_wrote;   /* the last batch_end committed changes */
+  sqlite3_int64 changes0; /* sqlite3_total_changes64 at batch_begin */
   struct sq_members *members[SQ_MEMBER_BUCKETS]; /* member cache, see member_dids */
   size_t ncached;
   sq_cached *inuse[SQ_INUSE_MAX]; /* cached statements handed out and not yet done() */
   size_t ninuse;
   sq_cached cache[SQ_CACHE_SLOTS];
 } sq_store;
+
+static const hm_store_vtable sq_vtable; /* defined at the end */
 
 static sqlite3 *db_of(hm_store *st) { return ((sq_store *)st)->db; }
 
@@ -1612,6 +1621,7 @@ static int sq_batch_begin(hm_store *st) {
   if (sexec(st, "BEGIN") != HM_OK) return HM_ERR_IO;
   q->batch = 1;
   q->batch_lost = 0;
+  q->changes0 = sqlite3_total_changes64(q->db);
   return HM_OK;
 }
 
@@ -1626,9 +1636,40 @@ static int sq_batch_end(hm_store *st) {
     if (!sqlite3_get_autocommit(q->db)) sexec(st, "ROLLBACK");
   }
   if (rc != HM_OK) members_invalidate_all(q);
+  q->batch_wrote = rc == HM_OK && sqlite3_total_changes64(q->db) != q->changes0;
+  if (q->batch_wrote && q->deferred && q->wal_fd < 0) { /* the WAL file exists after a write */
+    const char *f = sqlite3_db_filename(q->db, "main");
+    char path[4096];
+    if (!f || snprintf(path, sizeof path, "%s-wal", f) >= (int)sizeof path ||
+        (q->wal_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+      rc = HM_ERR_IO; /* committed but cannot be made durable: the caller must not reveal it */
+  }
   q->batch = 0;
   q->batch_lost = 0;
   return rc;
+}
+
+int hm_store_sqlite_defer_sync(hm_store *st, int on) {
+  if (!st || st->vt != &sq_vtable) return HM_ERR_INVAL;
+  sq_store *q = (sq_store *)st;
+  const char *f = sqlite3_db_filename(q->db, "main");
+  if (q->batch || !f || !*f) return HM_ERR_INVAL; /* :memory: has no file to sync */
+  if (exec(q->db, on ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL") != HM_OK) return HM_ERR_IO;
+  q->deferred = on ? 1 : 0;
+  return HM_OK;
+}
+
+int hm_store_sqlite_batch_wrote(hm_store *st) {
+  return st && st->vt == &sq_vtable ? ((sq_store *)st)->batch_wrote : 0;
+}
+
+int hm_store_sqlite_wal_sync(hm_store *st) {
+  if (!st || st->vt != &sq_vtable) return HM_ERR_INVAL;
+  int fd = ((sq_store *)st)->wal_fd;
+  if (fd < 0) return HM_ERR_INVAL;
+  while (fdatasync(fd) != 0)
+    if (errno != EINTR) return HM_ERR_IO;
+  return HM_OK;
 }
 
 static int sq_batch_abort(hm_store *st) {
@@ -1765,9 +1806,11 @@ static void sq_close(hm_store *st) {
     cache_clear(q);
     members_invalidate_all(q);
     if (!sqlite3_get_autocommit(q->db)) exec(q->db, "ROLLBACK");
+    if (q->deferred) exec(q->db, "PRAGMA synchronous=FULL"); /* the final checkpoint syncs as before */
     sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_close(q->db);
   }
+  if (q->wal_fd >= 0) close(q->wal_fd);
   hm_free(q);
 }
 
@@ -1837,6 +1880,7 @@ int hm_store_sqlite_open(hm_store **out, const char *path, const char **why) {
   sq_store *q = hm_calloc(1, sizeof *q);
   if (!q) return HM_ERR_NOMEM;
   q->base.vt = &sq_vtable;
+  q->wal_fd = -1;
   if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
       SQLITE_OK) {
     *why = "cannot open the database";

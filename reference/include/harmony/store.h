@@ -440,6 +440,31 @@ int hm_store_batch_end(hm_store *st);
 /* Rolls the open batch back: none of its writes happened. HM_ERR_INVAL when none is open. */
 int hm_store_batch_abort(hm_store *st);
 
+/* ---- Deferred sync (SQLite store only; harmonyd's pipelined group commit) ---------------
+ * hm_store_sqlite_defer_sync(st, 1) switches the store to synchronous=NORMAL: COMMIT then
+ * writes the WAL but does not sync it, and hm_store_batch_end returning HM_OK means "committed,
+ * NOT yet durable". The caller makes it durable with hm_store_sqlite_wal_sync, which may run
+ * on another thread while this one goes on with the next batch (it only syncs the WAL file
+ * through the store's own read-only descriptor: fdatasync acts on the file, whoever wrote
+ * it). Until that sync returned HM_OK for a batch, nothing that reveals the batch's writes (or
+ * those of any earlier batch) may reach a client; a frame built after a later batch that
+ * wrote nothing may still reveal them, so the caller gates every output on the newest batch
+ * that wrote (see harmonyd's main.c). SQLite still syncs the WAL before each checkpoint and
+ * the database after it, so with every commit followed by a successful wal_sync the
+ * durability is that of synchronous=FULL. on = 0 goes back to synchronous=FULL.
+ * Returns HM_OK, HM_ERR_INVAL (not an SQLite store opened on a file, or a batch is open),
+ * HM_ERR_IO. */
+int hm_store_sqlite_defer_sync(hm_store *st, int on);
+
+/* 1 when the last hm_store_batch_end committed at least one change, else 0. */
+int hm_store_sqlite_batch_wrote(hm_store *st);
+
+/* fdatasync the WAL file. Thread-safe against the thread using the store, but call it from
+ * one thread at a time, only after a batch that wrote has ended (the WAL file exists then),
+ * and never concurrently with hm_store_close. HM_OK, HM_ERR_IO (the store then stays
+ * unsafe: treat every unsynced batch as lost), HM_ERR_INVAL. */
+int hm_store_sqlite_wal_sync(hm_store *st);
+
 #ifdef __cplusplus
 }
 #endif
