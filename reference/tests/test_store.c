@@ -336,8 +336,50 @@ static void test_store_open_nomem(void **state) {
   }
 }
 
+/* Deferred sync (harmonyd's pipelined group commit): batch_wrote tells a writing batch from
+ * a read-only one, wal_sync needs the WAL descriptor that the first writing batch opens, the
+ * deferred writes are there after a reopen, and :memory: / non-SQLite stores are refused. */
+static void test_store_deferred_sync(void **state) {
+  tdb *t = *state;
+  assert_int_equal(hm_store_sqlite_defer_sync(NULL, 1), HM_ERR_INVAL);
+  assert_int_equal(hm_store_sqlite_wal_sync(t->st), HM_ERR_INVAL); /* not deferred, no fd yet */
+  assert_int_equal(hm_store_batch_begin(t->st), HM_OK);
+  assert_int_equal(hm_store_sqlite_defer_sync(t->st, 1), HM_ERR_INVAL); /* not inside a batch */
+  assert_int_equal(hm_store_batch_end(t->st), HM_OK);
+  assert_int_equal(hm_store_sqlite_batch_wrote(t->st), 0);
+  assert_int_equal(hm_store_sqlite_defer_sync(t->st, 1), HM_OK);
+  /* a read-only batch: nothing written, nothing to sync */
+  assert_int_equal(hm_store_batch_begin(t->st), HM_OK);
+  assert_int_equal(members(t->st, "c-none"), 0);
+  assert_int_equal(hm_store_batch_end(t->st), HM_OK);
+  assert_int_equal(hm_store_sqlite_batch_wrote(t->st), 0);
+  assert_int_equal(hm_store_sqlite_wal_sync(t->st), HM_ERR_INVAL);
+  /* a writing batch opens the WAL descriptor; the sync then succeeds */
+  assert_int_equal(hm_store_batch_begin(t->st), HM_OK);
+  make_community(t->st, "c-1", "did:key:alice");
+  assert_int_equal(t->st->vt->replay_add(t->st, "k-deferred", T0 + 1000, T0), HM_OK);
+  assert_int_equal(hm_store_batch_end(t->st), HM_OK);
+  assert_int_equal(hm_store_sqlite_batch_wrote(t->st), 1);
+  assert_int_equal(hm_store_sqlite_wal_sync(t->st), HM_OK);
+  /* a refused write (duplicate replay key) changes nothing */
+  assert_int_equal(hm_store_batch_begin(t->st), HM_OK);
+  assert_int_equal(t->st->vt->replay_add(t->st, "k-deferred", T0 + 1000, T0), HM_ERR_REPLAY);
+  assert_int_equal(hm_store_batch_end(t->st), HM_OK);
+  assert_int_equal(hm_store_sqlite_batch_wrote(t->st), 0);
+  tdb_reopen(t);
+  assert_int_equal(members(t->st, "c-1"), 1);
+  assert_int_equal(t->st->vt->replay_add(t->st, "k-deferred", T0 + 1000, T0), HM_ERR_REPLAY);
+  /* an in-memory store has no file to sync */
+  hm_store *mem = NULL;
+  assert_int_equal(hm_store_sqlite_open(&mem, ":memory:", NULL), HM_OK);
+  assert_int_equal(hm_store_sqlite_defer_sync(mem, 1), HM_ERR_INVAL);
+  assert_int_equal(hm_store_sqlite_batch_wrote(NULL), 0);
+  hm_store_close(mem);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_store_deferred_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_batch_begin_twice_inval, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_batch_writes_visible_inside, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_batch_failed_write_keeps_others, setup, teardown),
