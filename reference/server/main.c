@@ -88,14 +88,23 @@ static void logf_(int level, const char *fmt, ...) {
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
   gmtime_r(&ts.tv_sec, &tm);
-  char when[32];
+  char when[32], line[2048];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-  fprintf(stderr, "%s.%03ldZ harmonyd %s: ", when, ts.tv_nsec / 1000000, names[level]);
+  int k = snprintf(line, sizeof line, "%s.%03ldZ harmonyd %s: ", when, ts.tv_nsec / 1000000, names[level]);
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  int m = vsnprintf(line + k, sizeof line - (size_t)k - 1, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
+  size_t n = (size_t)k + (m < 0 ? 0 : (size_t)m);
+  if (n > sizeof line - 2) n = sizeof line - 2; /* a longer line is cut */
+  line[n++] = '\n';
+  /* one write per line: whole lines from every thread, one system call each */
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(STDERR_FILENO, line + off, n - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    off += (size_t)w;
+  }
 }
 
 static void usage(FILE *f) {
@@ -497,8 +506,9 @@ static void http_dispatch(conn *c, const hm_http1_request *q, const uint8_t *bod
 /* ---- login signatures on a second core ----------------------------------------------
  * A VP login costs two Ed25519 verifications (the presentation's proof and the credential's),
  * about half of the main thread's work per login. When a text frame containing "sync.state"
- * arrives on a connection the core has not authenticated yet, the shell holds it: it stops
- * reading that connection (later bytes stay in its input buffer, in order) and gives a copy
+ * arrives on a connection the core has not authenticated yet, the shell holds it: later
+ * bytes of that connection are read into its input buffer but not decoded (in order; reading
+ * pauses only if the buffer fills) and it gives a copy
  * of the frame to the verifier thread, which parses it and runs the same hm_vp_verify as the
  * core (hardened profile, same freshness and trusted issuers; no replay or revocation
  * callbacks, those are the core's state) as an Ed25519 memo producer. Its verdict is thrown
@@ -567,10 +577,14 @@ static void *verifier_main(void *arg) {
     pthread_mutex_unlock(&g_vm);
     vp_verify_copy(text, len);
     pthread_mutex_lock(&g_vm);
-    g_vd[g_vd_n++] = i;
-    uint64_t one = 1;
-    ssize_t w = write(g_vtag.fd, &one, sizeof one);
-    (void)w; /* only fails when the counter would overflow: then it is non-zero anyway */
+    if (g_vd_n++ == 0) { /* the main thread drains the whole list on one wake-up */
+      g_vd[0] = i;
+      uint64_t one = 1;
+      ssize_t w = write(g_vtag.fd, &one, sizeof one);
+      (void)w;
+    } else {
+      g_vd[g_vd_n - 1] = i;
+    }
   }
   pthread_mutex_unlock(&g_vm);
   return NULL;
@@ -635,8 +649,7 @@ static int vp_hold(conn *c, const uint8_t *data, size_t len) {
   g_vq_n++;
   pthread_cond_signal(&g_vc);
   pthread_mutex_unlock(&g_vm);
-  c->vp_slot1 = i + 1;
-  set_events(c, c->epollout, 1);
+  c->vp_slot1 = i + 1; /* input is still read into c->in but not decoded (conn_readable) */
   return 1;
 }
 
@@ -845,7 +858,11 @@ static void conn_readable(conn *c) {
         c->in_cap = cap;
       }
       want = c->in_cap - c->in_len;
-      if (want == 0) { /* cannot happen: every state consumes before the buffer is full */
+      if (want == 0 && c->vp_slot1) { /* a held login and a full buffer: stop reading until it is dispatched */
+        set_events(c, c->epollout, 1);
+        return;
+      }
+      if (want == 0) { /* cannot happen: every other state consumes before the buffer is full */
         conn_kill(c);
         return;
       }
@@ -863,7 +880,7 @@ static void conn_readable(conn *c) {
     c->in_len += (size_t)n;
     if (c->state == ST_WS) {
       ws_input(c);
-      if (c->vp_slot1) return; /* a login is held: read no more until it is dispatched */
+      if (c->vp_slot1) return; /* a login is held: what follows it stays in c->in, undecoded */
     }
     else if (c->state == ST_HANDSHAKE)
       handshake_input(c);
@@ -1135,7 +1152,7 @@ static void after_write(conn *c) {
     c->out = NULL;
     c->out_cap = 0;
   }
-  set_events(c, 0, c->vp_slot1 != 0); /* input stays paused while a login is held */
+  set_events(c, 0, c->vp_slot1 ? c->in_paused : 0); /* a held login keeps its pause state */
   if (c->in_len && c->state == ST_HTTP && !c->on_resume) { /* buffered requests: next iteration */
     c->on_resume = 1;
     c->resume_next = g_resume;
