@@ -485,8 +485,32 @@ static int zcap_fallback_doc(const char *did, hm_json **out) {
   return HM_OK;
 }
 
+/* The hardened did:key fast path: when nobody supplied a resolver and the proof names the
+ * DID's own Ed25519 method (did#z..., the id the did:key document gives it) for a relationship
+ * that method is in (authentication and assertionMethod list it; the capability relationships
+ * are absent from a did:key document, so the default-VM rule of vm_in_relationship names
+ * it), the slow path would build the document, find that method, check its type and
+ * relationship and decode its publicKeyMultibase back to the very key the DID decodes to.
+ * Only that success is short-cut (no document is built or parsed); every other case, and
+ * every failure, takes the slow path, so the errors stay the same. */
+static int didkey_fast_key(const hm_verify_opts *o, const char *did, const hm_json *proof, const char *rel,
+                           uint8_t key[64], size_t *klen) {
+  if (o->profile != HM_PROFILE_HARDENED || o->resolve || strncmp(did, "did:key:z", 9) != 0) return 0;
+  if (strcmp(rel, PURPOSE_VP) && strcmp(rel, PURPOSE_VC) && strcmp(rel, PURPOSE_DELEGATE) && strcmp(rel, PURPOSE_INVOKE))
+    return 0;
+  const char *vm = is_object(proof) ? cstr(get(proof, "verificationMethod")) : NULL;
+  size_t dl = strlen(did);
+  if (!vm || strncmp(vm, did, dl) != 0 || vm[dl] != '#' || strcmp(vm + dl + 1, did + 8) != 0) return 0;
+  uint8_t pk[32];
+  if (hm_didkey_decode(pk, NULL, did, HM_DID_HARDENED) != HM_OK) return 0;
+  memcpy(key, pk, 32);
+  *klen = 32;
+  return 1;
+}
+
 static int signer_key(const hm_verify_opts *o, const char *signer_did, const hm_json *proof, const char *rel,
                       uint8_t key[64], size_t *klen, hm_verify_result *res, long idx) {
+  if (didkey_fast_key(o, signer_did, proof, rel, key, klen)) return HM_OK;
   vctx *cx = (vctx *)(uintptr_t)o; /* see vctx */
   hm_json *doc = NULL;
   if (cx->did && strcmp(cx->did, signer_did) == 0) {
