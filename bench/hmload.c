@@ -296,8 +296,7 @@ static void ep_mod(conn *c, int want_out) {
 
 static void conn_close(conn *c) {
   if (c->fd >= 0) {
-    epoll_ctl(g_ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+    close(c->fd); /* also leaves the epoll set: the descriptor is not shared */
     c->fd = -1;
   }
   int was = c->state;
@@ -405,10 +404,18 @@ static void conn_start_now(conn *c) {
   wbuf_reserve(c, (size_t)n);
   memcpy(c->wb + c->wlen, req, (size_t)n);
   c->wlen += (size_t)n;
-  c->state = C_CONNECTING;
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+  if (r == 0) { /* connected at once (usual on loopback): send the upgrade now, no EPOLLOUT round */
+    c->state = C_HANDSHAKE;
+    ssize_t w = send(c->fd, c->wb, c->wlen, MSG_NOSIGNAL);
+    if (w > 0) c->woff = (size_t)w;
+    if (c->woff == c->wlen) c->woff = c->wlen = 0;
+  } else {
+    c->state = C_CONNECTING;
+  }
+  int want_out = c->state == C_CONNECTING || c->wlen > 0;
+  struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c};
   if (epoll_ctl(g_ep, EPOLL_CTL_ADD, c->fd, &ev)) die("epoll_ctl: %s", strerror(errno));
-  c->out_armed = 1;
+  c->out_armed = want_out;
 }
 
 /* Starting is deferred to the next pump(): a callback may recycle its conn while an
