@@ -12,6 +12,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from smoke import rows  # noqa: E402  (the bench tools' CSV reader)
+
 FAILS = []
 DELAY_MS = 250
 
@@ -20,14 +23,6 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
     if not cond:
         FAILS.append(what)
-
-
-def rows(out):
-    lines = [l for l in out.splitlines() if l and not l.startswith("#")]
-    if len(lines) < 2:
-        return []
-    head = lines[0].split(",")
-    return [dict(zip(head, l.split(","))) for l in lines[1:]]
 
 
 def run_with(harmonyd, hmload, env_extra, workload):
