@@ -1780,7 +1780,7 @@ int main(int argc, char **argv) {
 
   writer_start();
   /* did:key resolution memo (did.h): a login resolves its DID on the verifier thread and
-   * again in the core; clients reconnect with the same DID. Bounded: 256 entries (~230 KB at most). */
+   * again in the core; clients reconnect with the same DID. Bounded: 256 entries of ~140 bytes. */
   if (hm_did_memo_enable(256) != HM_OK) logf_(HM_LOG_WARN, "no did:key resolution memo");
   verifier_start(&cfg);
   sync_start();

@@ -41,19 +41,12 @@ typedef struct {
   uint8_t used, mode;
   char did[HM_DIDKEY_MAX];
   uint8_t pk[32], xpk[32];
-  char *doc; /* the document text once built, else NULL */
-  size_t doc_len;
 } memo_ent;
 static pthread_mutex_t memo_mu = PTHREAD_MUTEX_INITIALIZER;
 static memo_ent *memo_tab;
 static size_t memo_n;
 static uint8_t memo_key[crypto_shorthash_KEYBYTES];
 static uint64_t memo_hits, memo_stored;
-
-static void memo_free_tab(memo_ent *tab, size_t n) {
-  for (size_t i = 0; tab && i < n; i++) hm_free(tab[i].doc);
-  hm_free(tab);
-}
 
 int hm_did_memo_enable(size_t slots) {
   if (sodium_init() < 0) return HM_ERR_CRYPTO;
@@ -62,12 +55,11 @@ int hm_did_memo_enable(size_t slots) {
   if (slots && !(tab = hm_calloc(slots, sizeof *tab))) return HM_ERR_NOMEM;
   pthread_mutex_lock(&memo_mu);
   memo_ent *old = memo_tab;
-  size_t oldn = memo_n;
   memo_tab = tab;
   memo_n = slots;
   randombytes_buf(memo_key, sizeof memo_key);
   pthread_mutex_unlock(&memo_mu);
-  memo_free_tab(old, oldn);
+  hm_free(old);
   return HM_OK;
 }
 
@@ -80,7 +72,8 @@ void hm_did_memo_stats(uint64_t *hits, uint64_t *stored) {
 
 /* The slot of (mode, did); call with memo_mu held and memo_n > 0. NULL when did is too long
  * to be stored (never a valid did:key anyway). */
-static memo_ent *memo_slot(hm_did_mode mode, const char *did, size_t dl) {
+static memo_ent *memo_slot(hm_did_mode mode, const char *did) {
+  size_t dl = strlen(did);
   if (dl >= HM_DIDKEY_MAX) return NULL;
   uint8_t in[1 + HM_DIDKEY_MAX], h[crypto_shorthash_BYTES];
   in[0] = (uint8_t)mode;
@@ -91,68 +84,34 @@ static memo_ent *memo_slot(hm_did_mode mode, const char *did, size_t dl) {
   return &memo_tab[x % memo_n];
 }
 
-static int memo_match(const memo_ent *e, hm_did_mode mode, const char *did) {
-  return e && e->used && e->mode == (uint8_t)mode && strcmp(e->did, did) == 0;
-}
-
-/* hit: copy the keys (and, if doc != NULL, a copy of the document when one is stored).
- * Returns 1 on a hit (for doc: only when a document was stored), 0 otherwise, -1 out of memory. */
-static int memo_get(hm_did_mode mode, const char *did, uint8_t pk[32], uint8_t xpk[32], char **doc, size_t *doc_len) {
+/* a hit copies the keys (xpk may be NULL) and returns 1; a miss returns 0 */
+static int memo_get(hm_did_mode mode, const char *did, uint8_t pk[32], uint8_t xpk[32]) {
   int hit = 0;
   pthread_mutex_lock(&memo_mu);
-  if (memo_n) {
-    memo_ent *e = memo_slot(mode, did, strlen(did));
-    if (memo_match(e, mode, did) && (!doc || e->doc)) {
-      if (pk) memcpy(pk, e->pk, 32);
-      if (xpk) memcpy(xpk, e->xpk, 32);
-      hit = 1;
-      if (doc) {
-        *doc = hm_malloc(e->doc_len + 1);
-        if (*doc) {
-          memcpy(*doc, e->doc, e->doc_len + 1);
-          *doc_len = e->doc_len;
-        } else {
-          hit = -1;
-        }
-      }
-      if (hit == 1) memo_hits++;
-    }
+  memo_ent *e = memo_n ? memo_slot(mode, did) : NULL;
+  if (e && e->used && e->mode == (uint8_t)mode && strcmp(e->did, did) == 0) {
+    memcpy(pk, e->pk, 32);
+    if (xpk) memcpy(xpk, e->xpk, 32);
+    memo_hits++;
+    hit = 1;
   }
   pthread_mutex_unlock(&memo_mu);
   return hit;
 }
 
-/* store a success: keys, and the document when doc != NULL (copied). Best effort. */
-static void memo_put(hm_did_mode mode, const char *did, const uint8_t pk[32], const uint8_t xpk[32], const char *doc,
-                     size_t doc_len) {
+/* store a success (a colliding entry is replaced) */
+static void memo_put(hm_did_mode mode, const char *did, const uint8_t pk[32], const uint8_t xpk[32]) {
   pthread_mutex_lock(&memo_mu);
-  size_t on = memo_n;
-  pthread_mutex_unlock(&memo_mu);
-  if (!on) return; /* disabled: no work, and no allocation a caller could see */
-  char *copy = NULL;
-  if (doc && (copy = hm_malloc(doc_len + 1))) memcpy(copy, doc, doc_len + 1);
-  pthread_mutex_lock(&memo_mu);
-  memo_ent *e = memo_n ? memo_slot(mode, did, strlen(did)) : NULL;
+  memo_ent *e = memo_n ? memo_slot(mode, did) : NULL;
   if (e) {
-    if (!memo_match(e, mode, did) || copy) {
-      hm_free(e->doc);
-      e->doc = NULL;
-      e->doc_len = 0;
-    }
     e->used = 1;
     e->mode = (uint8_t)mode;
     snprintf(e->did, sizeof e->did, "%s", did);
     memcpy(e->pk, pk, 32);
     memcpy(e->xpk, xpk, 32);
-    if (copy) {
-      e->doc = copy;
-      e->doc_len = doc_len;
-      copy = NULL;
-    }
     memo_stored++;
   }
   pthread_mutex_unlock(&memo_mu);
-  hm_free(copy);
 }
 
 /* Upstream's varint reader (R-CRY-B58-6): consume bytes while the high bit is set,
@@ -207,11 +166,11 @@ static int didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_di
 int hm_didkey_decode(uint8_t pk[32], uint8_t xpk[32], const char *did, hm_did_mode mode) {
   if (!pk || !did) return HM_ERR_INVAL;
   if (mode != HM_DID_COMPAT && mode != HM_DID_HARDENED) return HM_ERR_INVAL;
-  if (memo_get(mode, did, pk, xpk, NULL, NULL) == 1) return HM_OK;
+  if (memo_get(mode, did, pk, xpk)) return HM_OK;
   uint8_t x[32];
   int rc = didkey_decode(pk, x, did, mode);
   if (rc != HM_OK) return rc;
-  memo_put(mode, did, pk, x, NULL, 0);
+  memo_put(mode, did, pk, x);
   if (xpk) memcpy(xpk, x, 32);
   sodium_memzero(x, sizeof x);
   return HM_OK;
@@ -258,22 +217,10 @@ int hm_did_document_build(char **json, size_t *len, const char *did, const uint8
 int hm_did_document(char **json, size_t *len, const char *did, hm_did_mode mode) {
   if (!json || !did) return HM_ERR_INVAL;
   *json = NULL;
-  if (mode != HM_DID_COMPAT && mode != HM_DID_HARDENED) return HM_ERR_INVAL;
-  size_t dl = 0;
-  int got = memo_get(mode, did, NULL, NULL, json, &dl);
-  if (got < 0) return HM_ERR_NOMEM;
-  if (got == 1) {
-    if (len) *len = dl;
-    return HM_OK;
-  }
   uint8_t pk[32], xpk[32];
   int rc = hm_didkey_decode(pk, xpk, did, mode);
   if (rc != HM_OK) return rc;
-  rc = hm_did_document_build(json, &dl, did, pk, xpk);
-  if (rc != HM_OK) return rc;
-  memo_put(mode, did, pk, xpk, *json, dl);
-  if (len) *len = dl;
-  return HM_OK;
+  return hm_did_document_build(json, len, did, pk, xpk);
 }
 
 void hm_identity_clear(hm_identity *id) {

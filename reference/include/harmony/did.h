@@ -74,15 +74,15 @@ HM_WARN_UNUSED int hm_did_document(char **json, size_t *len, const char *did, hm
 /* The resolution memo (off by default; harmonyd turns it on). did:key resolution is a pure
  * function of (mode, DID text), and a login resolves the same DID more than once (the VP's
  * holder, its credential's issuer, a verifier thread ahead of the core, a token resume), each
- * time paying a base58 decode, a point decompression, the X25519 conversion, the canonical
- * re-encoding and the document's two multibase encodings. When enabled, hm_didkey_decode and
- * hm_did_document first look up (mode, DID); a hit returns the stored keys / a copy of the
- * stored document, a miss computes them as usual and stores only a SUCCESS (failures are never
- * memoised, so a bad DID is always re-checked in full). Direct-mapped: slots entries, keyed by
- * a keyed BLAKE2b-128 of (mode || DID); a colliding newer DID evicts the older one; each entry
- * compares the full DID text, so a hit is exact. One mutex guards the table (thread-safe).
- * hm_did_memo_enable(slots): slots > 0 enables (and clears) it, 0 disables it and frees it.
- * Returns HM_OK, HM_ERR_NOMEM, HM_ERR_INVAL (slots > 2^20), HM_ERR_CRYPTO. */
+ * time paying a base58 decode, a point decompression, the X25519 conversion and the canonical
+ * re-encoding. When enabled, hm_didkey_decode (and so hm_did_document) first looks up
+ * (mode, DID); a hit returns the stored keys, a miss resolves as usual and stores only a
+ * SUCCESS (failures are never memoised, so a bad DID is always re-checked in full).
+ * Direct-mapped: slots entries, keyed by a keyed SipHash of (mode || DID); a colliding newer
+ * DID evicts the older one; each entry compares the full DID text, so a hit is exact. One
+ * mutex guards the table (thread-safe). hm_did_memo_enable(slots): slots > 0 enables (and
+ * clears) it, 0 disables it and frees it. Returns HM_OK, HM_ERR_NOMEM, HM_ERR_INVAL
+ * (slots > 2^20), HM_ERR_CRYPTO. */
 HM_WARN_UNUSED int hm_did_memo_enable(size_t slots);
 
 /* Counters since the process started: lookups that hit, entries stored (either may be NULL). */
