@@ -70,19 +70,25 @@ typedef struct {
   hm_server *srv;
 } rig;
 
-static void rig_open_at(rig *r, const char *path) {
+/* A server on a fresh store at path with the caller's config; ping may be NULL. */
+static void rig_open_with(rig *r, const char *path, const hm_server_config *cfg, void (*ping)(void *, void *)) {
   const char *why = NULL;
   assert_int_equal(hm_store_sqlite_open(&r->st, path, &why), HM_OK);
-  hm_server_config cfg = {0};
-  cfg.auth_timeout_ms = 500;
-  cfg.vp_freshness_s = 5;
   hm_server_env env = {0};
   env.now_ms = f_now;
   env.random = f_random;
   env.send = f_send;
   env.close = f_close;
+  env.ping = ping;
   env.store = r->st;
-  assert_int_equal(hm_server_new(&r->srv, &cfg, &env), HM_OK);
+  assert_int_equal(hm_server_new(&r->srv, cfg, &env), HM_OK);
+}
+
+static void rig_open_at(rig *r, const char *path) {
+  hm_server_config cfg = {0};
+  cfg.auth_timeout_ms = 500;
+  cfg.vp_freshness_s = 5;
+  rig_open_with(r, path, &cfg, NULL);
 }
 
 static void rig_open(rig *r) {
